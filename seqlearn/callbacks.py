@@ -10,7 +10,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['NOTEBOOK_PROGRESS', 'Callback', 'CallbackList', 'History', 'stream_is_dynamic', 'ProgbarLogger', 'EarlyStopping',
            'ReduceLROnPlateau', 'LearningRateScheduler', 'TerminateOnNaN', 'CSVLogger', 'LambdaCallback', 'in_notebook',
-           'progress_display']
+           'progress_display', 'ModelCheckpoint', 'BackupAndRestore']
 
 # %% ../nbs/06_callbacks.ipynb #5c35d1f4
 class Callback:
@@ -44,8 +44,12 @@ class CallbackList:
             if params is not None: c.set_params(params)
     def __getattr__(self, hook):
         if not hook.startswith('on_'): raise AttributeError(hook)
-        def call(*args, **kwargs):
-            for c in self.callbacks: getattr(c, hook)(*args, **kwargs)
+        indexed = 'batch' in hook or 'epoch' in hook
+        def call(*args, logs=None):
+            # Keras always passes logs (a dict, possibly empty), so `lambda batch, logs: ...` works everywhere
+            args = (args[0] if indexed else None, args[1] if len(args) > 1 else logs) if indexed else (args[0] if args else logs,)
+            args = (args[0], {} if args[1] is None else args[1]) if indexed else ({} if args[0] is None else args[0],)
+            for c in self.callbacks: getattr(c, hook)(*args)
         return call
 
 # %% ../nbs/06_callbacks.ipynb #e294aed9
@@ -246,3 +250,62 @@ def progress_display(verbose):
             return getattr(importlib.import_module(mod), name)()
         except Exception: pass
     return ProgbarLogger(verbose=verbose)
+
+# %% ../nbs/06_callbacks.ipynb #9f7424e5
+class ModelCheckpoint(_Monitor):
+    "Save the model (or its weights) after each epoch, optionally only when `monitor` improves."
+    def __init__(self, filepath, # e.g. 'ckpt-{epoch:02d}-{val_loss:.2f}.seqlearn'
+                 monitor='val_loss', # Logged value that `save_best_only` and `mode` refer to
+                 verbose=0, save_best_only=False, save_weights_only=False,
+                 mode='auto', # 'min', 'max', or 'auto' (max for accuracy-like names)
+                 save_freq='epoch', initial_value_threshold=None):
+        super().__init__()
+        if save_freq != 'epoch':
+            raise ValueError(f"ModelCheckpoint supports save_freq='epoch' only, got {save_freq!r}.")
+        self.filepath, self.monitor, self.verbose = os.fspath(filepath), monitor, verbose
+        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        self.mode, self.min_delta, self.best = _mode_op(mode, monitor, self), 0, initial_value_threshold
+    def _path(self, epoch, logs):
+        try: return self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as e:
+            raise KeyError(f"ModelCheckpoint filepath '{self.filepath}' refers to {e}, which is not in the logs "
+                           f"(available: epoch, {', '.join(logs) or 'nothing else'}).") from None
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self._path(epoch, logs)
+        if self.save_best_only:
+            current = self._current(logs)
+            if current is None: return
+            if not self._better(current, self.best):
+                if self.verbose: print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                return
+            if self.verbose: print(f"Epoch {epoch + 1}: {self.monitor} improved to {current:.5f}, saving model to {path}")
+            self.best = current
+        elif self.verbose: print(f"Epoch {epoch + 1}: saving model to {path}")
+        if self.save_weights_only: self.model.save_weights(path)
+        else: self.model.save(path)
+
+class BackupAndRestore(Callback):
+    "Back up the training state after every epoch; a `fit` started again with this callback resumes after the last finished epoch."
+    def __init__(self, backup_dir, # Folder for the backup (created if needed)
+                 delete_checkpoint=True # Delete the backup once training finishes
+                ):
+        super().__init__()
+        self.backup_dir, self.delete_checkpoint = os.fspath(backup_dir), delete_checkpoint
+        self.path = os.path.join(self.backup_dir, 'latest.seqlearn')
+    def on_train_begin(self, logs=None):
+        from seqlearn.models import _restore_backup
+        os.makedirs(self.backup_dir, exist_ok=True)
+        self._complete, self._last = False, None
+        if os.path.exists(self.path): self.model._initial_epoch = _restore_backup(self.model, self.path)
+    def on_epoch_begin(self, epoch, logs=None): self._batches, self._complete = 0, False
+    def on_train_batch_end(self, batch, logs=None): self._batches += 1
+    def on_epoch_end(self, epoch, logs=None):
+        # an epoch cut short (Ctrl-C mid-epoch) is not a finished epoch: keep the previous backup
+        if self._batches < (self.params.get('steps') or 0) or not math.isfinite((logs or {}).get('loss', 0.0)): return
+        from seqlearn.models import _save_backup
+        _save_backup(self.model, self.path, epoch + 1)
+        self._complete, self._last = True, epoch
+    def on_train_end(self, logs=None):
+        finished = self._complete and (self._last == self.params.get('epochs', 0) - 1 or self.model.stop_training)
+        if finished and self.delete_checkpoint and os.path.exists(self.path): os.remove(self.path)

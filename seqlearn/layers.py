@@ -77,22 +77,43 @@ class Dense(Layer):
     def build(self, input_shape):
         self.kernel = self.add_weight('kernel', (input_shape[-1], self.units), self.kernel_initializer, self.kernel_regularizer)
         self.bias = self.add_weight('bias', (self.units,), self.bias_initializer, self.bias_regularizer) if self.use_bias else None
+        super().build(input_shape)
 
     def compute_output_shape(self, input_shape): return tuple(input_shape[:-1]) + (self.units,)
 
+    def _buf(self, name, shape, dtype):
+        "A work array kept between training steps, reallocated only when the batch shape changes."
+        b = self.__dict__.get(name)
+        if b is None or b.shape != shape or b.dtype != dtype: b = np.empty(shape, dtype); setattr(self, name, b)
+        return b
+
     def forward(self, x, training=False):
-        z = x @ self.kernel.value
+        k = self.kernel.value
+        # In training, outputs live only until the next step, so they go into reused buffers (no allocation per
+        # batch); inference returns fresh arrays the caller may keep.
+        self._reuse = training and x.ndim == 2 and x.dtype == k.dtype
+        if self._reuse: z = np.matmul(x, k, out=self._buf('_zbuf', (len(x), self.units), k.dtype))
+        else: z = x @ k
         if self.use_bias: z += self.bias.value
-        y = self.activation(z)
+        if self._reuse and self.activation.name == 'relu':
+            y = np.maximum(z, 0, out=z)  # in place: relu's derivative needs only y > 0, which is z > 0
+        else: y = self.activation(z)
         self._x, self._z, self._y = x, z, y
         return y
 
     def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
-        g = grad if wrt_preactivation else self.activation.backward(self._z, self._y, grad)
+        if wrt_preactivation: g = grad
+        elif self._reuse and self.activation.name == 'relu':
+            mask = np.greater(self._y, 0, out=self._buf('_mask', self._y.shape, np.bool_))
+            g = np.multiply(grad, mask, out=self._buf('_gbuf', self._y.shape, self._y.dtype))
+        else: g = self.activation.backward(self._z, self._y, grad)
         x2, g2 = self._x.reshape(-1, self._x.shape[-1]), g.reshape(-1, self.units)
+        k = self.kernel.value
         np.matmul(x2.T, g2, out=self.kernel.grad)
         if self.use_bias: np.sum(g2, axis=0, out=self.bias.grad)
-        return g @ self.kernel.value.T if need_input_grad else None
+        if not need_input_grad: return None
+        if self._reuse and g.dtype == k.dtype: return np.matmul(g, k.T, out=self._buf('_dxbuf', (len(g), k.shape[0]), k.dtype))
+        return g @ k.T
 
     def get_config(self):
         cfg = super().get_config()
@@ -159,7 +180,7 @@ class Dropout(Layer):
     def get_config(self): return {**super().get_config(), 'rate': self.rate, 'noise_shape': self.noise_shape, 'seed': self.seed}
 
 # %% ../nbs/01_layers.ipynb #11ee0128
-def gradient_check(layer, # A layer (or model) class instance; a float64 twin is built from its config
+def gradient_check(layer, # A layer; a float64 twin is built from its config (and weights, if built)
                    x, # Input batch
                    training=False, # Forward in training mode (e.g. Dropout active)
                    h=1e-6, seed=0):

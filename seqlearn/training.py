@@ -41,6 +41,7 @@ def compile(self:Sequential, optimizer='rmsprop', # Name ('adam') or Optimizer i
     self._metric_specs = list(metrics or [])
     self._metrics, self._flat, self.compiled = None, None, True
     self.stop_training = False
+    self._notify('compile')
 
 def _require_compiled(model, what):
     if not getattr(model, 'compiled', False):
@@ -50,7 +51,10 @@ def _require_compiled(model, what):
 
 # %% ../nbs/07_training.ipynb #6ade6ddb
 def _check_finite(a, what):
-    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+    if not np.issubdtype(a.dtype, np.floating) or a.size == 0: return
+    # one float64 sum instead of np.isfinite(a).all(): no temporary as large as the data (a NaN or inf anywhere
+    # makes the sum non-finite; float32 values cannot overflow a float64 sum)
+    if not np.isfinite(a.sum(dtype=np.float64)):
         bad = np.argwhere(~np.isfinite(a))[0]
         kind = 'NaN' if np.isnan(a[tuple(bad)]) else 'inf'
         raise ValueError(f"{what} contains {kind} values (first at index {tuple(int(i) for i in bad)}). Remove or impute them "
@@ -156,7 +160,8 @@ def fit(self:Sequential, x=None, # Inputs, shape (n_samples, ...)
         validation_batch_size=None, validation_freq=1):
     "Train the model; returns a `History` whose `.history` holds the per-epoch loss, metrics and `val_` versions."
     _require_compiled(self, 'fit')
-    batch_size = 32 if batch_size is None else _check_int(batch_size, 'batch_size', 1)
+    default_batch = batch_size is None  # Keras's default 32 shrinks to fit small data; an explicit size must fit
+    batch_size = 32 if default_batch else _check_int(batch_size, 'batch_size', 1)
     epochs = _check_int(epochs, 'epochs', 1)
     initial_epoch = _check_int(initial_epoch, 'initial_epoch', 0)
     if initial_epoch >= epochs:
@@ -181,7 +186,8 @@ def fit(self:Sequential, x=None, # Inputs, shape (n_samples, ...)
         val = (x[split:], y[split:], None if sw is None else sw[split:])
         x, y, sw = x[:split], y[:split], None if sw is None else sw[:split]
     n = len(x)
-    if batch_size > n:
+    if default_batch: batch_size = min(batch_size, n)
+    elif batch_size > n:
         raise ValueError(f"batch_size={batch_size} is larger than the {n} training samples. Use batch_size={n} "
                          "(one batch per epoch) or smaller.")
     y_loss = self.loss.prepare_targets(y, self.output_shape)
@@ -195,18 +201,22 @@ def fit(self:Sequential, x=None, # Inputs, shape (n_samples, ...)
     cbs = cbs + [history] + ([progress] if progress is not None else [])
     steps = len(_batches(n, batch_size))
     cb = CallbackList(cbs, model=self, params={'verbose': verbose, 'epochs': epochs, 'steps': steps, 'batch_size': batch_size,
-                                               'samples': n, 'do_validation': val is not None,
+                                               'samples': n, 'do_validation': val is not None, 'initial_epoch': initial_epoch,
                                                'metrics': ['loss'] + [m.name for m in self._metrics]})
     flat, opt = self._flat, self.optimizer
-    loss_tracker = metrics_mod.Mean('loss')
+    # batches are gathered into buffers made once per fit, so an epoch allocates no per-batch inputs
     xbuf = np.empty((batch_size,) + x.shape[1:], x.dtype) if shuffle else None
+    ylbuf = np.empty((batch_size,) + y_loss.shape[1:], y_loss.dtype) if shuffle else None
+    ymbuf = np.empty((batch_size,) + y.shape[1:], y.dtype) if shuffle else None
     last_good = np.empty_like(flat.values) if keep_last_good else None
     self.stop_training, interrupted, logs = False, None, {}
-    with _Interrupt() as intr:
+    with _Interrupt() as intr, np.errstate(over='ignore', invalid='ignore', divide='ignore'):  # divergence is reported once, below
         cb.on_train_begin()
+        # BackupAndRestore may have restored finished epochs in on_train_begin: start after them (as Keras 3 does)
+        initial_epoch, self._initial_epoch = max(initial_epoch, getattr(self, '_initial_epoch', None) or 0), None
         try:
             for epoch in range(initial_epoch, epochs):
-                loss_tracker.reset_state()
+                loss_total = loss_count = 0.0  # the epoch's loss: batch losses weighted by batch size
                 for m in self._metrics: m.reset_state()
                 cb.on_epoch_begin(epoch)
                 order = get_rng().permutation(n) if shuffle else None
@@ -215,7 +225,8 @@ def fit(self:Sequential, x=None, # Inputs, shape (n_samples, ...)
                     if order is None: xb, yb, ym = x[a:b], y_loss[a:b], y[a:b]
                     else:
                         idx = order[a:b]
-                        xb = np.take(x, idx, axis=0, out=xbuf[:b - a]); yb, ym = y_loss[idx], y[idx]
+                        xb = np.take(x, idx, axis=0, out=xbuf[:b - a])
+                        yb, ym = np.take(y_loss, idx, axis=0, out=ylbuf[:b - a]), np.take(y, idx, axis=0, out=ymbuf[:b - a])
                     swb = None if sw is None else (sw[a:b] if order is None else sw[idx])
                     loss, out = self._train_step(xb, yb, swb)
                     if not math.isfinite(loss):
@@ -230,9 +241,9 @@ def fit(self:Sequential, x=None, # Inputs, shape (n_samples, ...)
                         break
                     if keep_last_good: last_good[...] = flat.values
                     opt.step(flat)
-                    loss_tracker.update_state(loss, sample_weight=b - a)
+                    loss_total += loss * (b - a); loss_count += b - a
                     for m in self._metrics: m.update_state(ym, out)
-                    logs = {'loss': loss_tracker.result(), **{m.name: m.result() for m in self._metrics}}
+                    logs = {'loss': loss_total / loss_count, **{m.name: m.result() for m in self._metrics}}
                     cb.on_train_batch_end(step, logs)
                     if self.stop_training or intr.flag: break
                 if not math.isfinite(logs.get('loss', 0.0)): break
@@ -253,6 +264,7 @@ def fit(self:Sequential, x=None, # Inputs, shape (n_samples, ...)
         print(f"Training interrupted ({interrupted}); the model holds the weights after the last complete update. "
               "Call fit again to continue.")
     self.history = history
+    self._notify('trained')  # live displays (e.g. a ModelSummary) refresh after training
     return history
 
 # %% ../nbs/07_training.ipynb #a1201beb

@@ -1,0 +1,306 @@
+"""Side-by-side CPU training speed: seqlearn vs PyTorch vs scikit-learn vs a numpy floor (issue 6).
+
+    python bench/train_speed.py            # the table (a few minutes on 2 cores)
+    python bench/train_speed.py --tiny     # smoke run with tiny sizes (seconds; used by the tests)
+    python bench/train_speed.py --mnist1d  # also the MNIST-1D accuracy-at-speed run (long)
+
+Peers are optional (`pip install -e ".[bench]"`); a missing peer is reported, not fatal.
+Each training figure is the median of `--repeats` epochs after one warm-up epoch, in this one process.
+"""
+from __future__ import annotations
+import argparse, contextlib, io, os, statistics, sys, time, tracemalloc, warnings
+import numpy as np
+
+CORES = os.cpu_count() or 1
+SL = 'seqlearn'
+ADAM_LR = 1e-3
+
+# -- workloads --------------------------------------------------------------------------------------
+def workloads(tiny=False):
+    "name -> (layer sizes, hidden activation, output kind, n samples, batch size)."
+    if tiny:
+        return {'mlp': ((20, 16, 8, 4), 'multi', 256, 64), 'small-batch': ((20, 16, 8, 4), 'multi', 256, 16),
+                'seed': ((10, 8, 4, 1), 'binary', 256, 32), 'predict': ((20, 16, 8, 4), 'multi', 256, 128)}
+    return {'mlp': ((784, 256, 128, 10), 'multi', 60000, 128), 'small-batch': ((784, 256, 128, 10), 'multi', 60000, 32),
+            'seed': ((10, 32, 16, 1), 'binary', 20000, 32), 'predict': ((784, 256, 128, 10), 'multi', 60000, 1024)}
+
+def make_data(sizes, kind, n, seed=0):
+    "float32 inputs and learnable labels (a random teacher network's decision), from a fixed seed."
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, sizes[0])).astype(np.float32)
+    w = rng.normal(size=(sizes[0], sizes[-1] if kind == 'multi' else 1)).astype(np.float32)
+    s = np.tanh(x @ w)
+    y = s.argmax(axis=1).astype(np.int64) if kind == 'multi' else (s[:, 0] > 0).astype(np.float32)
+    return x, y
+
+def _median_epoch(run_epoch, repeats):
+    run_epoch()  # warm-up: allocations, BLAS threads, lazy init
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter(); run_epoch(); ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+# -- seqlearn ---------------------------------------------------------------------------------------
+def seqlearn_model(sizes, kind, seed=0, lr=ADAM_LR):
+    from seqlearn import Sequential, Dense, Input, set_seed
+    from seqlearn.optimizers import Adam
+    set_seed(seed)
+    layers = [Input((sizes[0],))] + [Dense(u, activation='relu') for u in sizes[1:-1]]
+    layers.append(Dense(sizes[-1], activation='softmax' if kind == 'multi' else 'sigmoid'))
+    m = Sequential(layers)
+    m.compile(optimizer=Adam(learning_rate=lr),
+              loss='sparse_categorical_crossentropy' if kind == 'multi' else 'binary_crossentropy', metrics=['accuracy'])
+    return m
+
+class _EpochTimer:
+    "Callback recording the wall time of each epoch (so fit's one-off input checks are not counted)."
+    def __init__(self):
+        from seqlearn.callbacks import Callback
+        outer = self
+        class T(Callback):
+            def on_epoch_begin(self, epoch, logs=None): outer.t0 = time.perf_counter()
+            def on_epoch_end(self, epoch, logs=None): outer.times.append(time.perf_counter() - outer.t0)
+        self.times, self.cb = [], T()
+
+def time_seqlearn(sizes, kind, x, y, batch, repeats, verbose=0):
+    m = seqlearn_model(sizes, kind)
+    t = _EpochTimer()
+    with contextlib.redirect_stdout(io.StringIO()):  # verbose=1 draws a text progress bar: time it, hide it
+        m.fit(x, y, batch_size=batch, epochs=1 + repeats, verbose=verbose, callbacks=[t.cb])
+    return statistics.median(t.times[1:])
+
+def memory_seqlearn(sizes, kind, x, y, batch, epochs):
+    "tracemalloc during fit: peak above the start, and growth of held memory from the end of epoch 1 to the last."
+    m = seqlearn_model(sizes, kind)
+    m.fit(x[:batch * 2], y[:batch * 2], batch_size=batch, epochs=1, verbose=0)  # build + optimizer state
+    from seqlearn.callbacks import Callback
+    held = []
+    class C(Callback):
+        def on_epoch_end(self, epoch, logs=None): held.append(tracemalloc.get_traced_memory()[0])
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    m.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, callbacks=[C()])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    params = sum(w.size for w in m.get_weights()) * 4
+    acts = batch * sum(sizes[1:]) * 4
+    return {'peak_mb': (peak - base) / 2**20, 'growth_kb': (held[-1] - held[0]) / 2**10,
+            'budget_mb': (y.size * sizes[-1] * 4 + batch * sizes[0] * 4 + 6 * params + 4 * acts) / 2**20, 'epochs': epochs}
+
+def predict_seqlearn(sizes, kind, x, batch, repeats):
+    m = seqlearn_model(sizes, kind)
+    return _median_epoch(lambda: m.predict(x, batch_size=batch, verbose=0), repeats)
+
+# -- numpy floor ------------------------------------------------------------------------------------
+def _floor_weights(sizes):
+    rng = np.random.default_rng(0)
+    return [rng.normal(0, 0.05, size=(a, b)).astype(np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
+
+def time_floor(sizes, x, batch, repeats):
+    "The forward and backward matrix products alone (no activations, loss, optimizer or batch gather)."
+    ws = _floor_weights(sizes)
+    zs = [np.empty((batch, s), np.float32) for s in sizes[1:]]
+    gs = [np.empty((batch, s), np.float32) for s in sizes[:-1]]
+    dws = [np.empty_like(w) for w in ws]
+    n = len(x) - len(x) % batch
+    def epoch():
+        for a in range(0, n, batch):
+            h = x[a:a + batch]
+            ins = [h]
+            for w, z in zip(ws, zs): np.matmul(h, w, out=z); h = z; ins.append(z)
+            g = zs[-1]
+            for i in range(len(ws) - 1, -1, -1):
+                np.matmul(ins[i].T, g, out=dws[i])
+                if i: np.matmul(g, ws[i].T, out=gs[i]); g = gs[i]
+    return _median_epoch(epoch, repeats) * len(x) / n
+
+def predict_floor(sizes, x, batch, repeats):
+    ws = _floor_weights(sizes)
+    zs = [np.empty((batch, s), np.float32) for s in sizes[1:]]
+    def run():
+        for a in range(0, len(x), batch):
+            h = x[a:a + batch]; k = len(h)
+            for w, z in zip(ws, zs): np.matmul(h, w, out=z[:k]); h = z[:k]
+    return _median_epoch(run, repeats)
+
+# -- PyTorch ----------------------------------------------------------------------------------------
+def torch_or_none():
+    try:
+        import torch
+        torch.set_num_threads(CORES)
+        return torch
+    except ImportError: return None
+
+def torch_model(torch, sizes, kind, seed=0):
+    torch.manual_seed(seed)
+    mods = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        mods.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2: mods.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*mods)
+
+def torch_epoch_fn(torch, sizes, kind, x, y, batch, lr=ADAM_LR):
+    model = torch_model(torch, sizes, kind)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    lossf = torch.nn.CrossEntropyLoss() if kind == 'multi' else torch.nn.BCEWithLogitsLoss()
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y) if kind == 'multi' else torch.from_numpy(y).reshape(-1, 1)
+    n = len(x)
+    def epoch():
+        model.train()
+        perm = torch.randperm(n)
+        for a in range(0, n, batch):
+            idx = perm[a:a + batch]
+            opt.zero_grad(set_to_none=True)
+            loss = lossf(model(xt[idx]), yt[idx])
+            loss.backward(); opt.step()
+    return model, epoch
+
+def time_torch(torch, sizes, kind, x, y, batch, repeats):
+    _, epoch = torch_epoch_fn(torch, sizes, kind, x, y, batch)
+    return _median_epoch(epoch, repeats)
+
+def predict_torch(torch, sizes, kind, x, batch, repeats):
+    model = torch_model(torch, sizes, kind).eval()
+    xt = torch.from_numpy(x)
+    def run():
+        with torch.inference_mode():
+            out = [torch.softmax(model(xt[a:a + batch]), dim=1) for a in range(0, len(x), batch)]
+            return torch.cat(out).numpy()
+    return _median_epoch(run, repeats)
+
+# -- scikit-learn -----------------------------------------------------------------------------------
+def sklearn_or_none():
+    try:
+        import sklearn.neural_network  # noqa
+        return sklearn.neural_network
+    except ImportError: return None
+
+def _sk_model(nn, sizes, batch):
+    return nn.MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation='relu', solver='adam', learning_rate_init=ADAM_LR,
+                            batch_size=batch, alpha=0.0, max_iter=1, shuffle=True, random_state=0)
+
+def time_sklearn(nn, sizes, kind, x, y, batch, repeats):
+    m = _sk_model(nn, sizes, batch)
+    classes = np.unique(y)
+    def epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            m.partial_fit(x, y, classes=classes)  # one pass over the data in shuffled mini-batches
+    return _median_epoch(epoch, repeats)
+
+def predict_sklearn(nn, sizes, kind, x, y, batch, repeats):
+    m = _sk_model(nn, sizes, batch)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore'); m.partial_fit(x[:batch], y[:batch], classes=np.unique(y))
+    return _median_epoch(lambda: m.predict_proba(x), repeats)
+
+# -- MNIST-1D ---------------------------------------------------------------------------------------
+def mnist1d_run(torch, seeds=(0, 1, 2), epochs=200, batch=100, lr=1e-2):
+    from mnist1d.data import make_dataset, get_dataset_args
+    d = make_dataset(get_dataset_args())
+    x, y = d['x'].astype(np.float32), d['y'].astype(np.int64)
+    xt, yt = d['x_test'].astype(np.float32), d['y_test'].astype(np.int64)
+    sizes = (x.shape[1], 256, 256, 10)
+    res = {'seqlearn': [], 'pytorch': []}
+    for s in seeds:
+        m = seqlearn_model(sizes, 'multi', seed=s, lr=lr)
+        t0 = time.perf_counter()
+        m.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
+        t = time.perf_counter() - t0
+        acc = float((m.predict(xt, batch_size=1000, verbose=0).argmax(1) == yt).mean())
+        res['seqlearn'].append((acc, t))
+        if torch is not None:
+            torch.manual_seed(s)
+            model, epoch = torch_epoch_fn(torch, sizes, 'multi', x, y, batch, lr=lr)
+            t0 = time.perf_counter()
+            for _ in range(epochs): epoch()
+            t = time.perf_counter() - t0
+            with torch.inference_mode(): acc = float((model(torch.from_numpy(xt)).argmax(1).numpy() == yt).mean())
+            res['pytorch'].append((acc, t))
+    print(f"\nMNIST-1D: {len(x)} train / {len(xt)} test, {sizes[0]}-256-256-10 ReLU, Adam lr {lr:g}, batch {batch}, "
+          f"{epochs} epochs, seeds {list(seeds)}")
+    for k, v in res.items():
+        if not v: print(f"  {k:9s} not installed"); continue
+        accs, ts = zip(*v)
+        print(f"  {k:9s} mean test accuracy {100 * np.mean(accs):.1f}% ({', '.join(f'{100 * a:.1f}' for a in accs)})"
+              f"   wall time per run {np.mean(ts):.1f} s ({', '.join(f'{t:.1f}' for t in ts)})")
+    return res
+
+# -- main -------------------------------------------------------------------------------------------
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--tiny', action='store_true', help='tiny sizes: a smoke run in seconds (no meaningful timings)')
+    ap.add_argument('--mnist1d', action='store_true', help='also run the MNIST-1D accuracy run (3 seeds x 200 epochs)')
+    ap.add_argument('--repeats', type=int, default=3, help='timed epochs per entry (median reported), after one warm-up')
+    ap.add_argument('--memory-epochs', type=int, default=10, help='epochs of the seqlearn tracemalloc run')
+    ap.add_argument('--only', nargs='*', help='workloads to run (default: all)')
+    ap.add_argument('--no-peers', action='store_true', help='skip PyTorch and scikit-learn')
+    ap.add_argument('--no-sklearn', action='store_true', help='skip scikit-learn (its float64 MLP is the slowest entry)')
+    args = ap.parse_args(argv)
+    repeats = max(1, args.repeats if not args.tiny else 1)
+    torch = None if args.no_peers else torch_or_none()
+    nn = None if args.no_peers or args.no_sklearn else sklearn_or_none()
+    print(f"train_speed: numpy {np.__version__}, {CORES} cores"
+          + (f", torch {torch.__version__} with set_num_threads({torch.get_num_threads()})" if torch else ", torch: not installed")
+          + (f", scikit-learn {__import__('sklearn').__version__}" if nn else ", scikit-learn: not installed")
+          + f"; median of {repeats} epochs after 1 warm-up" + (' [--tiny: sizes are not meaningful]' if args.tiny else ''))
+    wl = workloads(args.tiny)
+    rows = []
+    for name, (sizes, kind, n, batch) in wl.items():
+        if args.only and name not in args.only: continue
+        print(f"  running {name} ...", file=sys.stderr, flush=True)
+        x, y = make_data(sizes, kind, n)
+        r = {'workload': name, 'sizes': '-'.join(map(str, sizes)), 'n': n, 'batch': batch, 'steps': -(-n // batch)}
+        if name == 'predict':
+            r['floor'] = predict_floor(sizes, x, batch, repeats)
+            r['seqlearn'] = predict_seqlearn(sizes, kind, x, batch, repeats)
+            r['pytorch'] = predict_torch(torch, sizes, kind, x, batch, repeats) if torch else None
+            r['sklearn'] = predict_sklearn(nn, sizes, kind, x, y, batch, repeats) if nn else None
+        else:
+            r['floor'] = time_floor(sizes, x, batch, repeats)
+            r['seqlearn'] = time_seqlearn(sizes, kind, x, y, batch, repeats)
+            r['pytorch'] = time_torch(torch, sizes, kind, x, y, batch, repeats) if torch else None
+            r['sklearn'] = time_sklearn(nn, sizes, kind, x, y, batch, repeats) if nn else None
+            if name == 'mlp':
+                r['seqlearn_verbose1'] = time_seqlearn(sizes, kind, x, y, batch, repeats, verbose=1)
+            if name in ('mlp', 'seed'):
+                r['memory'] = memory_seqlearn(sizes, kind, x, y, batch, args.memory_epochs if not args.tiny else 2)
+        rows.append(r)
+    print_table(rows)
+    if args.mnist1d:
+        try: mnist1d_run(torch)
+        except ImportError: print("\nMNIST-1D: the mnist1d package is not installed (pip install mnist1d); skipped.")
+    return rows
+
+def print_table(rows):
+    fmt = lambda v: '   n/a' if v is None else f"{v:7.3f}"
+    print(f"\n{'workload':12s} {'model':16s} {'batch':>5s} {'floor s':>8s} {'seqlearn':>8s} {'pytorch':>8s} {'sklearn':>8s} "
+          f"{'sl/floor':>8s} {'sl/best peer':>12s}")
+    for r in rows:
+        peers = [v for v in (r['pytorch'], r['sklearn']) if v is not None]
+        best = min(peers) if peers else None
+        print(f"{r['workload']:12s} {r['sizes']:16s} {r['batch']:5d} {fmt(r['floor']):>8s} {fmt(r['seqlearn']):>8s} "
+              f"{fmt(r['pytorch']):>8s} {fmt(r['sklearn']):>8s} {r['seqlearn'] / r['floor']:7.2f}x "
+              f"{'n/a' if best is None else f'{r[SL] / best:.2f}x':>12s}")
+    print("(seconds per training epoch, or per pass over the data for predict; 'sl' = seqlearn; ratio < 1 means seqlearn is faster)")
+    for r in rows:
+        ms = lambda v: 'n/a' if v is None else f"{1000 * v / r['steps']:.3f}"
+        if r['workload'] == 'seed':
+            print(f"seed: ms per training step: seqlearn {ms(r['seqlearn'])}, pytorch {ms(r['pytorch'])}, "
+                  f"sklearn {ms(r['sklearn'])}, floor {ms(r['floor'])}")
+        if r['workload'] == 'predict':
+            th = lambda v: 'n/a' if v is None else f"{r['n'] / v:,.0f}"
+            print(f"predict throughput (samples/s, batch {r['batch']}): seqlearn {th(r['seqlearn'])}, pytorch {th(r['pytorch'])} "
+                  f"(inference_mode), sklearn {th(r['sklearn'])} (predict_proba, one call), floor {th(r['floor'])}")
+        if 'seqlearn_verbose1' in r:
+            print(f"{r['workload']}: seqlearn with the progress display (verbose=1, text bar): {r['seqlearn_verbose1']:.3f} s, "
+                  f"{100 * (r['seqlearn_verbose1'] / r['seqlearn'] - 1):+.1f}% vs verbose=0")
+        if 'memory' in r:
+            m = r['memory']
+            print(f"{r['workload']}: seqlearn fit memory (tracemalloc, {m['epochs']} epochs): peak {m['peak_mb']:.2f} MB above start "
+                  f"(budget: targets + a batch + 6x params + 4x activations = {m['budget_mb']:.2f} MB); "
+                  f"held memory growth from epoch 1 to {m['epochs']}: {m['growth_kb']:+.1f} KB")
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,45 @@
+# Sphinx configuration for seqlearn's documentation site (built by `python tools/build_docs.py`).
+# The sources are the nbdev-processed notebooks the build script writes to _proc/sphinx; outputs are stored
+# in the notebooks, so nothing is executed here.
+import importlib.util, os, sys
+from configparser import ConfigParser
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+sys.path.insert(0, ROOT)
+_cfg = ConfigParser(delimiters=['=']); _cfg.read(os.path.join(ROOT, 'settings.ini'))
+_c = _cfg['DEFAULT']
+
+project = _c['title']
+author = _c['author']
+copyright = _c['copyright']
+release = version = _c['version']
+
+extensions = ['myst_nb', 'sphinx.ext.autodoc']
+exclude_patterns = ['_build', '**.ipynb_checkpoints']
+root_doc = 'index'
+
+# notebooks keep their outputs: never execute while building
+nb_execution_mode = 'off'
+# widgets: show their static text/html fallback instead of a live view that needs a CDN
+nb_mime_priority_overrides = [('html', 'application/vnd.jupyter.widget-view+json', None),
+                              ('html', 'application/vnd.jupyter.widget-state+json', None)]
+nb_output_stderr = 'remove-warn'
+myst_enable_extensions = ['dollarmath', 'amsmath', 'colon_fence']
+myst_heading_anchors = 3
+suppress_warnings = ['myst.header', 'mystnb.unknown_mime_type', 'misc.highlighting_failure']
+
+autodoc_default_options = {'members': True, 'show-inheritance': True}
+autodoc_member_order = 'bysource'
+autodoc_typehints = 'signature'
+
+html_title = f"{project} {release}"
+html_theme = 'furo' if importlib.util.find_spec('furo') else 'alabaster'
+html_static_path = []
+html_copy_source = False
+html_show_sourcelink = False
+
+# Docstrings are written for show_doc (markdown): `code` in single backticks, and |x| for absolute values.
+default_role = 'literal'
+def _markdownish_docstring(app, what, name, obj, options, lines):
+    for i, line in enumerate(lines): lines[i] = line.replace('|', r'\|')
+def setup(app): app.connect('autodoc-process-docstring', _markdownish_docstring)

@@ -1,0 +1,108 @@
+"""The documentation site: `python tools/build_docs.py` builds, every notebook has a page, internal links resolve,
+the API entry for `Sequential.fit` exists, and a real browser shows non-blank pages (screenshots in artifacts/)."""
+import importlib.util, os, pathlib, re, shutil, subprocess, sys
+from html.parser import HTMLParser
+from urllib.parse import urldefrag, unquote
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SITE = ROOT / '_site'
+ARTIFACTS = ROOT / 'artifacts'
+CHROMIUM = '/usr/bin/chromium'
+CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+                  '--disable-sync', '--no-first-run']
+
+missing = [m for m in ('sphinx', 'myst_nb') if importlib.util.find_spec(m) is None]
+pytestmark = pytest.mark.skipif(bool(missing), reason=f"docs dependencies not installed ({', '.join(missing)}): "
+                                                      'pip install -e ".[docs]"')
+
+@pytest.fixture(scope='module')
+def site():
+    r = subprocess.run([sys.executable, 'tools/build_docs.py'], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, f"docs build failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    return SITE
+
+class _Refs(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.links, self.ids = [], set()
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if 'id' in a: self.ids.add(a['id'])
+        if tag == 'a' and a.get('href'): self.links.append(a['href'])
+        if tag in ('img', 'script') and a.get('src'): self.links.append(a['src'])
+        if tag == 'link' and a.get('href'): self.links.append(a['href'])
+
+def _parse(path):
+    p = _Refs(); p.feed(path.read_text(encoding='utf-8')); return p
+
+def test_every_notebook_has_a_page(site):
+    nbs = [pathlib.Path('index.ipynb')] + sorted(p.relative_to(ROOT) for p in (ROOT / 'nbs').rglob('*.ipynb')
+                                                 if not any(s.startswith(('_', '.')) for s in p.relative_to(ROOT / 'nbs').parts))
+    missing = [str(nb) for nb in nbs if not (site / nb.with_suffix('.html')).exists()]
+    assert not missing, f"notebooks without a page: {missing}"
+    assert any('tutorials' in nb.parts for nb in nbs), "no lessons found in nbs/tutorials"
+
+def test_no_broken_internal_links(site):
+    pages = [p for p in site.rglob('*.html') if '_sources' not in p.parts]
+    parsed = {p.resolve(): _parse(p) for p in pages}
+    broken = []
+    for page, refs in parsed.items():
+        for href in refs.links:
+            if re.match(r'^[a-z][a-z0-9+.-]*:', href) or href.startswith('//'): continue   # external (http:, mailto:, data:)
+            target, frag = urldefrag(href)
+            target = target.split('?')[0]   # cache-busting ?v=...
+            dest = page if not target else (page.parent / unquote(target)).resolve()
+            if dest.is_dir(): dest = dest / 'index.html'
+            if not dest.exists(): broken.append(f"{page.relative_to(site.resolve())}: {href}"); continue
+            if frag and dest.suffix == '.html':
+                ids = parsed[dest].ids if dest in parsed else _parse(dest).ids
+                if frag not in ids: broken.append(f"{page.relative_to(site.resolve())}: {href} (no such anchor)")
+    assert not broken, f"{len(broken)} broken internal links, e.g.:\n" + '\n'.join(broken[:20])
+
+def test_navigation_follows_notebook_order(site):
+    html = (site / 'index.html').read_text(encoding='utf-8')
+    lessons = sorted(p.stem for p in (ROOT / 'nbs' / 'tutorials').glob('*.ipynb'))
+    pos = [html.find(f'nbs/tutorials/{s}.html') for s in lessons]
+    assert all(p >= 0 for p in pos) and pos == sorted(pos), "lessons missing or out of order in the navigation"
+
+def test_api_entry_for_sequential_fit(site):
+    api = site / 'api.html'
+    assert api.exists()
+    html = api.read_text(encoding='utf-8')
+    m = re.search(r'<dt[^>]*id="seqlearn\.sequential\.Sequential\.fit"[^>]*>(.*?)</dt>\s*<dd>(.*?)</dd>', html, re.S)
+    assert m, "no API entry for Sequential.fit"
+    sig, doc = (re.sub(r'<[^>]+>', '', s) for s in m.groups())
+    assert 'validation_split' in sig and 'epochs' in sig, sig       # the signature
+    assert 'Train the model' in doc, doc                              # the docstring
+
+def test_lesson_pages_show_outputs(site):
+    html = (site / 'nbs' / 'tutorials' / '03_three_layers.html').read_text(encoding='utf-8')
+    assert 'Total params: 897' in html
+    fit = (site / 'nbs' / 'tutorials' / '04_compile_fit.html').read_text(encoding='utf-8')
+    assert '<img' in fit and 'val_accuracy' in fit                   # the History plot and the training log
+
+def _launch(p):
+    return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+@pytest.mark.skipif(importlib.util.find_spec('playwright') is None, reason='playwright not installed (pip install playwright)')
+def test_screenshots_are_not_blank(site):
+    from playwright.sync_api import sync_playwright
+    import numpy as np
+    from PIL import Image
+    ARTIFACTS.mkdir(exist_ok=True)
+    shots = {'docs_home.png': site / 'index.html', 'docs_lesson_04_compile_fit.png': site / 'nbs/tutorials/04_compile_fit.html'}
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            for name, path in shots.items():
+                page.goto(path.resolve().as_uri()); page.wait_for_load_state('load')
+                assert page.locator('h1').count() >= 1, f"{path.name}: no title"
+                page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+        finally:
+            browser.close()
+    for name in shots:
+        img = np.asarray(Image.open(ARTIFACTS / name).convert('L'), dtype=np.float32)
+        assert img.std() > 10, f"{name} looks blank (pixel std {img.std():.1f})"
+        assert (img < 128).mean() > 0.005, f"{name} has almost no dark (text) pixels"

@@ -1,0 +1,159 @@
+"Headless tests of seqlearn.widgets: the widget objects driven directly, no kernel, no browser."
+import subprocess, sys
+import numpy as np
+import pytest
+from seqlearn import Sequential, Dense, Input, set_seed
+from seqlearn.callbacks import LambdaCallback, progress_display, ProgbarLogger
+import seqlearn.training  # noqa: F401  (adds compile/fit)
+from seqlearn.widgets import ModelSummary, TrainingProgress, WeightHistograms
+
+WIDGET = 'application/vnd.jupyter.widget-view+json'
+
+
+def data(n=256):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    return x, (x @ np.array([1., -2., .5, 3.], np.float32))[:, None]
+
+
+def make_model():
+    set_seed(0)
+    m = Sequential([Input((4,)), Dense(16, activation='relu'), Dense(1)])
+    m.compile('adam', 'mse', metrics=['mae'])
+    return m
+
+
+class FakeClock:
+    def __init__(self): self.t = 0.0
+    def __call__(self): return self.t
+
+
+def test_import_is_headless():
+    code = "import sys, seqlearn, seqlearn.widgets; assert 'matplotlib.pyplot' not in sys.modules; print('ok')"
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env={'PATH': '', 'MPLBACKEND': ''})
+    assert out.stdout.strip() == 'ok', out.stderr
+
+
+def test_engine_does_not_import_widgets():
+    code = ("import sys, numpy as np, seqlearn, seqlearn.training\n"
+            "m = seqlearn.Sequential([seqlearn.Dense(1, input_shape=(2,))]); m.compile('sgd', 'mse')\n"
+            "m.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)\n"
+            "print(any(k.startswith(('ipywidgets', 'matplotlib', 'seqlearn.widgets')) for k in sys.modules))")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.stdout.strip() == 'False', out.stderr
+
+
+def test_terminal_gets_text_progress():
+    assert isinstance(progress_display('auto'), ProgbarLogger)
+
+
+def test_summary_follows_add_pop_build_freeze_and_fit():
+    m = Sequential([Dense(8, activation='relu'), Dense(3)], name='live')
+    s = ModelSummary(m)
+    assert '?' in s.table.value                      # unbuilt
+    m.build((None, 4))
+    assert '(None, 8)' in s.table.value and '(None, 3)' in s.table.value and 'Total params: <b>67</b>' in s.table.value
+    m.add(Dense(2)); assert s.last_event == 'add' and 'Total params: <b>75</b>' in s.table.value
+    m.pop(); assert s.last_event == 'pop' and 'Total params: <b>67</b>' in s.table.value
+    m.layers[0].trainable = False
+    assert 'class="frozen"' in s.table.value and 'non-trainable: 40' in s.table.value
+    assert 'stroke-dasharray' in s.diagram.value and '(None, 4)' in s.diagram.value
+    m.layers[0].trainable = True
+    m.compile('adam', 'mse'); s.refresh()           # compile sends no model event (yet)
+    assert 'not trained yet' in s.table.value
+    x = np.zeros((64, 4), np.float32); y = np.zeros((64, 3), np.float32)
+    m.fit(x, y, epochs=1, verbose=0, callbacks=[TrainingProgress(show=False)])
+    assert 'Trained: 2 updates' in s.table.value and s.last_event == 'trained'
+    n = s.redraws; s.close(); m.add(Dense(1))
+    assert s.redraws == n and s._on_event not in m._observers
+
+
+def test_summary_bundle_and_live_flag():
+    m = make_model()
+    s = m.summary(live=True)
+    assert isinstance(s, ModelSummary)
+    b = s._repr_mimebundle_()
+    assert {'text/plain', 'text/html', WIDGET} <= set(b)
+    assert '<table' in b['text/html'] and '<svg' in b['text/html']
+    assert s._repr_html_().startswith('<div')
+
+
+def test_progress_state_after_fit_and_fallback():
+    m = make_model(); x, y = data()
+    tp = TrainingProgress(plot_interval=0, show=False)
+    h = m.fit(x, y, epochs=3, batch_size=32, validation_split=0.25, verbose=0, callbacks=[tp])
+    assert tp.done and not tp.stopped and len(h.epoch) == 3
+    assert tp.epoch_bar.value == tp.epoch_bar.max == 3 and tp.batch_bar.value == tp.batch_bar.max == 6
+    assert tp.best[0] == 'val_loss' and 1 <= tp.best[1] <= 3
+    assert 'Done: 3 epochs' in tp.status.value and 'best epoch' in tp.status.value
+    assert tp.stop_button.disabled
+    b = tp._repr_mimebundle_()
+    assert {'text/plain', 'text/html', 'image/png', WIDGET} <= set(b)
+    assert 'data:image/png;base64,' in b['text/html']
+    import base64
+    assert base64.b64decode(b['image/png']).startswith(b'\x89PNG')
+
+
+def test_stop_button_mid_fit():
+    m = make_model(); x, y = data()
+    tp = TrainingProgress(show=False)
+    click = LambdaCallback(on_train_batch_end=lambda b, logs=None: tp.stop_button.click() if len(tp.epochs_logs) == 2 and b == 3 else None)
+    h = m.fit(x, y, epochs=10, batch_size=32, verbose=0, callbacks=[tp, click])
+    assert len(h.epoch) == 3 < 10                      # two full epochs and the one cut short
+    assert m.optimizer.iterations == 2 * 8 + 4
+    assert tp.stopped and 'Stopped' in tp.status.value
+
+
+def test_progress_throttle_with_injected_clock():
+    m = make_model(); x, y = data()
+    clock = FakeClock()
+    tick = LambdaCallback(on_train_batch_begin=lambda b, logs=None: setattr(clock, 't', clock.t + 0.005))
+    tp = TrainingProgress(clock=clock, interval=0.1, plot_interval=1.0, show=False)
+    tp._shown = True                                  # as if displayed, so the plot is live
+    m.fit(x, y, epochs=50, batch_size=32, verbose=0, callbacks=[tick, tp])   # 400 batches, 2 simulated seconds
+    assert tp.redraws <= 2.0 / 0.1 + 2, tp.redraws
+    assert tp.redraws >= 10
+    assert tp.plots <= 2.0 / 1.0 + 2, tp.plots
+
+
+def test_smoothed_batch_loss_is_bounded():
+    from seqlearn.widgets.progress import _Smoother
+    sm = _Smoother(max_points=100); sm.new_epoch()
+    for i in range(1000): sm.update(i, 1.0, i + 1)
+    assert len(sm.x) <= 100 and np.allclose(sm.y, 1.0)
+
+
+def test_histograms_counts_and_view():
+    m = make_model(); x, y = data()
+    wh = WeightHistograms(m, bins=12, gradients=True)
+    m.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[wh])
+    assert wh.epochs == [0, 1, 2, 3]
+    for layer in m.layers:
+        for v in layer.weights:
+            for key in (f"{layer.name}/{v.name}", f"{layer.name}/{v.name}.grad"):
+                for i in range(4):
+                    counts, edges = wh.histogram(key, i)
+                    assert counts.sum() == v.size and len(counts) == 12 and len(edges) == 13
+    mat, edges, eps = wh.overview(wh.keys[0])
+    assert mat.shape == (12, 4) and (mat.sum(axis=0) == m.layers[0].kernel.size).all()
+    wh.record()                                       # by hand, after training
+    assert wh.epochs[-1] == 4 and wh.slider.max == 4
+    b = wh._repr_mimebundle_()
+    assert {'text/html', 'image/png', WIDGET} <= set(b)
+    r = wh.renders
+    wh.slider.value = 1
+    assert wh.renders == r + 1 and 'after epoch 1' in wh.label.value
+    wh.layer.value = wh.keys[-1]
+    assert wh.renders == r + 2
+
+
+def test_histograms_memory_is_bounded():
+    m = make_model()
+    wh = WeightHistograms(m, bins=30)
+    for _ in range(5): wh.record()
+    sizes = {k: h[0].nbytes for _, snap in wh.snapshots for k, h in snap.items()}
+    assert max(sizes.values()) == 30 * 8
+
+
+def test_histograms_need_a_model():
+    with pytest.raises(ValueError, match='has no model'): WeightHistograms().record()
