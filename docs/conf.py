@@ -20,6 +20,7 @@ root_doc = 'index'
 
 # notebooks keep their outputs: never execute while building
 nb_execution_mode = 'off'
+nb_merge_streams = True  # one block per cell for line-per-epoch output, not one per line
 # widgets: show their static text/html fallback instead of a live view that needs a CDN
 nb_mime_priority_overrides = [('html', 'application/vnd.jupyter.widget-view+json', None),
                               ('html', 'application/vnd.jupyter.widget-state+json', None)]

@@ -65,7 +65,7 @@ class WeightHistograms(Callback, LiveDisplay):
         now = time.perf_counter()
         if self._shown and now - self._last >= max(self.interval, 50 * self._cost): self.refresh()
     def on_train_end(self, logs=None):
-        if self._shown: self.refresh()
+        if self._shown: self.refresh(); self._sync_static()
 
     # -- querying ----------------------------------------------------------------------------------
     @property

@@ -159,8 +159,7 @@ class TrainingProgress(Callback, LiveDisplay):
         self.stop_button.disabled, self.stop_button.description = False, 'Stop'
         self.status.value = ''
         if self.show is True or (self.show == 'auto' and _ipython_running()):
-            from IPython.display import display
-            self._handle = display(self, display_id=True)
+            self._ipython_display_()
         if self.poll_interval is not None and self._viewed(): self._poll = _KernelPoll()
         self._last_poll = self.t_start
 
@@ -204,7 +203,7 @@ class TrainingProgress(Callback, LiveDisplay):
         self.epoch_bar.bar_style = 'warning' if self.stopped else 'success'
         self.stop_button.disabled, self.stop_button.description = True, 'Stopped' if self.stopped else 'Done'
         self.status.value = self._final_html()
-        if self._handle is not None: self._handle.update(self)
+        self._sync_static()
 
     def _viewed(self): return self._shown or self._handle is not None
 

@@ -39,6 +39,14 @@ class LiveDisplay:
     def _static_png(self): return None
     def _text(self): return f"<{type(self).__name__}>"
     def _repr_html_(self): return self._static_html()
+    def _ipython_display_(self):
+        "Display with a handle, so the saved output's static fallback can follow the live widget."
+        from IPython.display import display
+        self._handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+    def _sync_static(self):
+        "Rewrite the displayed bundle with the current state: a saved notebook, its HTML export and the docs show the final state."
+        h = getattr(self, '_handle', None)
+        if h is not None: h.update(self._repr_mimebundle_(), raw=True)
     def _repr_mimebundle_(self, include=None, exclude=None):
         self._shown = True
         b = {'text/plain': self._text(), 'text/html': self._static_html()}
@@ -127,7 +135,10 @@ class ModelSummary(LiveDisplay):
         model._observers.append(self._on_event)
         self.refresh()
 
-    def _on_event(self, model, event): self.last_event = event; self.refresh()
+    def _on_event(self, model, event):
+        self.last_event = event
+        self.refresh()
+        self._sync_static()
 
     def refresh(self):
         "Redraw from the model's current state."
