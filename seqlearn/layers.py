@@ -82,16 +82,18 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape): return tuple(input_shape[:-1]) + (self.units,)
 
     def _buf(self, name, shape, dtype):
-        "A work array kept between training steps, reallocated only when the batch shape changes."
+        "A work array kept between steps: the first `shape[0]` rows of a buffer sized for the largest batch seen."
         b = self.__dict__.get(name)
-        if b is None or b.shape != shape or b.dtype != dtype: b = np.empty(shape, dtype); setattr(self, name, b)
-        return b
+        if b is None or b.shape[1:] != shape[1:] or b.shape[0] < shape[0] or b.dtype != dtype:
+            b = np.empty(shape, dtype); setattr(self, name, b)
+        return b[:shape[0]]
 
     def forward(self, x, training=False):
         k = self.kernel.value
-        # In training, outputs live only until the next step, so they go into reused buffers (no allocation per
-        # batch); inference returns fresh arrays the caller may keep.
-        self._reuse = training and x.ndim == 2 and x.dtype == k.dtype
+        # Inside fit/predict's loops (the model sets `_buffered`), outputs live only until the next batch, so they go
+        # into reused buffers: no allocation, no page faults per batch. Called directly, a layer returns fresh
+        # arrays the caller may keep.
+        self._reuse = self._buffered and x.ndim == 2 and x.dtype == k.dtype
         if self._reuse: z = np.matmul(x, k, out=self._buf('_zbuf', (len(x), self.units), k.dtype))
         else: z = x @ k
         if self.use_bias: z += self.bias.value

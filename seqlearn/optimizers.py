@@ -154,6 +154,17 @@ class Optimizer:
         if self.weight_decay: theta -= theta * theta.dtype.type(self.weight_decay * lr)
         self.update(theta, g, lr)
         self.iterations += 1
+        if self.iterations % 16 == 0: self._flush_subnormals()
+
+    def _flush_subnormals(self):
+        "Set state entries below float32's smallest normal number to 0 (what the CPU's flush-to-zero mode would do)."
+        # Moments of parameters whose gradient stays 0 (dead ReLUs) decay geometrically and spend thousands of steps
+        # as subnormal floats, which x86 CPUs process up to 100x slower: Adam on MNIST-1D slowed 2.5x mid-run.
+        # Such values are below 1e-38, far under epsilon's scale (1e-7), so zeroing them changes no update.
+        tiny = np.finfo(self._tmp.dtype).tiny
+        for st in self.slots.values():
+            np.abs(st, out=self._tmp)
+            np.putmask(st, self._tmp < tiny, 0)
 
     def apply_gradients(self, grads_and_vars):
         "Keras-style: update variables from `(gradient, variable)` pairs."

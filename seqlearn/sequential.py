@@ -4,6 +4,7 @@
 
 # %% ../nbs/02_sequential.ipynb #fc93f9da
 from __future__ import annotations
+import contextlib
 import numpy as np
 from .core import *
 from .core import Layer, LAYER_CLASSES, as_shape, fmt_shape, unique_name, closest_name
@@ -186,6 +187,14 @@ class Sequential:
             except ValueError as e: raise ValueError(str(e)) from None
             raise ValueError(f"Sequential '{self.name}' expects samples of shape {fmt_shape(self.input_shape[1:])}, got "
                              f"{fmt_shape(x.shape[1:])}. Check the input_shape of the first layer or the data's columns.")
+
+    @contextlib.contextmanager
+    def buffered(self):
+        "Within this block layers may write their outputs into buffers reused every batch (fit and predict use it)."
+        for l in self._layers: l._buffered = True
+        try: yield
+        finally:
+            for l in self._layers: l._buffered = False
 
     def forward(self, x, training=False):
         "Run every layer on `x` (an array of the right shape)."

@@ -210,7 +210,7 @@ def fit(self:Sequential, x=None, # Inputs, shape (n_samples, ...)
     ymbuf = np.empty((batch_size,) + y.shape[1:], y.dtype) if shuffle else None
     last_good = np.empty_like(flat.values) if keep_last_good else None
     self.stop_training, interrupted, logs = False, None, {}
-    with _Interrupt() as intr, np.errstate(over='ignore', invalid='ignore', divide='ignore'):  # divergence is reported once, below
+    with _Interrupt() as intr, self.buffered(), np.errstate(over='ignore', invalid='ignore', divide='ignore'):  # divergence is reported once, below
         cb.on_train_begin()
         # BackupAndRestore may have restored finished epochs in on_train_begin: start after them (as Keras 3 does)
         initial_epoch, self._initial_epoch = max(initial_epoch, getattr(self, '_initial_epoch', None) or 0), None
@@ -315,10 +315,11 @@ def predict(self:Sequential, x, batch_size=None, verbose='auto', callbacks=None)
     cb = CallbackList(list(callbacks or []), model=self, params={'verbose': verbose})
     out = np.empty((len(x),) + self.output_shape[1:], dtype=self._layers[-1].dtype)
     cb.on_predict_begin()
-    for step, (a, b) in enumerate(_batches(len(x), batch_size)):
-        cb.on_predict_batch_begin(step)
-        out[a:b] = self.forward(x[a:b], training=False)
-        cb.on_predict_batch_end(step, {'outputs': out[a:b]})
+    with self.buffered():  # each batch's result is copied into `out`, so the layers may reuse their buffers
+        for step, (a, b) in enumerate(_batches(len(x), batch_size)):
+            cb.on_predict_batch_begin(step)
+            out[a:b] = self.forward(x[a:b], training=False)
+            cb.on_predict_batch_end(step, {'outputs': out[a:b]})
     cb.on_predict_end()
     if verbose in (1, 2): print(f"predict: {len(x)} samples")
     return out
