@@ -5,7 +5,8 @@
     python bench/train_speed.py --mnist1d  # also the MNIST-1D accuracy-at-speed run (long)
 
 Peers are optional (`pip install -e ".[bench]"`); a missing peer is reported, not fatal.
-Each training figure is the median of `--repeats` epochs after one warm-up epoch, in this one process.
+Each figure is the median of `--repeats` rounds after one warm-up, in this one process; in each round every
+entry of a workload runs once in turn, so a shared machine's drifting load falls on all of them alike.
 """
 from __future__ import annotations
 import argparse, contextlib, io, os, statistics, sys, time, tracemalloc, warnings
@@ -33,12 +34,22 @@ def make_data(sizes, kind, n, seed=0):
     y = s.argmax(axis=1).astype(np.int64) if kind == 'multi' else (s[:, 0] > 0).astype(np.float32)
     return x, y
 
-def _median_epoch(run_epoch, repeats):
-    run_epoch()  # warm-up: allocations, BLAS threads, lazy init
-    ts = []
+def _timed(fn):
+    "A runner: calls `fn` and returns the seconds it took (or what `fn` returns, if it times itself)."
+    def run():
+        t0 = time.perf_counter(); r = fn()
+        return r if isinstance(r, float) else time.perf_counter() - t0
+    return run
+
+def interleaved(runners, repeats):
+    """Median seconds of each runner. One warm-up each, then `repeats` rounds in which every runner runs once in
+    turn: a shared machine's load drifts, and interleaving makes the drift fall on every entry alike."""
+    runners = {k: v for k, v in runners.items() if v is not None}
+    for run in runners.values(): run()
+    times = {k: [] for k in runners}
     for _ in range(repeats):
-        t0 = time.perf_counter(); run_epoch(); ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+        for k, run in runners.items(): times[k].append(run())
+    return {k: statistics.median(v) for k, v in times.items()}
 
 # -- seqlearn ---------------------------------------------------------------------------------------
 def seqlearn_model(sizes, kind, seed=0, lr=ADAM_LR):
@@ -62,25 +73,17 @@ class _EpochTimer:
             def on_epoch_end(self, epoch, logs=None): outer.times.append(time.perf_counter() - outer.t0)
         self.times, self.cb = [], T()
 
-def time_seqlearn(sizes, kind, x, y, batch, repeats, verbose=0):
-    m = seqlearn_model(sizes, kind)
-    t = _EpochTimer()
-    with contextlib.redirect_stdout(io.StringIO()):  # verbose=1 draws a text progress bar: time it, hide it
-        m.fit(x, y, batch_size=batch, epochs=1 + repeats, verbose=verbose, callbacks=[t.cb])
-    return statistics.median(t.times[1:])
-
-def widget_seqlearn(sizes, kind, x, y, batch, repeats):
-    "The notebook progress widget, as if displayed (live plot on): (median epoch s, whole-fit s, same fit at verbose=0 s)."
+def widget_runner(sizes, kind, x, y, batch, final_costs):
+    """seqlearn with the notebook progress widget as if displayed (live plot on): one epoch per call. The fixed
+    cost at the end of each fit (the final plot) is not in the epoch time; it is appended to `final_costs`."""
     try: from seqlearn.widgets import TrainingProgress
     except ImportError: return None
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot  # noqa: import cost is not the widget's per-fit cost
-    def fit(cbs):
-        m = seqlearn_model(sizes, kind); t = _EpochTimer()
-        t0 = time.perf_counter(); m.fit(x, y, batch_size=batch, epochs=1 + repeats, verbose=0, callbacks=[t.cb, *cbs])
-        return statistics.median(t.times[1:]), time.perf_counter() - t0
-    tp = TrainingProgress(show=False); tp._shown = True  # what a displayed widget does, minus the browser
-    (epoch_w, total_w), (_, total_0) = fit([tp]), fit([])
-    return epoch_w, total_w, total_0, 1 + repeats
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot  # noqa: a one-off import, not a per-fit cost
+    class Timed(TrainingProgress):
+        def on_train_end(self, logs=None):
+            t0 = time.perf_counter(); super().on_train_end(logs); final_costs.append(time.perf_counter() - t0)
+    tp = Timed(show=False); tp._shown = True  # what a displayed widget does, minus the browser
+    return seqlearn_runner(sizes, kind, x, y, batch, callbacks=[tp])
 
 def memory_seqlearn(sizes, kind, x, y, batch, epochs):
     "tracemalloc during fit: peak above the start, and growth of held memory from the end of epoch 1 to the last."
@@ -101,16 +104,25 @@ def memory_seqlearn(sizes, kind, x, y, batch, epochs):
             # issue 6: fit may grow by the data plus a few copies of the parameters and one batch of activations
             'budget_mb': (x.nbytes + y.size * sizes[-1] * 4 + batch * sizes[0] * 4 + 6 * params + 4 * acts) / 2**20, 'epochs': epochs}
 
-def predict_seqlearn(sizes, kind, x, batch, repeats):
+def predict_seqlearn_runner(sizes, kind, x, batch):
     m = seqlearn_model(sizes, kind)
-    return _median_epoch(lambda: m.predict(x, batch_size=batch, verbose=0), repeats)
+    return _timed(lambda: m.predict(x, batch_size=batch, verbose=0))
+
+def seqlearn_runner(sizes, kind, x, y, batch, verbose=0, callbacks=()):
+    "One epoch of fit per call, timed by a callback (fit's one-off input checks are not counted)."
+    m = seqlearn_model(sizes, kind); t = _EpochTimer()
+    def run():
+        with contextlib.redirect_stdout(io.StringIO()):  # verbose=1 draws a text progress bar: time it, hide it
+            m.fit(x, y, batch_size=batch, epochs=1, verbose=verbose, callbacks=[t.cb, *callbacks])
+        return float(t.times[-1])
+    return run
 
 # -- numpy floor ------------------------------------------------------------------------------------
 def _floor_weights(sizes):
     rng = np.random.default_rng(0)
     return [rng.normal(0, 0.05, size=(a, b)).astype(np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
 
-def time_floor(sizes, x, batch, repeats):
+def floor_runner(sizes, x, batch):
     "The forward and backward matrix products alone (no activations, loss, optimizer or batch gather)."
     ws = _floor_weights(sizes)
     zs = [np.empty((batch, s), np.float32) for s in sizes[1:]]
@@ -126,16 +138,17 @@ def time_floor(sizes, x, batch, repeats):
             for i in range(len(ws) - 1, -1, -1):
                 np.matmul(ins[i].T, g, out=dws[i])
                 if i: np.matmul(g, ws[i].T, out=gs[i]); g = gs[i]
-    return _median_epoch(epoch, repeats) * len(x) / n
+    run = _timed(epoch)
+    return lambda: run() * len(x) / n  # scaled to the whole data (the floor skips the last partial batch)
 
-def predict_floor(sizes, x, batch, repeats):
+def predict_floor_runner(sizes, x, batch):
     ws = _floor_weights(sizes)
     zs = [np.empty((batch, s), np.float32) for s in sizes[1:]]
     def run():
         for a in range(0, len(x), batch):
             h = x[a:a + batch]; k = len(h)
             for w, z in zip(ws, zs): np.matmul(h, w, out=z[:k]); h = z[:k]
-    return _median_epoch(run, repeats)
+    return _timed(run)
 
 # -- PyTorch ----------------------------------------------------------------------------------------
 def torch_or_none():
@@ -170,18 +183,18 @@ def torch_epoch_fn(torch, sizes, kind, x, y, batch, lr=ADAM_LR, seed=0):
             loss.backward(); opt.step()
     return model, epoch
 
-def time_torch(torch, sizes, kind, x, y, batch, repeats):
+def torch_runner(torch, sizes, kind, x, y, batch):
     _, epoch = torch_epoch_fn(torch, sizes, kind, x, y, batch)
-    return _median_epoch(epoch, repeats)
+    return _timed(epoch)
 
-def predict_torch(torch, sizes, kind, x, batch, repeats):
+def predict_torch_runner(torch, sizes, kind, x, batch):
     model = torch_model(torch, sizes, kind).eval()
     xt = torch.from_numpy(x)
     def run():
         with torch.inference_mode():
             out = [torch.softmax(model(xt[a:a + batch]), dim=1) for a in range(0, len(x), batch)]
             return torch.cat(out).numpy()
-    return _median_epoch(run, repeats)
+    return _timed(run)
 
 # -- scikit-learn -----------------------------------------------------------------------------------
 def sklearn_or_none():
@@ -194,20 +207,20 @@ def _sk_model(nn, sizes, batch):
     return nn.MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation='relu', solver='adam', learning_rate_init=ADAM_LR,
                             batch_size=batch, alpha=0.0, max_iter=1, shuffle=True, random_state=0)
 
-def time_sklearn(nn, sizes, kind, x, y, batch, repeats):
+def sklearn_runner(nn, sizes, kind, x, y, batch):
     m = _sk_model(nn, sizes, batch)
     classes = np.unique(y)
     def epoch():
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             m.partial_fit(x, y, classes=classes)  # one pass over the data in shuffled mini-batches
-    return _median_epoch(epoch, repeats)
+    return _timed(epoch)
 
-def predict_sklearn(nn, sizes, kind, x, y, batch, repeats):
+def predict_sklearn_runner(nn, sizes, kind, x, y, batch):
     m = _sk_model(nn, sizes, batch)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore'); m.partial_fit(x[:batch], y[:batch], classes=np.unique(y))
-    return _median_epoch(lambda: m.predict_proba(x), repeats)
+    return _timed(lambda: m.predict_proba(x))
 
 # -- MNIST-1D ---------------------------------------------------------------------------------------
 def mnist1d_run(torch, seeds=(0, 1, 2), epochs=200, batch=100, lr=1e-2):
@@ -246,7 +259,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--tiny', action='store_true', help='tiny sizes: a smoke run in seconds (no meaningful timings)')
     ap.add_argument('--mnist1d', action='store_true', help='also run the MNIST-1D accuracy run (3 seeds x 200 epochs)')
-    ap.add_argument('--repeats', type=int, default=3, help='timed epochs per entry (median reported), after one warm-up')
+    ap.add_argument('--repeats', type=int, default=5, help='timed rounds (median reported), after one warm-up; entries interleave')
     ap.add_argument('--memory-epochs', type=int, default=10, help='epochs of the seqlearn tracemalloc run')
     ap.add_argument('--only', nargs='*', help='workloads to run (default: all)')
     ap.add_argument('--no-peers', action='store_true', help='skip PyTorch and scikit-learn')
@@ -258,27 +271,28 @@ def main(argv=None):
     print(f"train_speed: numpy {np.__version__}, {CORES} cores"
           + (f", torch {torch.__version__} with set_num_threads({torch.get_num_threads()})" if torch else ", torch: not installed")
           + (f", scikit-learn {__import__('sklearn').__version__}" if nn else ", scikit-learn: not installed")
-          + f"; median of {repeats} epochs after 1 warm-up" + (' [--tiny: sizes are not meaningful]' if args.tiny else ''))
+          + f"; median of {repeats} interleaved rounds after 1 warm-up" + (' [--tiny: sizes are not meaningful]' if args.tiny else ''))
     wl = workloads(args.tiny)
     rows = []
     for name, (sizes, kind, n, batch) in wl.items():
         if args.only and name not in args.only: continue
         print(f"  running {name} ...", file=sys.stderr, flush=True)
         x, y = make_data(sizes, kind, n)
-        r = {'workload': name, 'sizes': '-'.join(map(str, sizes)), 'n': n, 'batch': batch, 'steps': -(-n // batch)}
+        r = {'workload': name, 'sizes': '-'.join(map(str, sizes)), 'n': n, 'batch': batch, 'steps': -(-n // batch),
+             'pytorch': None, 'sklearn': None}
         if name == 'predict':
-            r['floor'] = predict_floor(sizes, x, batch, repeats)
-            r['seqlearn'] = predict_seqlearn(sizes, kind, x, batch, repeats)
-            r['pytorch'] = predict_torch(torch, sizes, kind, x, batch, repeats) if torch else None
-            r['sklearn'] = predict_sklearn(nn, sizes, kind, x, y, batch, repeats) if nn else None
+            r.update(interleaved({'floor': predict_floor_runner(sizes, x, batch),
+                                  SL: predict_seqlearn_runner(sizes, kind, x, batch),
+                                  'pytorch': predict_torch_runner(torch, sizes, kind, x, batch) if torch else None,
+                                  'sklearn': predict_sklearn_runner(nn, sizes, kind, x, y, batch) if nn else None}, repeats))
         else:
-            r['floor'] = time_floor(sizes, x, batch, repeats)
-            r['seqlearn'] = time_seqlearn(sizes, kind, x, y, batch, repeats)
-            r['pytorch'] = time_torch(torch, sizes, kind, x, y, batch, repeats) if torch else None
-            r['sklearn'] = time_sklearn(nn, sizes, kind, x, y, batch, repeats) if nn else None
-            if name == 'mlp':
-                r['seqlearn_verbose1'] = time_seqlearn(sizes, kind, x, y, batch, repeats, verbose=1)
-                r['seqlearn_widget'] = widget_seqlearn(sizes, kind, x, y, batch, repeats)
+            final_costs = []
+            extra = {'seqlearn_verbose1': seqlearn_runner(sizes, kind, x, y, batch, verbose=1),
+                     'seqlearn_widget': widget_runner(sizes, kind, x, y, batch, final_costs)} if name == 'mlp' else {}
+            r.update(interleaved({'floor': floor_runner(sizes, x, batch), SL: seqlearn_runner(sizes, kind, x, y, batch),
+                                  'pytorch': torch_runner(torch, sizes, kind, x, y, batch) if torch else None,
+                                  'sklearn': sklearn_runner(nn, sizes, kind, x, y, batch) if nn else None, **extra}, repeats))
+            if final_costs: r['widget_final_s'] = statistics.median(final_costs)
             if name in ('mlp', 'seed'):
                 r['memory'] = memory_seqlearn(sizes, kind, x, y, batch, args.memory_epochs if not args.tiny else 2)
         rows.append(r)
@@ -312,10 +326,9 @@ def print_table(rows):
             print(f"{r['workload']}: seqlearn with the progress display (verbose=1, text bar): {r['seqlearn_verbose1']:.3f} s, "
                   f"{100 * (r['seqlearn_verbose1'] / r['seqlearn'] - 1):+.1f}% vs verbose=0")
         if r.get('seqlearn_widget'):
-            ew, tw, t0, ne = r['seqlearn_widget']
-            print(f"{r['workload']}: seqlearn with the notebook widget (TrainingProgress, live plot): epoch {ew:.3f} s, "
-                  f"{100 * (ew / r['seqlearn'] - 1):+.1f}% vs verbose=0; whole {ne}-epoch fit {tw:.2f} s vs {t0:.2f} s "
-                  f"({100 * (tw / t0 - 1):+.1f}%, the final plot included)")
+            print(f"{r['workload']}: seqlearn with the notebook widget (TrainingProgress, live plot): {r['seqlearn_widget']:.3f} s per "
+                  f"epoch, {100 * (r['seqlearn_widget'] / r['seqlearn'] - 1):+.1f}% vs verbose=0; plus {r.get('widget_final_s', 0):.3f} s "
+                  f"once per fit (the final plot)")
         if 'memory' in r:
             m = r['memory']
             print(f"{r['workload']}: seqlearn fit memory (tracemalloc, {m['epochs']} epochs): peak {m['peak_mb']:.2f} MB above start "
