@@ -51,6 +51,17 @@ def _human_bytes(n):
         if n < 1024 or unit == 'GB': return f"{n:.2f} {unit}"
         n /= 1024
 
+def _rich_display(model, text):
+    "In a notebook kernel, show the summary as an HTML table (the text stays as the plain fallback); False elsewhere."
+    from seqlearn.callbacks import in_notebook  # lazily: the engine imports no display code
+    if not in_notebook(): return False
+    try:
+        from IPython.display import display
+        from seqlearn.widgets.summary import summary_table_html
+    except ImportError: return False
+    display({'text/plain': text, 'text/html': summary_table_html(model)}, raw=True)
+    return True
+
 class Sequential:
     "A linear stack of layers: `Sequential([Dense(32, activation='relu', input_shape=(10,)), Dense(1)])`."
     def __init__(self, layers=None, # Layers to `add`, in order
@@ -309,6 +320,7 @@ class Sequential:
             f"Trainable params: {c['trainable']:,} ({_human_bytes(c['trainable'] * b)})",
             f"Non-trainable params: {c['non_trainable']:,} ({_human_bytes(c['non_trainable'] * b)})",
             '_' * line_length])
+        if print_fn is None and _rich_display(self, text): return
         (print_fn or print)(text)
 
     def __repr__(self):

@@ -5,7 +5,9 @@
   fit must still run afterwards (it was deferred, not lost).
 - `test_widgets_in_browser[lab|notebook]`: JupyterLab 4 / Notebook 7 on a free port, driven by headless Chromium
   through playwright: run a notebook with a live summary and a long fit, watch the bars advance in place,
-  click Stop, check that training stopped early. Screenshots go to artifacts/.
+  click Stop, check that training stopped early; then a fit that runs to the end (bars at 100%, plot image)
+  with `WeightHistograms`, whose epoch slider is moved from the keyboard and must change the picture.
+  Screenshots go to artifacts/.
 
 Skipped, with the reason, when /usr/bin/chromium, playwright or jupyterlab/notebook are missing.
 """
@@ -48,6 +50,13 @@ print(json.dumps(dict(epochs=len(history.history['loss']), t0=t0, t_end=time.tim
                       it_end=int(model.optimizer.iterations), **stats)))"""
 
 AFTER = "print('AFTER FIT CELL RAN')"
+
+# the third widget, and a fit that runs to the end (its bars must reach 100%)
+HIST = """\
+from seqlearn.widgets import WeightHistograms
+hist = WeightHistograms(model)
+h2 = model.fit(x, y, epochs=6, batch_size=256, verbose='auto', callbacks=[hist])
+hist"""
 
 
 def _need(mod):
@@ -117,7 +126,7 @@ def _notebook(path):
     import nbformat
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell('import json\n' + PROBE),
-                nbformat.v4.new_code_cell(FIT), nbformat.v4.new_code_cell(AFTER)]
+                nbformat.v4.new_code_cell(FIT), nbformat.v4.new_code_cell(AFTER), nbformat.v4.new_code_cell(HIST)]
     nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
     nbformat.write(nb, str(path))
 
@@ -236,6 +245,33 @@ def test_widgets_in_browser(app, tmp_path):
                 progress.screenshot(path=str(ARTIFACTS / f'browser_{app}_progress_widget.png'))
                 res = _parse_result(page.evaluate(f"() => {OUTPUT_TEXT}"))
                 status = page.inner_text('.jp-Notebook')
+
+                # the second fit runs to the end: its bars reach 100%, its plot is an image; then the histograms
+                page.wait_for_selector('.widget-hslider', timeout=120000)
+                page.wait_for_function("""() => { const bars = Array.from(document.querySelectorAll('.widget-hprogress .progress-bar'));
+                    return bars.length >= 4 && bars.slice(-2).every(e => parseFloat(e.style.width) >= 99.9); }""", timeout=60000)
+                fit2_plot = page.evaluate("""() => { const boxes = Array.from(document.querySelectorAll('.widget-vbox'))
+                    .filter(b => b.querySelector('.widget-hprogress'));
+                    const img = boxes[boxes.length - 1].querySelector('img');
+                    return img ? img.naturalWidth : 0; }""")
+                hist_box = page.locator('.widget-vbox', has=page.locator('.widget-hslider')).last
+                hist_box.scroll_into_view_if_needed()
+                page.wait_for_function("""() => { const b = Array.from(document.querySelectorAll('.widget-vbox'))
+                    .filter(b => b.querySelector('.widget-hslider')).pop(); const i = b && b.querySelector('img');
+                    return i && i.naturalWidth > 0; }""", timeout=30000)
+                hist_state = lambda: page.evaluate("""() => { const b = Array.from(document.querySelectorAll('.widget-vbox'))
+                    .filter(b => b.querySelector('.widget-hslider')).pop();
+                    return {label: b.innerText, src: b.querySelector('img').src.length + ':' + b.querySelector('img').src.slice(-64)}; }""")
+                before = hist_state()
+                handle = hist_box.locator('.noUi-handle').first
+                handle.focus(); page.keyboard.press('Home')   # move the epoch slider to the first snapshot
+                page.wait_for_function("""(before) => { const b = Array.from(document.querySelectorAll('.widget-vbox'))
+                    .filter(b => b.querySelector('.widget-hslider')).pop();
+                    return b.innerText !== before; }""", arg=before['label'], timeout=30000)
+                time.sleep(0.5)
+                after = hist_state()
+                page.screenshot(path=str(ARTIFACTS / f'browser_{app}_histograms.png'))
+                hist_box.screenshot(path=str(ARTIFACTS / f'browser_{app}_histogram_widget.png'))
                 final_summary = page.evaluate(SUMMARY_TEXT)
             finally:
                 browser.close()
@@ -248,6 +284,9 @@ def test_widgets_in_browser(app, tmp_path):
     assert res['it_end'] == res['it_stop'], res                       # no batch after the click was handled
     assert 'Stopped' in status, status[-1000:]
     assert 'Trained:' in final_summary, final_summary                # the live summary followed the fit
+    assert fit2_plot > 0                                              # the completed fit's plot is an image
+    assert 'after epoch 6 of 6' in before['label'] and 'after epoch 0 of 6' in after['label'], (before, after)
+    assert before['src'] != after['src']                             # the slider moved the picture
     line = (f"{app}: stop handled {res['t_stop'] - t_click:.3f}s after the click, fit returned {res['t_end'] - t_click:.3f}s "
             f"after it (seen in the page after {t_seen - t_click:.2f}s), {res['it_end'] - res['it_stop']} updates after "
             f"handling, {res['epochs']}/{EPOCHS} epochs, {res['it_end']} updates in all")

@@ -27,6 +27,7 @@ def render():
                 if not data: continue
                 data.pop('application/vnd.jupyter.widget-view+json', None)  # no kernel on GitHub
                 if 'image/png' in data: data.pop('text/html', None)        # the picture, as a file
+                elif str(data.get('text/plain', '')).startswith('Model: "'): data.pop('text/html', None)  # summary(): its text table
         out.cells.append(c)
     exporter = MarkdownExporter(exclude_output_prompt=True)
     body, res = exporter.from_notebook_node(out, resources={'output_files_dir': IMAGES, 'unique_key': 'index'})

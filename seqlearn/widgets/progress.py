@@ -115,7 +115,10 @@ class _KernelPoll:
         for frames in deferred: self.io_loop.add_callback(self.callback, frames)
 
 # %% ../../nbs/08_widgets_progress.ipynb #130b466a
-def _fmt(v): return f"{v:.4f}" if isinstance(v, (float, np.floating)) else str(v)
+def _fmt(v):
+    "4 decimals, or 4 significant digits for values too small for that (a loss of 3.1e-06, not 0.0000)."
+    if not isinstance(v, (float, np.floating)): return str(v)
+    return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.4g}"
 
 class TrainingProgress(Callback, LiveDisplay):
     "Notebook progress for `fit`: epoch and batch bars with ETA, live curves, a Stop button, and a clear final state."
@@ -271,7 +274,7 @@ class TrainingProgress(Callback, LiveDisplay):
         if not self.done: return ''
         e = len(self.epochs_logs)
         head = f"{'Stopped' if self.stopped else 'Done'}: {e} epoch{'s' * (e != 1)} in {_fmt_time(self.total_time)}"
-        if self.best: head += f" · best epoch {self.best[1]} ({self.best[0]} {self.best[2]:.4f})"
+        if self.best: head += f" · best epoch {self.best[1]} ({self.best[0]} {_fmt(self.best[2])})"
         final = ' · '.join(f"{k} {_fmt(v)}" for k, v in (self.epochs_logs[-1][1] if self.epochs_logs else {}).items())
         return f'<div style="font-family:monospace"><b>{html.escape(head)}</b><br>{html.escape(final)}</div>'
 
