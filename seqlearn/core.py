@@ -11,9 +11,10 @@ import numpy as np
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'GlorotUniform', 'GlorotNormal', 'HeUniform', 'HeNormal', 'LecunUniform', 'LecunNormal', 'INITIALIZERS',
            'REGULARIZERS', 'LAYER_CLASSES', 'set_seed', 'get_rng', 'floatx', 'closest_name', 'unknown_name_error',
-           'snake_case', 'unique_name', 'clear_session', 'ActivationFn', 'get_activation', 'Initializer', 'Zeros',
-           'Ones', 'Constant', 'RandomNormal', 'RandomUniform', 'VarianceScaling', 'get_initializer', 'Regularizer',
-           'L1', 'L2', 'L1L2', 'get_regularizer', 'Variable', 'as_shape', 'fmt_shape', 'register_layer', 'Layer']
+           'snake_case', 'unique_name', 'clear_session', 'ActivationFn', 'get_activation', 'numerical_gradient',
+           'Initializer', 'Zeros', 'Ones', 'Constant', 'RandomNormal', 'RandomUniform', 'VarianceScaling',
+           'get_initializer', 'Regularizer', 'L1', 'L2', 'L1L2', 'get_regularizer', 'Variable', 'as_shape', 'fmt_shape',
+           'register_layer', 'Layer']
 
 # %% ../nbs/00_core.ipynb #e9788efe
 _rng = np.random.default_rng()
@@ -150,6 +151,20 @@ def get_activation(identifier # A name ('relu'), an `ActivationFn`, a callable, 
         if name in ACTIVATIONS and ACTIVATIONS[name].fn is identifier: return ACTIVATIONS[name]
         return ActivationFn(name, identifier, _numeric_grad(identifier))
     raise TypeError(f"An activation must be a name like 'relu', a callable or None; got {type(identifier).__name__} {identifier!r}.")
+
+# %% ../nbs/00_core.ipynb #9d93bda8
+def numerical_gradient(f, # A function of no arguments returning a scalar that depends on `x`
+                       x, # Array (float64 for precision), perturbed in place one entry at a time and restored
+                       h=1e-6):
+    "Central-difference gradient of `f()` with respect to every entry of `x`."
+    g = np.zeros(x.shape, dtype=np.float64)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h; fp = f()
+        x[i] = old - h; fm = f()
+        x[i] = old
+        g[i] = (fp - fm) / (2 * h)
+    return g
 
 # %% ../nbs/00_core.ipynb #694fd136
 def _fans(shape):

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import numpy as np
 from .core import *
-from .core import Layer, register_layer, get_activation, get_initializer, get_regularizer, get_rng, as_shape, fmt_shape, set_seed
+from .core import Layer, register_layer, get_activation, get_initializer, get_regularizer, get_rng, as_shape, fmt_shape, set_seed, numerical_gradient
 
 # %% auto #0
 __all__ = ['InputLayer', 'Input', 'Dense', 'Activation', 'Flatten', 'Dropout', 'gradient_check']
@@ -197,16 +197,8 @@ def gradient_check(layer, # A layer; a float64 twin is built from its config (an
     r = np.random.default_rng(seed + 1).normal(size=run(x).shape)
     run(x); dx = layer64.backward(r)
     analytic = {'input': dx, **{w.name: w.grad.copy() for w in layer64.weights}}
-    def numeric(arr, f):
-        g = np.zeros_like(arr)
-        for i in np.ndindex(arr.shape):
-            old = arr[i]
-            arr[i] = old + h; lp = (f() * r).sum()
-            arr[i] = old - h; lm = (f() * r).sum()
-            arr[i] = old
-            g[i] = (lp - lm) / (2 * h)
-        return g
     xc = x.copy()
-    numerical = {'input': numeric(xc, lambda: run(xc)), **{w.name: numeric(w.value, lambda: run(x)) for w in layer64.weights}}
+    numerical = {'input': numerical_gradient(lambda: (run(xc) * r).sum(), xc, h),
+                 **{w.name: numerical_gradient(lambda: (run(x) * r).sum(), w.value, h) for w in layer64.weights}}
     return {k: float(np.max(np.abs(analytic[k] - numerical[k]) / np.maximum(1e-8, np.abs(analytic[k]) + np.abs(numerical[k]))))
             for k in analytic}

@@ -5,7 +5,7 @@
 # %% ../nbs/03_losses.ipynb #03e64f79
 from __future__ import annotations
 import numpy as np
-from .core import unknown_name_error, get_activation
+from .core import unknown_name_error, get_activation, snake_case, fmt_shape, numerical_gradient
 
 # %% auto #0
 __all__ = ['EPSILON', 'LOSSES', 'Loss', 'MeanSquaredError', 'MeanAbsoluteError', 'Huber', 'BinaryCrossentropy',
@@ -26,7 +26,7 @@ class Loss:
     def __init__(self, name=None, reduction='sum_over_batch_size'):
         if reduction not in ('sum_over_batch_size', 'sum', 'mean', 'none', None):
             raise unknown_name_error('reduction', reduction, ['sum_over_batch_size', 'sum', 'mean', 'none'])
-        self.name, self.reduction = name or _snake(type(self).__name__), reduction
+        self.name, self.reduction = name or snake_case(type(self).__name__), reduction
 
     def values(self, y_true, y_pred):
         "The loss of each sample (override)."
@@ -40,7 +40,7 @@ class Loss:
         y = np.asarray(y_true)
         if y.ndim == len(y_pred_shape) - 1 and y_pred_shape[-1] == 1: y = y.reshape(y.shape + (1,))
         if y.shape[1:] != tuple(y_pred_shape[1:]):
-            raise ValueError(f"Loss '{self.name}' needs targets shaped like the model's output {_fmt(y_pred_shape)}, got y of "
+            raise ValueError(f"Loss '{self.name}' needs targets shaped like the model's output {fmt_shape(y_pred_shape)}, got y of "
                              f"shape {y.shape}. Check the last layer's units and the targets' columns.")
         return y.astype(np.float32 if y.dtype != np.float64 else y.dtype, copy=False)
 
@@ -69,12 +69,6 @@ class Loss:
     @classmethod
     def from_config(cls, config): return cls(**config)
     def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
-
-def _snake(n):
-    import re
-    return re.sub(r'(?<!^)(?=[A-Z])', '_', n).lower()
-
-def _fmt(shape): return '(' + ', '.join('None' if d is None else str(d) for d in shape) + ')'
 
 # %% ../nbs/03_losses.ipynb #60ec9068
 class MeanSquaredError(Loss):
@@ -180,7 +174,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
                              f"shape {y.shape}. Use loss='categorical_crossentropy' for one-hot targets, or labels = y.argmax(axis=-1).")
         if y.ndim == len(y_pred_shape) and y.shape[-1] == 1: y = y.reshape(y.shape[:-1])
         if y.ndim != len(y_pred_shape) - 1 or tuple(y.shape[1:]) != tuple(y_pred_shape[1:-1]):
-            raise ValueError(f"Loss '{self.name}' needs integer labels of shape (n,) for outputs {_fmt(y_pred_shape)}, got {y.shape}.")
+            raise ValueError(f"Loss '{self.name}' needs integer labels of shape (n,) for outputs {fmt_shape(y_pred_shape)}, got {y.shape}.")
         if y.size:
             if not np.all(np.equal(np.mod(y, 1), 0)):
                 raise ValueError(f"Loss '{self.name}' needs whole-number class labels, got non-integer values such as {y.ravel()[np.mod(y.ravel(), 1) != 0][0]}.")
@@ -195,13 +189,8 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 # %% ../nbs/03_losses.ipynb #927e7d07
 def numeric_loss_grad(loss, y, p, sample_weight=None, h=1e-6):
     "Central-difference dL/dy_pred (float64), for checking `Loss.gradient` or for custom loss functions."
-    p = np.array(p, dtype=np.float64); g = np.zeros_like(p)
-    for i in np.ndindex(p.shape):
-        old = p[i]
-        p[i] = old + h; lp = loss(y, p, sample_weight)
-        p[i] = old - h; lm = loss(y, p, sample_weight)
-        p[i] = old; g[i] = (lp - lm) / (2 * h)
-    return g
+    p = np.array(p, dtype=np.float64)
+    return numerical_gradient(lambda: loss(y, p, sample_weight), p, h)
 
 # %% ../nbs/03_losses.ipynb #d79235dd
 class LossFunctionWrapper(Loss):

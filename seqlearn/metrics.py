@@ -5,7 +5,7 @@
 # %% ../nbs/05_metrics.ipynb #7944715f
 from __future__ import annotations
 import numpy as np
-from .core import unknown_name_error
+from .core import unknown_name_error, snake_case
 from . import losses as _losses
 
 # %% auto #0
@@ -17,16 +17,13 @@ __all__ = ['METRICS', 'Metric', 'Mean', 'MeanMetricWrapper', 'binary_accuracy', 
 # %% ../nbs/05_metrics.ipynb #8940e08a
 class Metric:
     "Base class: `update_state(y_true, y_pred, sample_weight=None)`, `result()`, `reset_state()`."
-    def __init__(self, name=None): self.name = name or _snake(type(self).__name__); self.reset_state()
+    def __init__(self, name=None): self.name = name or snake_case(type(self).__name__); self.reset_state()
     def reset_state(self): raise NotImplementedError
     def update_state(self, y_true, y_pred, sample_weight=None): raise NotImplementedError
     def result(self) -> float: raise NotImplementedError
     def get_config(self): return {'name': self.name}
     def __repr__(self): return f"<{type(self).__name__} {self.name}={self.result():.4g}>"
 
-def _snake(n):
-    import re
-    return re.sub(r'(?<!^)(?=[A-Z])', '_', n).lower()
 
 class Mean(Metric):
     "The (weighted) mean of the values given."

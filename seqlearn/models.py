@@ -12,16 +12,11 @@ from .sequential import Sequential
 from .optimizers import FlatParams, Optimizer, OPTIMIZERS
 from . import losses as losses_mod, metrics as metrics_mod
 import seqlearn.training  # gives Sequential compile/fit/evaluate/predict
+from .training import _method  # adds save/load methods to Sequential, as training adds fit
 
 # %% auto #0
 __all__ = ['FORMAT_NAME', 'FORMAT_VERSION', 'model_from_config', 'to_json', 'model_from_json', 'ModelFileError', 'save',
            'save_weights', 'load_model', 'load_weights']
-
-# %% ../nbs/10_models.ipynb #21b85a86
-def _method(cls):
-    "Add the decorated function to `cls` as a method (fastcore's `patch`, without the dependency)."
-    def deco(f): setattr(cls, f.__name__, f); return f
-    return deco
 
 # %% ../nbs/10_models.ipynb #31e7d2e7
 def _resolve_custom_activations(config, custom_objects):
