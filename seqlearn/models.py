@@ -268,8 +268,7 @@ def _assign_weights(model, entries, path):
                  else f"the file has more weights, from layer '{entries[i][0]['layer']}' on")
         raise ValueError(f"load_weights('{path}'): the model has {len(pairs)} weight arrays and the file {len(entries)}: {where}. "
                          "The file was saved from a different architecture.")
-    for (l, w), (e, a) in zip(pairs, entries): w.assign(a)
-    for l in model.layers: l._notify('weights')
+    model.set_weights([a for _, a in entries])
 
 def load_model(filepath, # A file written by `model.save`
                custom_objects=None, # {name: class or function} for custom layers, activations, losses, metrics, optimizers

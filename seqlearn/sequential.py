@@ -11,7 +11,7 @@ from .core import Layer, LAYER_CLASSES, as_shape, fmt_shape, unique_name, closes
 from .layers import InputLayer, Input, Dense
 
 # %% auto #0
-__all__ = ['ShapeError', 'LayerList', 'to_array', 'Sequential']
+__all__ = ['ShapeError', 'LayerList', 'check_batch', 'to_array', 'Sequential']
 
 # %% ../nbs/02_sequential.ipynb #7517d4d4
 class ShapeError(ValueError):
@@ -24,6 +24,12 @@ class LayerList(list):
     append = extend = insert = remove = pop = clear = sort = reverse = __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
 # %% ../nbs/02_sequential.ipynb #7959edf4
+def check_batch(x, where):
+    "Refuse an array without a batch axis, saying how to add one."
+    if x.ndim < 2:
+        raise ValueError(f"{where} expects a batch of samples, shape (n_samples, n_features), got an array of shape {x.shape}. "
+                         "A single sample needs a batch axis: x.reshape(1, -1); a single feature column: x.reshape(-1, 1).")
+
 def _several_inputs_error(where):
     return ValueError(f"{where} received several input arrays, but a Sequential model has exactly one input and one output. "
                       "Concatenate the arrays into one (np.concatenate(..., axis=-1)) if they describe the same samples, "
@@ -188,9 +194,7 @@ class Sequential:
     def _check_input(self, x, where):
         if not self._layers:
             raise ValueError(f"Sequential '{self.name}' is empty: there is nothing to compute. Add layers first: model.add(Dense(8)).")
-        if x.ndim < 2:
-            raise ValueError(f"{where} expects a batch of samples, shape (n_samples, ...), got an array of shape {x.shape}. "
-                             "A single sample needs a batch axis: x.reshape(1, -1); a single feature column: x.reshape(-1, 1).")
+        check_batch(x, where)
         if not self.built: self.build((None,) + x.shape[1:])
         elif x.shape[1:] != self.input_shape[1:]:
             first = self._layers[0]

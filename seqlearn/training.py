@@ -7,7 +7,7 @@ from __future__ import annotations
 import math, signal, threading, time, warnings
 import numpy as np
 from .core import get_rng, fmt_shape
-from .sequential import Sequential, to_array
+from .sequential import Sequential, to_array, check_batch
 from . import losses as losses_mod, optimizers as optimizers_mod, metrics as metrics_mod, callbacks as callbacks_mod
 from .optimizers import FlatParams
 from .callbacks import CallbackList, History, TerminateOnNaN, progress_display
@@ -66,9 +66,7 @@ def _prepare_xy(model, x, y, where, sample_weight=None):
     x = to_array(x, 'x', where=f"{where}")
     if y is None: raise ValueError(f"{where} needs targets y: {where}(x, y, ...).")
     y = to_array(y, 'y', dtype=None, where=f"{where}")
-    if x.ndim < 2:
-        raise ValueError(f"{where}: x must have shape (n_samples, n_features), got {x.shape}. For one feature use x.reshape(-1, 1); "
-                         "for one sample x.reshape(1, -1).")
+    check_batch(x, where)
     if len(x) == 0: raise ValueError(f"{where}: x is empty (0 samples); there is nothing to learn from.")
     if y.ndim == 0 or len(y) != len(x):
         raise ValueError(f"{where}: x and y must have the same number of samples, got {len(x)} in x and "
@@ -308,8 +306,6 @@ def predict(self:Sequential, x, batch_size=None, verbose='auto', callbacks=None)
     "The model's outputs for `x`, computed in batches in inference mode (`verbose='auto'` is silent)."
     batch_size = 32 if batch_size is None else _check_int(batch_size, 'batch_size', 1)
     x = to_array(x, 'x', where='predict')
-    if x.ndim < 2:
-        raise ValueError(f"predict: x must have shape (n_samples, n_features), got {x.shape}. For one sample use x.reshape(1, -1).")
     self._check_input(x, f"Sequential '{self.name}'")
     _check_finite(x, 'x')
     cb = CallbackList(list(callbacks or []), model=self, params={'verbose': verbose})
