@@ -98,12 +98,13 @@ def test_divergence_warns_with_epoch_batch_and_advice():
     assert len(m.history.epoch) < 5
 
 
-def test_terminate_on_nan_restores_last_finite_state():
+def test_terminate_on_nan_restores_last_finite_state(capsys):
     m = model(opt=SGD(learning_rate=1e6))
     seen = []  # weights after each applied step
     cb = LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(m.get_weights()) if np.isfinite(logs['loss']) else None)
-    with pytest.warns(RuntimeWarning, match='restored'):
+    with pytest.warns(RuntimeWarning, match='diverged'):
         m.fit(X, Y * 1e3, epochs=5, batch_size=4, shuffle=False, verbose=0, callbacks=[TerminateOnNaN(), cb])
+    assert 'weights restored to the last finite state' in capsys.readouterr().out
     ws = m.get_weights()
     assert all(np.isfinite(w).all() for w in ws)
     # restored to the weights before the last applied update (which produced the non-finite loss)

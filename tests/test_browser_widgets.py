@@ -25,7 +25,6 @@ EPOCHS = 3000   # far more than the test waits for: only a working Stop ends the
 SETUP = """\
 import time, numpy as np
 from seqlearn import Sequential, Dense, Input, set_seed
-import seqlearn.training
 set_seed(0)
 x = np.random.default_rng(0).normal(size=(2048, 8)).astype(np.float32)
 y = x[:, :1] * 2 - x[:, 1:2]

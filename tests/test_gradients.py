@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 from seqlearn import Dense, Activation, Flatten, Dropout, Sequential, Input, gradient_check
-from seqlearn.core import ACTIVATIONS
+from seqlearn.activations import ACTIVATIONS
 
 ACTS = sorted(set(ACTIVATIONS) - {'silu'})
 X = np.random.default_rng(0).normal(size=(4, 3)) * 1.5
@@ -46,13 +46,13 @@ def test_model_backward_matches_numerical_gradient():
     from seqlearn.losses import CategoricalCrossentropy
     loss = CategoricalCrossentropy()
     y = np.eye(2)[[0, 1, 1, 0]]
-    out = model.forward(X, training=True)
+    out = model.call(X, training=True)
     model.backward(loss.logits_gradient(y, out), wrt_preactivation=True)
     for w in model.weights:
         num = np.zeros_like(w.value)
         for i in np.ndindex(w.shape):
             old = w.value[i]
-            w.value[i] = old + 1e-6; lp = loss(y, model.forward(X))
-            w.value[i] = old - 1e-6; lm = loss(y, model.forward(X))
+            w.value[i] = old + 1e-6; lp = loss(y, model.call(X))
+            w.value[i] = old - 1e-6; lm = loss(y, model.call(X))
             w.value[i] = old; num[i] = (lp - lm) / 2e-6
         np.testing.assert_allclose(w.grad, num, rtol=1e-5, atol=1e-8)

@@ -5,7 +5,7 @@ evaluate() and the optimizer's step count must agree to float32 tolerance."""
 import json, pathlib
 import numpy as np
 import pytest
-from seqlearn import Sequential, Dense, Input, losses, optimizers, metrics, core
+from seqlearn import Sequential, Dense, Input, losses, optimizers, metrics, regularizers
 
 HERE = pathlib.Path(__file__).parent / 'fixtures'
 REF = json.loads((HERE / 'keras_reference.json').read_text())
@@ -25,7 +25,7 @@ def _model(case):
     for l in case['layers']:
         reg = l.get('kernel_regularizer')
         layers.append(Dense(l['units'], activation=l['activation'],
-                            kernel_regularizer=None if reg is None else getattr(core, reg['class'])(**reg['config'])))
+                            kernel_regularizer=None if reg is None else getattr(regularizers, reg['class'])(**reg['config'])))
     return Sequential(layers)
 
 

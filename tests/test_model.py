@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 import seqlearn
-from seqlearn import Sequential, Dense, Dropout, Flatten, Activation, Input, set_seed, clear_session, ShapeError
-from seqlearn.core import get_activation, get_initializer, ACTIVATIONS, INITIALIZERS
+from seqlearn import Sequential, Dense, Dropout, Flatten, Activation, Input, Reshape, set_seed, clear_session, ShapeError
+from seqlearn.activations import get_activation, ACTIVATIONS
+from seqlearn.initializers import get_initializer, INITIALIZERS
 
 
 def seed_model():
@@ -26,9 +27,9 @@ def test_add_builds_at_once_and_lazy_model_builds_on_data():
     assert m.built and m.layers[0].kernel.shape == (3, 4)
     m.add(Dense(2)); assert m.output_shape == (None, 2)
     lazy = Sequential([Dense(4), Dense(2)])
-    assert not lazy.built and lazy.input_shape is None and lazy.output_shape is None
-    with pytest.raises(ValueError, match=r"not built yet.*input_shape=\(n_features,\).*model.build\(\(None, n_features\)\)"):
-        lazy.summary()
+    assert not lazy.built and not hasattr(lazy, 'input_shape') and lazy.output_shape is None
+    out = []; lazy.summary(print_fn=out.append)  # as Keras: the table before build, shapes unknown
+    assert 'dense_' in out[0] and '?' in out[0] and '0 (unbuilt)' in out[0]
     lazy.build((None, 7)); assert lazy.count_params() == 7 * 4 + 4 + 4 * 2 + 2
 
 
@@ -41,9 +42,11 @@ def test_layers_are_read_only():
 
 
 @pytest.mark.parametrize('bad, msg', [
-    (5, 'expects a layer such as Dense'), ('dense', 'expects a layer such as Dense'), (Dense, 'the class Dense, not a layer')])
+    (5, 'Only instances of Layer can be added'), ('dense', 'Only instances of Layer can be added'), ({}, 'Only instances of Layer'),
+    (Dense, 'the class Dense, not a layer')])
 def test_add_refuses_non_layers(bad, msg):
-    with pytest.raises(TypeError, match=msg): Sequential().add(bad)
+    with pytest.raises((TypeError, ValueError), match=msg) as e: Sequential().add(bad)
+    assert e.type is (TypeError if bad is Dense else ValueError)  # Keras: ValueError for a non-layer
 
 
 def test_second_input_duplicate_names_and_two_inputs_refused():
@@ -58,9 +61,13 @@ def test_second_input_duplicate_names_and_two_inputs_refused():
 
 def test_shape_error_names_layer_shapes_fix_and_shows_table():
     m = Sequential([Dense(8, input_shape=(10,)), Dense(4)])
-    with pytest.raises(ShapeError) as e: m.add(Dense(2, input_shape=(5,)))
+    with pytest.warns(UserWarning, match=r"input_shape=\(5,\), but the layer before it produces \(None, 4\); the argument is ignored"):
+        m.add(Dense(2, input_shape=(5,)))  # as Keras: a later layer's input_shape is ignored
+    assert len(m.layers) == 3 and m.output_shape == (None, 2)
+    m.pop()
+    with pytest.raises(ShapeError) as e: m.add(Reshape((3, 3)))
     msg = str(e.value)
-    assert "dense" in msg and 'input_shape=(5,)' in msg and '(None, 4)' in msg and 'remove it here' in msg
+    assert "Reshape 'reshape" in msg and '(4,) (4 values) to (3, 3)' in msg
     assert 'The model up to the failing layer' in msg and 'cannot take (None, 4)' in msg
     assert len(m.layers) == 2
     with pytest.raises(ValueError, match=r"expects inputs with 10 features, got 7\. Check the input_shape of the first layer"):

@@ -125,7 +125,7 @@ def test_atomic_write_keeps_old_file(tmp_path, monkeypatch):
     m = make(); m.save(tmp_path / 'm.seqlearn')
     good = (tmp_path / 'm.seqlearn').read_bytes()
     m.fit(X, Y, epochs=1, verbose=0)
-    import seqlearn.models as sm
+    import seqlearn.saving as sm
     calls = {'n': 0}
     real = sm._npy_bytes
     def failing(a):

@@ -44,7 +44,7 @@ def test_forward_shape_matches_compute_output_shape(s, training):
     set_seed(seed)
     m = build(sample_shape, specs)
     x = np.random.default_rng(seed).normal(size=(batch, *sample_shape)).astype('float32')
-    out = m.forward(x, training=training)
+    out = m.call(x, training=training)
     assert out.shape == expected_shape(m, batch) and out.dtype == np.float32
 
 
@@ -63,10 +63,10 @@ def test_backward_matches_numerical_gradients(s):
 
     def loss(xx):
         set_seed(seed)  # the same dropout masks every time
-        return float((m.forward(xx, training=True) * r).sum())
+        return float((m.call(xx, training=True) * r).sum())
 
     loss(x)
-    set_seed(seed); m.forward(x, training=True)
+    set_seed(seed); m.call(x, training=True)
     for w in m.weights: w.grad[...] = 0
     dx = m.backward(r.copy())
     num_grad = lambda arr, f: numerical_gradient(f, arr, 1e-6)

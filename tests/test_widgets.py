@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from seqlearn import Sequential, Dense, Input, set_seed
 from seqlearn.callbacks import LambdaCallback, progress_display, ProgbarLogger
-import seqlearn.training  # noqa: F401  (adds compile/fit)
 from seqlearn.widgets import ModelSummary, TrainingProgress, WeightHistograms
 
 WIDGET = 'application/vnd.jupyter.widget-view+json'
@@ -35,7 +34,7 @@ def test_import_is_headless():
 
 
 def test_engine_does_not_import_widgets():
-    code = ("import sys, numpy as np, seqlearn, seqlearn.training\n"
+    code = ("import sys, numpy as np, seqlearn\n"
             "m = seqlearn.Sequential([seqlearn.Dense(1, input_shape=(2,))]); m.compile('sgd', 'mse')\n"
             "m.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)\n"
             "print(any(k.startswith(('ipywidgets', 'matplotlib', 'seqlearn.widgets')) for k in sys.modules))")
