@@ -164,23 +164,34 @@ def _restore_compile(model, spec, custom_objects, path):
     if 'u_product' in state: optimizer.u_product = state['u_product']
 
 # %% ../nbs/13_saving.ipynb #8939814d
-def _var_paths(model): return {id(w): p for p, w in model._named_weights()}
+def _var_paths(model): return {id(w): (i, p) for i, (p, w) in enumerate(model._named_weights())}
 
 def _optimizer_slots(model):
-    "({slot: flat array}, [(path, size)]) for the optimizer's state, or None when it has not stepped yet."
+    "({slot: flat array}, [(path, size, position)]) for the optimizer's state, or None when it has not stepped yet."
     opt = model.optimizer
     if opt is None or opt._layout is None or not opt.slots: return None
     paths, keys, offsets = _var_paths(model), opt._layout[0], opt._layout[1]
     segs = [(paths[k], int(a), int(b)) for k, a, b in zip(keys, offsets[:-1], offsets[1:]) if k in paths]
     slots = {s: np.concatenate([arr[a:b] for _, a, b in segs]) if segs else arr[:0] for s, arr in opt.slots.items()}
-    return slots, [(p, b - a) for p, a, b in segs]
+    return slots, [(p, b - a, i) for (i, p), a, b in segs]
 
 def _restore_slots(model, slots, layout, path):
+    "Map saved optimizer slices onto the model's weights by position in `model.weights` (names may differ: automatic\n    names count up in a session), checking every size first."
     opt = model.optimizer
-    by_path = dict(model._named_weights())
-    missing = [p for p, _ in layout if p not in by_path]
-    if missing: raise ModelFileError(f"Cannot load '{path}': the optimizer state refers to weight '{missing[0]}', which the model lacks.")
-    variables = [by_path[p] for p, _ in layout]
+    named = model._named_weights()
+    by_path = dict(named)
+    variables = []
+    for entry in layout:
+        p, n = entry[0], entry[1]
+        if len(entry) > 2:
+            i = int(entry[2])
+            if not 0 <= i < len(named):
+                raise ModelFileError(f"Cannot load '{path}': the optimizer state refers to weight {i} ('{p}'), but the model has "
+                                     f"{len(named)} weights.")
+            variables.append(named[i][1])
+        elif p in by_path: variables.append(by_path[p])
+        else: raise ModelFileError(f"Cannot load '{path}': the optimizer state refers to weight '{p}', which the model lacks.")
+    layout = [(e[0], e[1]) for e in layout]
     for v, (p, n) in zip(variables, layout):
         if v.size != n: raise ModelFileError(f"Cannot load '{path}': the optimizer state for '{p}' has {n} values, the weight has {v.size}.")
     flat = model._flat_params()
@@ -190,6 +201,17 @@ def _restore_slots(model, slots, layout, path):
     opt.build(flat)  # map the saved slices onto the model's flat buffer
 
 # %% ../nbs/13_saving.ipynb #1bf4e280
+def _shape_data(shape):
+    "A shape (or a list of shapes) as JSON-ready lists."
+    if shape is None: return None
+    return [list(s) for s in shape] if shape and isinstance(shape[0], (list, tuple)) else list(shape)
+
+def _build_from_manifest(model, manifest):
+    "Build a model that its config does not build (a subclassed model) for the input shape the file records."
+    shape = manifest.get('build_input_shape')
+    if model.built or shape is None: return
+    model.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list) else tuple(shape))
+
 def _write_archive(model, path, kind, extra=None):
     if not model.built:
         raise ValueError(f"{type(model).__name__} '{model.name}' is not built, so it has no weights to save. Build it first "
@@ -197,7 +219,8 @@ def _write_archive(model, path, kind, extra=None):
     named = model._named_weights()
     index = _weight_index(model)
     manifest = {'format': FORMAT_NAME, 'format_version': FORMAT_VERSION, 'kind': kind,
-                'seqlearn_version': __version__, 'weights': index, **(extra or {})}
+                'seqlearn_version': __version__, 'weights': index, 'build_input_shape': _shape_data(model._build_input_shape),
+                **(extra or {})}
     files = {'config.json': _json_or_fail({'class_name': type(model).__name__, 'config': model.get_config()}, 'architecture')}
     arrays = {e['file']: w.value for e, (_, w) in zip(index, named)}
     if kind == 'model':
@@ -308,6 +331,7 @@ def load_model(filepath, # A file written by `model.save`
         try: model = model_from_config(config, custom_objects)
         except ModelFileError: raise
         except (ValueError, TypeError, KeyError) as e: raise ar.error(f"its architecture cannot be rebuilt: {e}") from None
+        _build_from_manifest(model, ar.manifest)
         _assign_weights(model, ar.weights(), ar.path)
         spec = ar.json('compile.json') if 'compile.json' in ar.zip.namelist() else None
         if compile and spec is not None:
@@ -315,7 +339,7 @@ def load_model(filepath, # A file written by `model.save`
             st = spec.get('optimizer_state', {})
             if st.get('slots'):
                 slots = {s: ar.array(f"optimizer/{s}.npy") for s in st['slots']}
-                _restore_slots(model, slots, [(p, int(n)) for p, n in st['layout']], ar.path)
+                _restore_slots(model, slots, st['layout'], ar.path)
     return model
 
 def load_weights(model, filepath # A file written by `save_weights` or `save`
@@ -324,7 +348,7 @@ def load_weights(model, filepath # A file written by `save_weights` or `save`
     with _Archive(filepath) as ar:
         if not model.built:
             config = ar.json('config.json')
-            shape = (config.get('config', config) if isinstance(config, dict) else {}).get('build_input_shape')
+            shape = ar.manifest.get('build_input_shape') or (config.get('config', config) if isinstance(config, dict) else {}).get('build_input_shape')
             if shape is None: model._require_built('load_weights')
             model.build(tuple(shape) if not isinstance(shape[0], list) else [tuple(s) for s in shape])
         _assign_weights(model, ar.weights(), ar.path)
@@ -349,7 +373,6 @@ def restore_backup(model, path) -> int:
         opt.iterations = int(st.get('iterations', 0))
         if 'u_product' in st: opt.u_product = st['u_product']
         if st.get('slots'):
-            _restore_slots(model, {s: ar.array(f"optimizer/{s}.npy") for s in st['slots']},
-                           [(p, int(n)) for p, n in st['layout']], ar.path)
+            _restore_slots(model, {s: ar.array(f"optimizer/{s}.npy") for s in st['slots']}, st['layout'], ar.path)
         if info.get('rng_state'): get_rng().bit_generator.state = info['rng_state']
         return int(info['epoch'])

@@ -82,6 +82,7 @@ def _require_compiled(self, what):
 def _per_output(self, value, what, default):
     names = self._output_names()
     n = len(names)
+    if what == 'metrics' and not value: return [[] for _ in names]
     if isinstance(value, dict):
         for k in value:
             if k not in names:

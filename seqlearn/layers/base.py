@@ -310,7 +310,7 @@ def __call__(self, inputs, training=None):
     if shape != self._input_shape: self._build(shape)
     tape = active_tape()
     if tape is None: return self._run(x, bool(training))
-    return tape.run(self, x, bool(training))
+    return tape.run(self, x, bool(training), given=list(inputs) if isinstance(x, list) else inputs)
 
 @patch_to(Layer)
 def _call_symbolic(self, inputs):
@@ -395,12 +395,14 @@ class Tape:
                     f"(shape {fmt_shape(a.shape)}): a numpy expression on an intermediate result, such as x * 2, a + b or x[:, :3]. "
                     "seqlearn cannot take gradients through numpy operations. Use a layer for it: Add/Subtract/Multiply/Average/"
                     "Maximum/Minimum/Concatenate (or add([a, b]) ...), Reshape, Activation, or a custom Layer with a backward().")
-    def run(self, layer, x, training):
-        self.check(layer, x)
+    def run(self, layer, x, training, given=None):
+        "Run `layer` on `x` and record the call. `given` are the arrays as passed, before any cast to the layer's dtype:\n        the gradient goes back to them."
+        given = x if given is None else given
+        self.check(layer, given)
         _TAPES.append(None)  # the layer's own insides are its business: nested models keep their own tapes
         try: y = layer._run(x, training)
         finally: _TAPES.pop()
-        self.records.append((layer, x, y, layer._get_call_state()))
+        self.records.append((layer, given, y, layer._get_call_state()))
         for a in (y if isinstance(y, (list, tuple)) else [y]): self.known.add(id(a))
         return y
 

@@ -145,7 +145,8 @@ def __call__(self, inputs, training=None):
     xs = self._standardize_x(inputs, f"{type(self).__name__} '{self.name}'")
     x = xs if len(xs) > 1 else xs[0]
     tape = active_tape()
-    return self._run(x, bool(training)) if tape is None else tape.run(self, x, bool(training))
+    if tape is None: return self._run(x, bool(training))
+    return tape.run(self, x, bool(training), given=list(inputs) if isinstance(inputs, (list, tuple)) else inputs)
 
 @patch_to(Model)
 @contextlib.contextmanager
@@ -238,7 +239,9 @@ def build(self, input_shape):
     out = self.call(xs if len(xs) > 1 else xs[0], training=False)
     outs = out if isinstance(out, (list, tuple)) else [out]
     self._n_inputs, self._n_outputs = len(xs), len(outs)
-    self._build_input_shape = input_shape
+    self._build_input_shape = self._input_shape = input_shape
+    shapes = [(None,) + o.shape[1:] for o in outs]
+    self._output_shape = shapes if isinstance(out, (list, tuple)) else shapes[0]
     self.built = True
 
 @patch_to(Model)
