@@ -505,3 +505,5 @@ def predict_on_batch(self, x):
     "Outputs for one batch."
     n = check_samples({'x': self._standardize_x(x, 'predict_on_batch')}, 'predict_on_batch')
     return self.predict(x, batch_size=n, verbose=0)
+
+# ## The seed tutorial, end to end

@@ -5,7 +5,7 @@
 # %% ../../nbs/16_graph.ipynb #4ebe56b0
 from __future__ import annotations
 import numpy as np
-from ..core import fmt_shape, ShapeError, patch_to
+from ..core import fmt_shape, ShapeError, patch_to, numerical_gradient
 from ..layers.base import KerasTensor, InputLayer
 
 # %% auto #0
