@@ -47,11 +47,17 @@ class CallbackList:
     def __getattr__(self, hook):
         if not hook.startswith('on_'): raise AttributeError(hook)
         indexed = 'batch' in hook or 'epoch' in hook
-        def call(*args, logs=None):
-            # Keras always passes logs (a dict, possibly empty), so `lambda batch, logs: ...` works everywhere
-            args = (args[0] if indexed else None, args[1] if len(args) > 1 else logs) if indexed else (args[0] if args else logs,)
-            args = (args[0], {} if args[1] is None else args[1]) if indexed else ({} if args[0] is None else args[0],)
-            for c in self.callbacks: getattr(c, hook)(*args)
+        methods = [getattr(c, hook) for c in self.callbacks]
+        if indexed:
+            def call(index, logs=None):
+                # Keras always passes logs (a dict, possibly empty), so `lambda batch, logs: ...` works everywhere
+                logs = {} if logs is None else logs
+                for f in methods: f(index, logs)
+        else:
+            def call(logs=None):
+                logs = {} if logs is None else logs
+                for f in methods: f(logs)
+        setattr(self, hook, call)  # made once per hook: the batch loop calls it directly
         return call
 
 # %% ../nbs/12_callbacks.ipynb #6460bec3

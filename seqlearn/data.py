@@ -68,8 +68,8 @@ def standardize(data, # One array, a list/tuple in the order of `names`, or a di
     elif isinstance(data, (list, tuple)) and not _looks_like_one_array(data):
         if len(data) != n:
             raise ValueError(f"{where}: {model_name} has {n} {_kind(what)}{'s' if n != 1 else ''} ({', '.join(names)}), but {what} is a "
-                             f"list of {len(data)} arrays. Pass {'one array' if n == 1 else 'a list of ' + str(n) + ' arrays'} in that order, "
-                             f"or a dict keyed by those names." + (" To use several arrays as one input, join them: "
+                             f"list of {len(data)} arrays. " + ("Pass one array." if n == 1 else f"Pass a list of {n} arrays in that order, or a dict "
+                             "keyed by those names.") + (" To use several arrays as one input, join them: "
                              "np.concatenate([...], axis=-1); for a model with several inputs use the Functional API: "
                              "Model(inputs=[a, b], outputs=...)." if n == 1 else ''))
         arrays = list(data)

@@ -100,7 +100,8 @@ def _per_output(self, value, what, default):
         if len(value) != n:
             raise ValueError(f"compile: {what} is a list of {len(value)} but {type(self).__name__} '{self.name}' has {n} output"
                              f"{'s' if n != 1 else ''} ({', '.join(names)}). Give one entry per output, in order, or a dict keyed by "
-                             "output name.")
+                             "output name." + (" A model with several outputs is made with the Functional API: "
+                             "Model(inputs, outputs=[out1, out2])." if n == 1 else ''))
         return list(value)
     if what == 'metrics': return [value]  # one output: the list is its metrics
     return [value] * n
@@ -208,20 +209,22 @@ def _setup_training(self, data):
     self._fused = [l is not None and getattr(l, 'fused_activation', None) is not None and not getattr(l, 'from_logits', True)
                    and f == l.fused_activation for l, f in zip(self._losses, fusable)]
     self._regularized = [v for v in self.trainable_weights if v.regularizer is not None]
+    # (output index, loss, loss weight, fused) for the outputs that have a loss: what each step loops over
+    self._loss_items = [(i, l, w, f) for i, (l, w, f) in enumerate(zip(self._losses, self._loss_weights, self._fused)) if l is not None]
 
 # %% ../nbs/15_trainer.ipynb #7c8758a8
 @patch_to(Trainer)
 def _train_step(self, b):
     "Forward, losses, backward for the batch `b`; fills the flat gradient buffer. Returns (total loss, per-output losses, outputs)."
     outs = self._forward(b.xs, training=True)
-    total, per_output, grads = 0.0, [], []
-    for i, (loss, out) in enumerate(zip(self._losses, outs)):
-        if loss is None: per_output.append(None); grads.append(None); continue
-        y, sw, w = b.ys_loss[i], b.sws[i], self._loss_weights[i]
+    total, per_output, grads = 0.0, [None] * len(outs), [None] * len(outs)
+    for i, loss, w, fused in self._loss_items:
+        out, y, sw = outs[i], b.ys_loss[i], b.sws[i]
         value = loss._reduce(loss.values(y, out), sw)
-        g = loss.logits_gradient(y, out, sw) if self._fused[i] else loss.gradient(y, out, sw)
-        if w != 1.0: g *= g.dtype.type(w)
-        total += w * value; per_output.append(value); grads.append(g)
+        g = loss.logits_gradient(y, out, sw) if fused else loss.gradient(y, out, sw)
+        if w != 1.0: g *= g.dtype.type(w); total += w * value
+        else: total += value
+        per_output[i], grads[i] = value, g
     self._backward(grads, self._fused)
     for v in self._regularized:
         total += v.regularizer(v.value)
@@ -240,12 +243,14 @@ class _Tracker:
         self.n, self.loss, self.per_output = 0, 0.0, [0.0] * len(self.names)
     def update(self, k, loss, per_output, ys, outs):
         self.n += k; self.loss += loss * k
-        for i, v in enumerate(per_output):
-            if v is not None: self.per_output[i] += v * k
+        if self.several:
+            for i, v in enumerate(per_output):
+                if v is not None: self.per_output[i] += v * k
         for ms, y, out in zip(self.metrics, ys, outs):
             for m in ms: m.update_state(y, out)
     def logs(self):
         logs = {'loss': self.loss / self.n if self.n else 0.0}
+        if not self.several and not self.metrics[0]: return logs
         if self.several:
             logs.update({f"{name}_loss": v / self.n for name, v, has in zip(self.names, self.per_output, self.has_loss) if has and self.n})
         for name, ms in zip(self.names, self.metrics):
@@ -301,13 +306,14 @@ def _split_validation(self, data, validation_split, validation_data):
 class _Gather:
     "Shuffled batches of a `_Data`, gathered into buffers made once."
     def __init__(self, data, batch_size):
-        self.data = data
-        buf = lambda arrays: [None if a is None else np.empty((batch_size,) + a.shape[1:], a.dtype) for a in arrays]
-        self.bufs = [buf(data.xs), buf(data.ys), buf(data.ys_loss), buf(data.sws)]
+        groups = (data.xs, data.ys, data.ys_loss, data.sws)
+        self.sizes = [len(g) for g in groups]
+        self.pairs = [(a, None if a is None else np.empty((batch_size,) + a.shape[1:], a.dtype)) for g in groups for a in g]
     def batch(self, idx):
-        k, d = len(idx), self.data
-        take = lambda arrays, bufs: [None if a is None else np.take(a, idx, axis=0, out=b[:k]) for a, b in zip(arrays, bufs)]
-        return _Data(*(take(a, b) for a, b in zip((d.xs, d.ys, d.ys_loss, d.sws), self.bufs)))
+        k = len(idx)
+        vals = [None if a is None else np.take(a, idx, axis=0, out=b[:k]) for a, b in self.pairs]
+        n1, n2, n3, _ = self.sizes
+        return _Data(vals[:n1], vals[n1:n1 + n2], vals[n1 + n2:n1 + n2 + n3], vals[n1 + n2 + n3:])
 
 # %% ../nbs/15_trainer.ipynb #51139acb
 @patch_to(Trainer)

@@ -34,10 +34,13 @@ _OPS = {'+': ('Add', 'add'), '-': ('Subtract', 'subtract'), '*': ('Multiply', 'm
 def _symbolic_math(op):
     cls, fn = _OPS.get(op, (None, None))
     def refuse(self, *args):
-        use = (f"use a merge layer: {cls}()([a, b]) or {fn}([a, b]) from seqlearn.layers" if cls else
-               "wrap the computation in a layer (a merge layer such as Add, Multiply, Concatenate, or a custom Layer with call and backward)")
-        raise TypeError(f"Cannot compute '{op}' on the symbolic tensor {self.name!r} {fmt_shape(self.shape)}: it describes data that does "
-                        f"not exist yet, so numpy and Python arithmetic cannot run on it. To {op} tensors in a model, {use}.")
+        both = bool(args) and isinstance(args[0], KerasTensor)
+        if cls and both: use = f"To {op} two tensors in a model, use a merge layer: {cls}()([a, b]) or {fn}([a, b]) from seqlearn.layers."
+        else: use = ("To compute with it, use a layer: a merge layer (Add, Subtract, Multiply, Concatenate, ...) to combine tensors, "
+                     "Activation for an elementwise function, Dense for a learned scale, or a custom Layer with call and backward.")
+        what = 'numpy' if op == 'numpy' else f"'{op}'"
+        raise TypeError(f"Cannot compute {what} on the symbolic tensor {self.name!r} {fmt_shape(self.shape)}: it describes data that does "
+                        f"not exist yet, so numpy and Python arithmetic cannot run on it. {use}")
     return refuse
 
 class KerasTensor:
@@ -54,7 +57,7 @@ class KerasTensor:
     __truediv__ = __rtruediv__ = _symbolic_math('/')
     __matmul__ = __rmatmul__ = _symbolic_math('@')
     __pow__ = __neg__ = _symbolic_math('**')
-    def __array__(self, *args, **kwargs): _symbolic_math('np.asarray')(self)
+    def __array__(self, *args, **kwargs): _symbolic_math('numpy')(self)
 
 class Node:
     "One call of `layer` in a graph: the `inputs` it took and the `outputs` it made (lists of KerasTensors)."
@@ -76,6 +79,13 @@ class Layer:
     "Base class of all layers: lazy `build`, `call`/`backward`, weights, names, config, and symbolic calls that draw graphs."
     _buffered = False  # set by a model's fit/predict loops: outputs may go into buffers reused every batch
     _several_inputs = False  # True for layers that take a list of inputs (merges)
+    _call_takes_training, _backward_options = True, frozenset()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # what this class's call and backward accept, read once: a Keras-style `call(self, inputs)` works too
+        cls._call_takes_training = 'training' in inspect.signature(cls.call).parameters
+        cls._backward_options = frozenset(inspect.signature(cls.backward).parameters) & {'wrt_preactivation', 'need_input_grad'}
 
     def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, input_dim=None, **kwargs):
         if kwargs:
@@ -220,7 +230,8 @@ def _build(self, input_shape):
     input_shape = as_shapes(input_shape)
     if self._several_inputs and not is_shape_list(input_shape):
         raise ValueError(f"{type(self).__name__} '{self.name}' takes a list of inputs, e.g. {type(self).__name__}()([a, b]); got one "
-                         f"input of shape {fmt_shape(input_shape)}.")
+                         f"input of shape {fmt_shape(input_shape)}. In a Sequential model every layer has one input: merging needs "
+                         "the Functional API (a = Input(...); ...; Model(inputs, outputs)).")
     self.validate_input_shape(input_shape)
     if not self.built:
         self.build(input_shape)
@@ -250,25 +261,16 @@ def backward(self, grad):
         "automatic differentiation: give the layer a backward(self, grad) that fills each weight's .grad and returns the gradient "
         "of its input, or build it from seqlearn layers (which have one).")
 
-_SIGNATURES = {}
-
-def _signature(cls):
-    "(call takes `training`, the options `backward` takes), read once per class: a Keras-style `call(self, inputs)` works too."
-    sig = _SIGNATURES.get(cls)
-    if sig is None:
-        sig = _SIGNATURES[cls] = ('training' in inspect.signature(cls.call).parameters,
-                                  frozenset(inspect.signature(cls.backward).parameters) & {'wrt_preactivation', 'need_input_grad'})
-    return sig
-
 @patch_to(Layer)
 def _run(self, x, training=False):
     "The forward pass a model's loop calls (arrays already checked)."
-    return self.call(x, training=training) if _signature(type(self))[0] else self.call(x)
+    return self.call(x, training) if self._call_takes_training else self.call(x)
 
 @patch_to(Layer)
 def _backprop(self, grad, need_input_grad=True, fused=False):
     "`backward` with the options it accepts."
-    opts = _signature(type(self))[1]
+    if need_input_grad and not fused: return self.backward(grad)
+    opts = self._backward_options
     kw = {}
     if fused: kw['wrt_preactivation'] = True
     if not need_input_grad and 'need_input_grad' in opts: kw['need_input_grad'] = False

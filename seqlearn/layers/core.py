@@ -5,7 +5,7 @@
 # %% ../../nbs/05_layers_core.ipynb #799d15cd
 from __future__ import annotations
 import numpy as np
-from ..core import register_layer, get_rng, fmt_shape, patch_to
+from ..core import register_layer, get_rng, fmt_shape
 from ..activations import get_activation
 from ..initializers import get_initializer, initializer_config
 from ..regularizers import get_regularizer, regularizer_config
@@ -19,6 +19,13 @@ def _check_units(layer, units):
     if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
         raise ValueError(f"{type(layer).__name__} '{layer.name}' needs a positive whole number of units, got {units!r}.")
     return int(units)
+
+def _buf(layer, name, shape, dtype):
+    "A work array kept between steps: the first `shape[0]` rows of a buffer sized for the largest batch seen."
+    b = layer.__dict__.get(name)
+    if b is None or b.shape[1:] != shape[1:] or b.shape[0] < shape[0] or b.dtype != dtype:
+        b = np.empty(shape, dtype); setattr(layer, name, b)
+    return b[:shape[0]]
 
 @register_layer
 class Dense(Layer):
@@ -36,6 +43,9 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer, self.bias_initializer = get_initializer(kernel_initializer), get_initializer(bias_initializer)
         self.kernel_regularizer, self.bias_regularizer = get_regularizer(kernel_regularizer), get_regularizer(bias_regularizer)
+        self.kernel = self.bias = None
+        self._x = self._z = self._y = None  # what call keeps for backward
+        self._reuse = False                 # whether the last call wrote into reused buffers
 
     def validate_input_shape(self, input_shape):
         if len(input_shape) < 2:
@@ -58,50 +68,45 @@ class Dense(Layer):
     @property
     def fused_activation(self): return self.activation.name
 
+    # Forward and backward. Inside fit and predict (the model sets `_buffered`), outputs live only until the next
+    # batch, so they go into buffers reused every step: no allocation, no page faults per batch. Called directly, a
+    # layer returns fresh arrays the caller may keep.
+    def call(self, inputs, training=None):
+        "`activation(inputs @ kernel + bias)`, keeping the input, pre-activation and output for backward."
+        x, k = inputs, self.kernel.value
+        self._reuse = self._buffered and x.ndim == 2 and x.dtype == k.dtype
+        if self._reuse: z = np.matmul(x, k, out=_buf(self, '_zbuf', (len(x), self.units), k.dtype))
+        else: z = x @ k
+        if self.use_bias: z += self.bias.value
+        if self._reuse and self.activation.name == 'relu':
+            y = np.maximum(z, 0, out=z)  # in place: relu's derivative needs only y > 0, which is z > 0
+        else: y = self.activation(z)
+        self._x, self._z, self._y = x, z, y
+        return y
+
+    def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
+        "Kernel and bias gradients from `grad`; returns the input's gradient (None when `need_input_grad=False`)."
+        if self._x is None:
+            raise RuntimeError(f"Dense '{self.name}': backward needs a forward pass first, e.g. model(x, training=True).")
+        if wrt_preactivation: g = grad
+        elif self._reuse and self.activation.name == 'relu':
+            mask = np.greater(self._y, 0, out=_buf(self, '_mask', self._y.shape, np.bool_))
+            g = np.multiply(grad, mask, out=_buf(self, '_gbuf', self._y.shape, self._y.dtype))
+        else: g = self.activation.backward(self._z, self._y, grad)
+        x2, g2 = self._x.reshape(-1, self._x.shape[-1]), g.reshape(-1, self.units)
+        k = self.kernel.value
+        np.matmul(x2.T, g2, out=self.kernel.grad)
+        if self.use_bias: np.sum(g2, axis=0, out=self.bias.grad)
+        if not need_input_grad: return None
+        if self._reuse and g.dtype == k.dtype: return np.matmul(g, k.T, out=_buf(self, '_dxbuf', (len(g), k.shape[0]), k.dtype))
+        return g @ k.T
+
     def get_config(self):
         cfg = super().get_config()
         cfg.update(units=self.units, activation=self.activation.name, use_bias=self.use_bias,
                    kernel_initializer=initializer_config(self.kernel_initializer), bias_initializer=initializer_config(self.bias_initializer),
                    kernel_regularizer=regularizer_config(self.kernel_regularizer), bias_regularizer=regularizer_config(self.bias_regularizer))
         return cfg
-
-# %% ../../nbs/05_layers_core.ipynb #4276c732
-def _buf(layer, name, shape, dtype):
-    "A work array kept between steps: the first `shape[0]` rows of a buffer sized for the largest batch seen."
-    b = layer.__dict__.get(name)
-    if b is None or b.shape[1:] != shape[1:] or b.shape[0] < shape[0] or b.dtype != dtype:
-        b = np.empty(shape, dtype); setattr(layer, name, b)
-    return b[:shape[0]]
-
-@patch_to(Dense)
-def call(self, inputs, training=None):
-    "`activation(inputs @ kernel + bias)`, keeping the input, pre-activation and output for backward."
-    x, k = inputs, self.kernel.value
-    self._reuse = self._buffered and x.ndim == 2 and x.dtype == k.dtype
-    if self._reuse: z = np.matmul(x, k, out=_buf(self, '_zbuf', (len(x), self.units), k.dtype))
-    else: z = x @ k
-    if self.use_bias: z += self.bias.value
-    if self._reuse and self.activation.name == 'relu':
-        y = np.maximum(z, 0, out=z)  # in place: relu's derivative needs only y > 0, which is z > 0
-    else: y = self.activation(z)
-    self._x, self._z, self._y = x, z, y
-    return y
-
-@patch_to(Dense)
-def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
-    "Kernel and bias gradients from `grad`; returns the input's gradient (None when `need_input_grad=False`)."
-    if wrt_preactivation: g = grad
-    elif self._reuse and self.activation.name == 'relu':
-        mask = np.greater(self._y, 0, out=_buf(self, '_mask', self._y.shape, np.bool_))
-        g = np.multiply(grad, mask, out=_buf(self, '_gbuf', self._y.shape, self._y.dtype))
-    else: g = self.activation.backward(self._z, self._y, grad)
-    x2, g2 = self._x.reshape(-1, self._x.shape[-1]), g.reshape(-1, self.units)
-    k = self.kernel.value
-    np.matmul(x2.T, g2, out=self.kernel.grad)
-    if self.use_bias: np.sum(g2, axis=0, out=self.bias.grad)
-    if not need_input_grad: return None
-    if self._reuse and g.dtype == k.dtype: return np.matmul(g, k.T, out=_buf(self, '_dxbuf', (len(g), k.shape[0]), k.dtype))
-    return g @ k.T
 
 # %% ../../nbs/05_layers_core.ipynb #01989a47
 @register_layer
@@ -118,6 +123,7 @@ class Activation(Layer):
         return grad if wrt_preactivation else self.activation.backward(self._x, self._y, grad)
     @property
     def fused_activation(self): return self.activation.name
+
     def get_config(self): return {**super().get_config(), 'activation': self.activation.name}
 
 @register_layer

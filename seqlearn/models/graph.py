@@ -130,6 +130,7 @@ def _accumulate(acc, layer):
 @patch_to(Graph)
 def backward(self, out_grads, fused=None, need_input_grads=False):
     "Fill every weight's gradient from `out_grads` (one per output, or None); returns the inputs' gradients (or None)."
+    if self._like is None: raise RuntimeError("backward needs a forward pass first, e.g. model(x, training=True).")
     grads = [None] * self.n_slots
     for slot, g in zip(self.output_slots, out_grads):
         if g is not None: grads[slot] = g if grads[slot] is None else grads[slot] + g

@@ -142,7 +142,7 @@ def _set_buffered(self, on):
 def __call__(self, inputs, training=None):
     "On arrays: check them (building the model if needed) and compute. On symbolic tensors: record the call, as any layer."
     if is_symbolic(inputs): return self._call_symbolic(inputs)
-    xs = self._standardize_x(inputs, f"{type(self).__name__} '{self.name}'")
+    xs = self._standardize_x(inputs, 'calling the model')
     x = xs if len(xs) > 1 else xs[0]
     tape = active_tape()
     if tape is None: return self._run(x, bool(training))
@@ -293,8 +293,8 @@ def _forward(self, xs, training=False):
 def backward(self, grad, need_input_grad=True):
     "Go back through the last training `call`: fill every weight's gradient; return the input's gradient(s)."
     if self._tape is None:
-        raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass in training mode first "
-                           "(model._forward(x, training=True)).")
+        raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass in training mode first: "
+                           "model(x, training=True).")
     tape, outs = self._tape, self._tape_out
     grads = {}
     for o, g in zip(outs, grad if isinstance(grad, (list, tuple)) else [grad]):

@@ -257,7 +257,7 @@ def _standardize_x(self, x, where):
 def call(self, inputs, training=None):
     "Run every layer on `inputs` in turn."
     x = inputs
-    for layer in self._layers: x = layer._run(x, training)
+    for layer in self._layers: x = layer.call(x, training) if layer._call_takes_training else layer.call(x)
     return x
 
 @patch_to(Sequential)
@@ -269,7 +269,9 @@ def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
     layers = self._layers
     last = len(layers) - 1
     for i in range(last, -1, -1):
-        grad = layers[i]._backprop(grad, need_input_grad=need_input_grad or i > 0, fused=wrt_preactivation and i == last)
+        if (i == last and wrt_preactivation) or (i == 0 and not need_input_grad):
+            grad = layers[i]._backprop(grad, need_input_grad or i > 0, wrt_preactivation and i == last)
+        else: grad = layers[i].backward(grad)
     return grad
 
 @patch_to(Sequential)
