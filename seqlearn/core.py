@@ -105,6 +105,10 @@ LAYER_CLASSES = {}
 
 def register_layer(cls):
     "Class decorator: make a layer or model class known to `from_config` and `load_model` by its name."
+    old = LAYER_CLASSES.get(cls.__name__)
+    # seqlearn's own classes keep their names: running a library notebook again defines a second `Dense` in the
+    # notebook's namespace, which must not replace the package's class for everyone else in the process
+    if old is not None and old.__module__.startswith('seqlearn.') and not cls.__module__.startswith('seqlearn.'): return cls
     LAYER_CLASSES[cls.__name__] = cls
     return cls
 
