@@ -1,7 +1,7 @@
 # Sphinx configuration for seqlearn's documentation site (built by `python tools/build_docs.py`).
 # The sources are the nbdev-processed notebooks the build script writes to _proc/sphinx; outputs are stored
 # in the notebooks, so nothing is executed here.
-import importlib.util, os, sys
+import importlib.util, inspect, os, sys
 from configparser import ConfigParser
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
@@ -43,4 +43,13 @@ html_show_sourcelink = False
 default_role = 'literal'
 def _markdownish_docstring(app, what, name, obj, options, lines):
     for i, line in enumerate(lines): lines[i] = line.replace('|', r'\|')
-def setup(app): app.connect('autodoc-process-docstring', _markdownish_docstring)
+
+# Model.__new__ only sends Model(inputs, outputs) to Functional (as Keras does); each class's signature is its __init__'s
+def _init_signature(app, what, name, obj, options, signature, return_annotation):
+    if what == 'class' and any(k.__name__ == 'Model' and '__new__' in vars(k) for k in getattr(obj, '__mro__', ())):
+        params = list(inspect.signature(obj.__init__).parameters.values())[1:]
+        return str(inspect.Signature(params)), None
+
+def setup(app):
+    app.connect('autodoc-process-docstring', _markdownish_docstring)
+    app.connect('autodoc-process-signature', _init_signature)

@@ -65,12 +65,16 @@ def test_navigation_follows_notebook_order(site):
     pos = [html.find(f'nbs/tutorials/{s}.html') for s in lessons]
     assert all(p >= 0 for p in pos) and pos == sorted(pos), "lessons missing or out of order in the navigation"
 
-def test_api_entry_for_sequential_fit(site):
+def test_api_entry_for_fit_and_the_model_classes(site):
     api = site / 'api.html'
     assert api.exists()
     html = api.read_text(encoding='utf-8')
-    m = re.search(r'<dt[^>]*id="seqlearn\.sequential\.Sequential\.fit"[^>]*>(.*?)</dt>\s*<dd>(.*?)</dd>', html, re.S)
-    assert m, "no API entry for Sequential.fit"
+    # fit is defined once, on Trainer, which every model inherits (Model(Trainer, Layer); Sequential(Model))
+    m = re.search(r'<dt[^>]*id="seqlearn\.trainer\.Trainer\.fit"[^>]*>(.*?)</dt>\s*<dd>(.*?)</dd>', html, re.S)
+    assert m, "no API entry for Trainer.fit"
+    for cls, arg in [('seqlearn.models.sequential.Sequential', 'layers'), ('seqlearn.models.model.Functional', 'inputs')]:
+        e = re.search(r'<dt[^>]*id="' + re.escape(cls) + r'"[^>]*>(.*?)</dt>', html, re.S)
+        assert e and arg in re.sub(r'<[^>]+>', '', e.group(1)), f"no API entry (with its signature) for {cls}"
     sig, doc = (re.sub(r'<[^>]+>', '', s) for s in m.groups())
     assert 'validation_split' in sig and 'epochs' in sig, sig       # the signature
     assert 'Train the model' in doc, doc                              # the docstring
