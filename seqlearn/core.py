@@ -10,8 +10,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['LAYER_CLASSES', 'set_seed', 'get_rng', 'floatx', 'closest_name', 'unknown_name_error', 'snake_case', 'unique_name',
-           'clear_session', 'numerical_gradient', 'Variable', 'as_shape', 'fmt_shape', 'register_layer', 'patch_to',
-           'ShapeError', 'in_notebook']
+           'clear_session', 'numerical_gradient', 'Variable', 'as_shape', 'fmt_shape', 'is_shape_list', 'as_shapes',
+           'fmt_shapes', 'register_layer', 'patch_to', 'ShapeError', 'in_notebook']
 
 # %% ../nbs/00_core.ipynb #39abca6c
 _rng = np.random.default_rng()
@@ -99,6 +99,19 @@ def as_shape(shape):
     return tuple(None if d is None else int(d) for d in shape)
 
 def fmt_shape(shape): return '(' + ', '.join('None' if d is None else str(d) for d in shape) + (',)' if len(shape) == 1 else ')')
+
+# %% ../nbs/00_core.ipynb #c9ca4554
+def is_shape_list(shape):
+    "True for a list of shapes (several inputs), False for one shape."
+    return isinstance(shape, list) and all(isinstance(s, (list, tuple)) for s in shape) and len(shape) > 0
+
+def as_shapes(shape):
+    "Normalise one shape to a tuple, or a list of shapes to a list of tuples."
+    return [as_shape(s) for s in shape] if is_shape_list(shape) else as_shape(shape)
+
+def fmt_shapes(shape):
+    "`(None, 3)`, or `[(None, 3), (None, 4)]` for several."
+    return '[' + ', '.join(fmt_shape(s) for s in shape) + ']' if is_shape_list(shape) else fmt_shape(shape)
 
 # %% ../nbs/00_core.ipynb #ce50d0cd
 LAYER_CLASSES = {}

@@ -6,8 +6,7 @@
 from __future__ import annotations
 import html
 import numpy as np
-from .core import fmt_shape, in_notebook
-from .layers.base import is_shape_list
+from .core import fmt_shape, fmt_shapes, in_notebook, is_shape_list
 
 # %% auto #0
 __all__ = ['summary_rows', 'param_counts', 'table_text', 'summary_text', 'training_state', 'summary_html', 'print_summary']
@@ -54,7 +53,7 @@ def table_text(name, rows, graph=False, failing=None, line_length=None) -> str:
         for c in conn[1:]: lines.append(' ' * (w1 + w2 + w3) + c)
     if failing is not None:
         layer, shape = failing
-        lines.append(f" {layer.name + ' (' + type(layer).__name__ + ')':<{w1-1}}<-- cannot take {_shape_text(shape)}")
+        lines.append(f" {layer.name + ' (' + type(layer).__name__ + ')':<{w1-1}}<-- cannot take {fmt_shapes(shape)}")
     lines.append('=' * line_length)
     return '\n'.join(lines)
 

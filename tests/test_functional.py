@@ -98,6 +98,16 @@ def test_connection_time_errors():
     with pytest.raises(ValueError, match="the Input 'b' .* not in inputs=\\[a\\]"): Model(a, add([Dense(3)(a), b]))
 
 
+def test_shape_errors_draw_the_graph_up_to_the_failing_connection():
+    a, b = Input((4,), name='a'), Input((3,), name='b')
+    h = Dense(8, name='h')(a)
+    g = Dense(5, name='g')(concatenate([h, b]))
+    with pytest.raises(ShapeError) as e: add([g, h])
+    msg = str(e.value)
+    assert 'cannot merge inputs of shapes [(None, 5), (None, 8)]' in msg and 'The graph up to the failing connection' in msg
+    assert 'g (Dense)' in msg and 'concatenate[0][0]' in msg and 'cannot take [(None, 5), (None, 8)]' in msg
+
+
 def test_merge_function_forms_and_shapes():
     a, b = Input((4,)), Input((4,))
     assert average([a, b]).shape == (None, 4) and maximum([a, b]).shape == (None, 4)

@@ -7,26 +7,13 @@ from __future__ import annotations
 import inspect
 import numpy as np
 from ..core import (floatx, closest_name, snake_case, unique_name, Variable, as_shape, fmt_shape, register_layer,
-                           numerical_gradient, set_seed, patch_to)
+                           numerical_gradient, set_seed, patch_to, ShapeError, is_shape_list, as_shapes, fmt_shapes)
+from ..summary import table_text
 from ..initializers import get_initializer
 from ..regularizers import get_regularizer
 
 # %% auto #0
-__all__ = ['is_shape_list', 'as_shapes', 'fmt_shapes', 'KerasTensor', 'Node', 'is_symbolic', 'Layer', 'active_tape', 'Tape',
-           'InputLayer', 'Input', 'gradient_check']
-
-# %% ../../nbs/04_layer.ipynb #4473fefc
-def is_shape_list(shape):
-    "True for a list of shapes (several inputs), False for one shape."
-    return isinstance(shape, list) and all(isinstance(s, (list, tuple)) for s in shape) and len(shape) > 0
-
-def as_shapes(shape):
-    "Normalise one shape to a tuple, or a list of shapes to a list of tuples."
-    return [as_shape(s) for s in shape] if is_shape_list(shape) else as_shape(shape)
-
-def fmt_shapes(shape):
-    "`(None, 3)`, or `[(None, 3), (None, 4)]` for several."
-    return '[' + ', '.join(fmt_shape(s) for s in shape) + ']' if is_shape_list(shape) else fmt_shape(shape)
+__all__ = ['KerasTensor', 'Node', 'is_symbolic', 'Layer', 'active_tape', 'Tape', 'InputLayer', 'Input', 'gradient_check']
 
 # %% ../../nbs/04_layer.ipynb #23688732
 _OPS = {'+': ('Add', 'add'), '-': ('Subtract', 'subtract'), '*': ('Multiply', 'multiply')}
@@ -324,7 +311,11 @@ def _call_symbolic(self, inputs):
                         "model, every input of a layer must come from Input() or from another layer's output; compute on "
                         "arrays with model.predict instead.")
     shapes = [t.shape for t in tensors] if several else tensors[0].shape
-    out_shape = self._build(list(shapes) if several else shapes)
+    try: out_shape = self._build(list(shapes) if several else shapes)
+    except ValueError as e:
+        if isinstance(e, ShapeError): raise
+        table = table_text('the graph so far', _rows_so_far(tensors), graph=True, failing=(self, list(shapes) if several else shapes))
+        raise ShapeError(f"{e}\n\nThe graph up to the failing connection:\n{table}") from None
     outs = ([KerasTensor(s, self.dtype, name=f"{self.name}_{i}") for i, s in enumerate(out_shape)] if is_shape_list(out_shape)
             else [KerasTensor(out_shape, self.dtype, name=self.name)])
     Node(self, tensors, outs, several_inputs=several)
@@ -342,6 +333,22 @@ def _node_attr(self, what, index=None):
     ts = nodes[index].inputs if what == 'input' else nodes[index].outputs
     several = nodes[index].several_inputs if what == 'input' else len(ts) > 1
     return list(ts) if several else ts[0]
+
+def _rows_so_far(tensors):
+    "Summary rows for the layer calls that made `tensors` (what a shape error draws)."
+    order, seen = [], set()
+    def visit(node):
+        if node is None or id(node) in seen: return
+        seen.add(id(node))
+        for t in node.inputs: visit(t.node)
+        order.append(node)
+    for t in tensors: visit(t.node)
+    index = {}
+    for n in order: index[id(n)] = n.layer._inbound_nodes.index(n)
+    return [{'name': n.layer.name, 'type': type(n.layer).__name__,
+             'output_shape': [t.shape for t in n.outputs] if len(n.outputs) > 1 else n.outputs[0].shape,
+             'params': n.layer.count_params() if n.layer.built else None,
+             'connected_to': [f"{t.node.layer.name}[{index.get(id(t.node), 0)}][{t.index}]" for t in n.inputs]} for n in order]
 
 Layer.input = property(lambda self: _node_attr(self, 'input'), doc="The symbolic input(s) of this layer's call.")
 Layer.output = property(lambda self: _node_attr(self, 'output'), doc="The symbolic output(s) of this layer's call.")
