@@ -6,7 +6,8 @@
 - `test_widgets_in_browser[lab|notebook]`: JupyterLab 4 / Notebook 7 on a free port, driven by headless Chromium
   through playwright: run a notebook with a live summary and a long fit, watch the bars advance in place,
   click Stop, check that training stopped early; then a fit that runs to the end (bars at 100%, plot image)
-  with `WeightHistograms`, whose epoch slider is moved from the keyboard and must change the picture.
+  with `WeightHistograms`, whose epoch slider is moved from the keyboard and must change the picture; last, a
+  functional model's live summary, whose diagram must draw its graph (a box per layer, an arrow per connection).
   Screenshots go to artifacts/.
 
 Skipped, with the reason, when /usr/bin/chromium, playwright or jupyterlab/notebook are missing.
@@ -120,12 +121,26 @@ def test_stop_in_live_kernel():
 
 # ---------------------------------------------------------------------------------------------------------
 # a real browser
+# a functional model: the live summary draws its graph (8 layers as boxes, 9 connections as arrows)
+GRAPH = """\
+from seqlearn import Model, Input, Dense, concatenate, add
+a, b = Input((8,), name='ga'), Input((4,), name='gb')
+shared = Dense(8, activation='tanh', name='gshared')
+h = concatenate([add([a, shared(a)], name='gres'), shared(Dense(8, name='gproj')(b))], name='gjoin')
+graph_model = Model([a, b], [Dense(1, name='gout1')(h), Dense(2, name='gout2')(h)], name='graph_test')
+graph_model.summary(live=True)"""
+
+GRAPH_SVG = """() => { const svg = Array.from(document.querySelectorAll('.jupyter-widgets svg'))
+    .find(s => s.textContent.includes('gjoin (Concatenate)'));
+    return svg ? {rects: svg.querySelectorAll('rect').length, lines: svg.querySelectorAll('line').length, text: svg.textContent} : null; }"""
+
 
 def _notebook(path):
     import nbformat
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell('import json\n' + PROBE),
-                nbformat.v4.new_code_cell(FIT), nbformat.v4.new_code_cell(AFTER), nbformat.v4.new_code_cell(HIST)]
+                nbformat.v4.new_code_cell(FIT), nbformat.v4.new_code_cell(AFTER), nbformat.v4.new_code_cell(HIST),
+                nbformat.v4.new_code_cell(GRAPH)]
     nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
     nbformat.write(nb, str(path))
 
@@ -272,6 +287,12 @@ def test_widgets_in_browser(app, tmp_path):
                 page.screenshot(path=str(ARTIFACTS / f'browser_{app}_histograms.png'))
                 hist_box.screenshot(path=str(ARTIFACTS / f'browser_{app}_histogram_widget.png'))
                 final_summary = page.evaluate(SUMMARY_TEXT)
+                # the functional model's live summary: its graph, drawn as boxes and arrows
+                page.wait_for_function(f"() => ({GRAPH_SVG})() !== null", timeout=60000)
+                graph = page.evaluate(GRAPH_SVG)
+                svg = page.locator('.jupyter-widgets svg', has_text='gjoin (Concatenate)').first
+                svg.scroll_into_view_if_needed()
+                svg.screenshot(path=str(ARTIFACTS / f'browser_{app}_graph_summary.png'))
             finally:
                 browser.close()
     finally:
@@ -286,6 +307,8 @@ def test_widgets_in_browser(app, tmp_path):
     assert fit2_plot > 0                                              # the completed fit's plot is an image
     assert 'after epoch 6 of 6' in before['label'] and 'after epoch 0 of 6' in after['label'], (before, after)
     assert before['src'] != after['src']                             # the slider moved the picture
+    assert graph['rects'] == 8 and graph['lines'] == 9, graph          # one box per layer, one arrow per connection
+    assert 'gshared (Dense)' in graph['text'] and 'gres (Add)' in graph['text'], graph
     line = (f"{app}: stop handled {res['t_stop'] - t_click:.3f}s after the click, fit returned {res['t_end'] - t_click:.3f}s "
             f"after it (seen in the page after {t_seen - t_click:.2f}s), {res['it_end'] - res['it_stop']} updates after "
             f"handling, {res['epochs']}/{EPOCHS} epochs, {res['it_end']} updates in all")

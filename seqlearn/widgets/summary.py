@@ -77,6 +77,12 @@ def _arrow(parts, x1, y1, x2, y2, label=''):
         parts.append(f'<text x="{(x1 + x2) / 2 + 8:.1f}" y="{(y1 + y2) / 2 + 4:.1f}" font-size="10" font-family="monospace" '
                      f'fill="#a33">{html.escape(label)}</text>')
 
+def _route(parts, x1, y1, xs, x2, y2):
+    "An arrow from (x1, y1) down to (x2, y2) that runs down the side line `x = xs` in between."
+    parts.append(f'<polyline points="{x1:.1f},{y1:.1f} {xs:.1f},{y1 + 10:.1f} {xs:.1f},{y2 - 14:.1f} {x2:.1f},{y2 - 7:.1f}" '
+                 'fill="none" stroke="#333"/>')
+    _arrow(parts, x2, y2 - 7, x2, y2)
+
 def _shape(s): return '?' if s is None else _shape_text(s)
 
 def stack_svg(model, width=230) -> str:
@@ -98,17 +104,22 @@ def graph_svg(model, box_w=170, box_h=32, gap_x=16, gap_y=34) -> str:
     "An SVG diagram of a model's graph: one box per layer (name, type, output shape), one arrow per connection."
     rows = summary_rows(model)
     feeds = {r['name']: [c.split('[')[0] for c in r['connected_to']] for r in rows}
-    level = {}
-    for r in rows:  # rows come in Keras's order: every layer after the layers feeding it
-        level[r['name']] = 1 + max((level.get(f, 0) for f in feeds[r['name']]), default=-1)
+    level = {r['name']: 0 for r in rows}
+    for _ in rows:  # longest path from an input; a layer shared across depths settles below all it is fed by
+        changed = False
+        for r in rows:
+            lv = 1 + max((level[f] for f in feeds[r['name']] if f in level and f != r['name']), default=-1)
+            if level[r['name']] < lv < len(rows): level[r['name']], changed = lv, True
+        if not changed: break
     by_level = {}
     for r in rows: by_level.setdefault(level[r['name']], []).append(r)
     cols = max((len(v) for v in by_level.values()), default=1)
-    width = cols * (box_w + gap_x) + gap_x
+    width = cols * (box_w + gap_x) + gap_x + 60  # room on the sides for arrows that skip a level
     pos, parts = {}, []
     for lv, rs in sorted(by_level.items()):
         x0 = (width - len(rs) * (box_w + gap_x) + gap_x) / 2
         for k, r in enumerate(rs): pos[r['name']] = (x0 + k * (box_w + gap_x), 4 + lv * (box_h + gap_y))
+    skips = 0
     for r in rows:
         tx, ty = pos[r['name']]
         srcs = feeds[r['name']]
@@ -116,7 +127,11 @@ def graph_svg(model, box_w=170, box_h=32, gap_x=16, gap_y=34) -> str:
             if f not in pos: continue
             fx, fy = pos[f]
             off = (k - (len(srcs) - 1) / 2) * 14
-            _arrow(parts, fx + box_w / 2, fy + box_h, tx + box_w / 2 + off, ty)
+            if level[r['name']] - level[f] > 1:  # skips a level: route beside the boxes in between, not through them
+                skips += 1
+                side = fx + box_w + gap_x / 2 + 4 * skips if fx >= tx else fx - gap_x / 2 - 4 * skips
+                _route(parts, fx + box_w / 2, fy + box_h, side, tx + box_w / 2 + off, ty)
+            else: _arrow(parts, fx + box_w / 2, fy + box_h, tx + box_w / 2 + off, ty)
     for r in rows:
         x, y = pos[r['name']]
         sub = _shape(r['output_shape']) + ('' if not r['params'] else f" · {r['params']:,} params")
