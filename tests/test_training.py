@@ -124,9 +124,11 @@ def test_lr_scheduler_and_reduce_on_plateau():
     X, y = data(); m = model(optimizer=optimizers.SGD(0.1))
     h = m.fit(X, y, epochs=3, callbacks=[cbm.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))], verbose=0)
     np.testing.assert_allclose(h.history['learning_rate'], [0.1, 0.05, 0.1 / 3])
-    m = model(optimizer=optimizers.SGD(0.0))
-    h = m.fit(X, y, epochs=4, callbacks=[cbm.ReduceLROnPlateau(monitor='loss', factor=0.5, patience=1)], verbose=0)
-    assert m.optimizer.learning_rate == 0.0
+    m = model(optimizer=optimizers.SGD(0.1))  # min_delta so large that no epoch counts as an improvement
+    h = m.fit(X, y, epochs=5, callbacks=[cbm.ReduceLROnPlateau(monitor='loss', factor=0.5, patience=1, min_delta=10.0)], verbose=0)
+    lrs = h.history['learning_rate']
+    assert lrs[0] == pytest.approx(0.1) and m.optimizer.learning_rate < 0.1 / 2 ** 2 * 1.0001, lrs  # halved at each plateau
+    assert all(b <= a for a, b in zip(lrs, lrs[1:])), lrs
     m = model(optimizer=optimizers.SGD(1e-9))
     h = m.fit(X, y, epochs=4, callbacks=[cbm.ReduceLROnPlateau(monitor='loss', factor=0.5, patience=1, min_delta=1.0)], verbose=0)
     assert h.history['learning_rate'][-1] < 1e-9

@@ -9,6 +9,7 @@ import numpy as np
 import ipywidgets as widgets
 from ..callbacks import Callback, _fmt_time
 from .summary import LiveDisplay, figure, png, img_tag
+from .kernel import KernelPoll
 
 # %% auto #0
 __all__ = ['TrainingProgress']
@@ -29,90 +30,6 @@ class _Smoother:
         self.avg = self.beta * self.avg + (1 - self.beta) * loss
         self.x.append(x); self.y.append(self.avg / (1 - self.beta ** self.n))
         if len(self.x) > self.max_points: self.x, self.y = self.x[::2], self.y[::2]
-
-# %% ../../nbs/20_widgets_progress.ipynb #32e4450d
-_WIDGET_MSGS = ('comm_msg', 'comm_open', 'comm_close')
-
-class _KernelPoll:
-    "Dispatch pending widget messages during a long call in the kernel's main thread; defer the rest to the end."
-    active = owner = False
-    _running = False  # one poller at a time (a nested fit does not poll)
-    def __init__(self):
-        self.deferred, self.handled = [], 0
-        try: self._setup()
-        except Exception: self.active = False
-
-    def _setup(self):
-        import threading
-        from IPython import get_ipython
-        shell = get_ipython()
-        kernel = getattr(shell, 'kernel', None)
-        if kernel is None or _KernelPoll._running or getattr(kernel, 'session', None) is None: return
-        sct = getattr(kernel, 'shell_channel_thread', None)
-        if sct is not None:   # ipykernel 7: messages for the main shell come over an inproc pair
-            manager = sct.manager
-            if getattr(manager, '_parent_thread', None) is not threading.current_thread(): return
-            stream = manager._shell_channel_to_main.to_stream
-        else:                 # ipykernel 6 (or 7 without the shell-channel thread): the shell socket
-            if threading.current_thread() is not threading.main_thread(): return
-            stream = kernel.shell_stream
-        if stream is None or stream.socket is None or stream._recv_callback is None: return
-        import zmq
-        self.zmq, self.kernel, self.shell, self.stream, self.socket = zmq, kernel, shell, stream, stream.socket
-        self.callback, self.io_loop = stream._recv_callback, kernel.io_loop
-        self.reply_stream = kernel.shell_stream
-        if sct is not None: self.reply_stream = sct.manager.get_subshell_to_shell_channel_socket(None)
-        self.active = self.owner = _KernelPoll._running = True
-        shell.events.register('post_execute', self.close)  # however the cell ends, deferred messages go back
-
-    def poll(self):
-        "Handle every widget message waiting now; keep the others for `close`. Never raises."
-        if not self.active: return 0
-        n = 0
-        try:
-            while True:
-                try: frames = self.socket.recv_multipart(self.zmq.NOBLOCK, copy=False)
-                except self.zmq.Again: break
-                if not self._dispatch(frames): self.deferred.append(frames)
-                else: n += 1
-        except Exception: self.active = False   # leave the kernel to its own reader from here on
-        self.handled += n
-        return n
-
-    def _dispatch(self, frames):
-        "Run a widget message's handler now (True), or say it must wait (False)."
-        k = self.kernel
-        try:
-            idents, rest = k.session.feed_identities(frames, copy=False)
-            head = k.session.deserialize(rest, content=False, copy=False)   # a peek: records no signature
-        except Exception: return False
-        mtype = head['header'].get('msg_type')
-        handler = k.shell_handlers.get(mtype)
-        # (a widget message may carry the front-end's widget subshell id: the shell-channel thread has already
-        # routed it here, to the main shell, because the comm was last used from the main shell)
-        if mtype not in _WIDGET_MSGS or handler is None: return False
-        import inspect, sys
-        if inspect.iscoroutinefunction(handler): return False
-        try: msg = k.session.deserialize(rest, content=True, copy=False)
-        except Exception: return False   # the kernel's reader will log and drop it, as it would have
-        parent, ident = k.get_parent('shell'), k._parent_ident['shell']
-        for s in (sys.stdout, sys.stderr):
-            if s is not None: s.flush()   # the cell's own output stays with the cell
-        try:
-            k.set_parent(idents, msg, channel='shell')
-            handler(self.reply_stream, idents, msg)
-        except Exception: pass   # the comm handler logs its own errors
-        finally: k.set_parent(ident, parent, channel='shell')
-        return True
-
-    def close(self, *args):
-        "Stop polling; give deferred messages back to the kernel's reader, in order, to run after the cell."
-        if not self.owner: return
-        self.active = self.owner = _KernelPoll._running = False
-        try: self.shell.events.unregister('post_execute', self.close)
-        except Exception: pass
-        deferred, self.deferred = self.deferred, []
-        for frames in deferred: self.io_loop.add_callback(self.callback, frames)
 
 # %% ../../nbs/20_widgets_progress.ipynb #6f38cef5
 def _fmt(v):
@@ -163,7 +80,7 @@ class TrainingProgress(Callback, LiveDisplay):
         self.status.value = ''
         if self.show is True or (self.show == 'auto' and _ipython_running()):
             self._ipython_display_()
-        if self.poll_interval is not None and self._viewed(): self._poll = _KernelPoll()
+        if self.poll_interval is not None and self._viewed(): self._poll = KernelPoll()
         self._last_poll = self.t_start
 
     def on_epoch_begin(self, epoch, logs=None):
