@@ -105,7 +105,7 @@ def test_set_weights_validates_count_and_shapes_before_changing_anything():
     with pytest.raises(ValueError, match=r"Layer 'dense_\d+' weight 0 \('kernel'\) expects shape \(16, 1\), got \(16, 2\)"):
         m.set_weights(bad)
     for a, b in zip(before, m.get_weights()): np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match='has 6 weight arrays but set_weights got 5'): m.set_weights(bad[:5])
+    with pytest.raises(ValueError, match=r'has 6 weights \(kernel .* but set_weights got 5 arrays'): m.set_weights(bad[:5])
     with pytest.raises(ValueError, match='has 2 weights'): m.layers[0].set_weights([np.zeros((10, 32))])
 
 

@@ -150,21 +150,26 @@ def get_weights(self):
     return [w.value.copy() for w in self.weights]
 
 @patch_to(Layer)
+def _weight_labels(self):
+    "(layer name, index within the layer, weight name, Variable) for each weight: how messages name a weight."
+    return [(self.name, i, w.name, w) for i, w in enumerate(self.weights)]
+
+@patch_to(Layer)
 def _check_weights(self, weights):
-    "The arrays in `weights`, checked against this layer's weights (count, shapes, numeric dtype) before any change."
-    weights, mine = list(weights), self.weights
-    if len(weights) != len(mine):
-        names = ', '.join(f"{w.name} {fmt_shape(w.shape)}" for w in mine) or 'none'
-        raise ValueError(f"Layer '{self.name}' has {len(mine)} weights ({names}) but set_weights got "
-                         f"{len(weights)} arrays. Pass them in the order of layer.get_weights().")
+    "The arrays in `weights`, checked against this layer's (or model's) weights — count, shapes, numbers — before any change."
+    weights, labels = list(weights), self._weight_labels()
+    if len(weights) != len(labels):
+        names = ', '.join(f"{n} {fmt_shape(w.shape)}" for _, _, n, w in labels[:6]) + (', ...' if len(labels) > 6 else '')
+        raise ValueError(f"{type(self).__name__} '{self.name}' has {len(labels)} weights ({names or 'none'}) but set_weights got "
+                         f"{len(weights)} arrays. Pass the list that get_weights() returns, in its order and shapes.")
     arrays = []
-    for i, (w, a) in enumerate(zip(mine, weights)):
+    for (layer, i, name, w), a in zip(labels, weights):
         a = np.asarray(a)
         if a.shape != w.shape:
-            raise ValueError(f"Layer '{self.name}' weight {i} ('{w.name}') expects shape {fmt_shape(w.shape)}, got "
-                             f"{fmt_shape(a.shape)}. Pass the arrays in the order and shapes of layer.get_weights().")
+            raise ValueError(f"Layer '{layer}' weight {i} ('{name}') expects shape {fmt_shape(w.shape)}, got "
+                             f"{fmt_shape(a.shape)}. Pass the arrays in the order and shapes of get_weights().")
         if not np.issubdtype(a.dtype, np.number):
-            raise TypeError(f"Layer '{self.name}' weight {i} ('{w.name}') must be numeric, got dtype {a.dtype}.")
+            raise TypeError(f"Layer '{layer}' weight {i} ('{name}') must be numeric, got dtype {a.dtype}.")
         arrays.append(a)
     return arrays
 

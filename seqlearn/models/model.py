@@ -88,24 +88,14 @@ def _named_weights(self):
     return out
 
 @patch_to(Model)
-def _check_weights(self, weights):
-    "The arrays in `weights`, checked against the model's weights (count, then each shape, naming its layer) before any change."
-    weights, named = list(weights), self._named_weights()
-    if len(weights) != len(named):
-        raise ValueError(f"{type(self).__name__} '{self.name}' has {len(named)} weight arrays but set_weights got {len(weights)}. "
-                         "Pass the list that model.get_weights() returns for the same architecture.")
-    arrays, per_layer = [], {}
-    for (path, w), a in zip(named, weights):
-        layer, _, wname = path.rpartition('/')
-        j = per_layer[layer] = per_layer.get(layer, -1) + 1
-        a = np.asarray(a)
-        if a.shape != w.shape:
-            raise ValueError(f"Layer '{layer}' weight {j} ('{wname}') expects shape {fmt_shape(w.shape)}, got {fmt_shape(a.shape)}. "
-                             "Pass the arrays in the order and shapes of model.get_weights().")
-        if not np.issubdtype(a.dtype, np.number):
-            raise TypeError(f"Layer '{layer}' weight {j} ('{wname}') must be numeric, got dtype {a.dtype}.")
-        arrays.append(a)
-    return arrays
+def _weight_labels(self):
+    "Each weight named by its layer (inside nested models, the innermost layer) and its index in that layer."
+    out, count = [], {}
+    for path, w in self._named_weights():
+        layer, _, name = path.rpartition('/')
+        count[layer] = count.get(layer, -1) + 1
+        out.append((layer, count[layer], name, w))
+    return out
 
 @patch_to(Model)
 def set_weights(self, weights):
