@@ -30,6 +30,7 @@ class Trainer:
         self._flat = None            # the trainable weights packed into one flat buffer (FlatParams)
         self._fused = self._regularized = None
         self._initial_epoch = None   # set by BackupAndRestore when it restores finished epochs
+        self._output_keys = None     # the keys of a model whose outputs were given as a dict (then predict returns a dict)
 
 # %% ../nbs/15_trainer.ipynb #126c5c9c
 _COMPILE_EXTRAS = ('weighted_metrics', 'run_eagerly', 'steps_per_execution', 'jit_compile', 'auto_scale_loss')
@@ -482,6 +483,7 @@ def predict(self, x, batch_size=None, verbose='auto', callbacks=None):
             cb.on_predict_batch_end(step, {'outputs': outs[0][a:b] if len(outs) == 1 else [o[a:b] for o in outs]})
     cb.on_predict_end()
     if verbose in (1, 2): print(f"predict: {n} samples")
+    if self._output_keys: return dict(zip(self._output_keys, outs))  # outputs given as a dict: predict a dict (Keras)
     return outs[0] if len(outs) == 1 else outs
 
 # %% ../nbs/15_trainer.ipynb #cd08e229

@@ -285,3 +285,42 @@ def test_functional_summary_has_connected_to():
     text = out[0]
     assert 'Connected to' in text and 'shared (Dense)' in text and 'pb[0][0]' in text and 'shared[1][0]' in text
     assert 'Total params:' in text
+
+
+def test_keras_guide_multi_input_multi_output_example():
+    """The Keras functional API guide's ticket-ranking model (title, body, tags -> priority, department), imports
+    swapped; the text branches use Dense on bag-of-words counts where the guide uses Embedding + LSTM."""
+    from seqlearn import layers, optimizers, losses
+    from seqlearn.models import Model as KModel
+    num_tags, num_words, num_departments = 12, 100, 4
+    title_input = Input(shape=(num_words,), name="title")
+    body_input = Input(shape=(num_words,), name="body")
+    tags_input = Input(shape=(num_tags,), name="tags")
+    title_features = layers.Dense(16, activation='relu')(title_input)
+    body_features = layers.Dense(8, activation='relu')(body_input)
+    x = layers.concatenate([title_features, body_features, tags_input])
+    priority_pred = layers.Dense(1, name="priority")(x)
+    department_pred = layers.Dense(num_departments, name="department")(x)
+    model = KModel(inputs=[title_input, body_input, tags_input], outputs={"priority": priority_pred, "department": department_pred})
+    model.compile(optimizer=optimizers.RMSprop(1e-3),
+                  loss={"priority": losses.BinaryCrossentropy(from_logits=True),
+                        "department": losses.CategoricalCrossentropy(from_logits=True)},
+                  loss_weights={"priority": 1.0, "department": 0.2})
+    r = np.random.default_rng(0)
+    title_data = r.integers(0, 3, size=(128, num_words)).astype('float32')
+    body_data = r.integers(0, 3, size=(128, num_words)).astype('float32')
+    tags_data = r.integers(0, 2, size=(128, num_tags)).astype("float32")
+    priority_targets = r.random(size=(128, 1))
+    dept_targets = np.eye(num_departments)[r.integers(0, num_departments, size=128)]
+    h = model.fit({"title": title_data, "body": body_data, "tags": tags_data},
+                  {"priority": priority_targets, "department": dept_targets}, epochs=2, batch_size=32, verbose=0)
+    assert sorted(h.history) == ['department_loss', 'loss', 'priority_loss']
+    out = []; model.summary(print_fn=out.append); assert 'department (Dense)' in out[0]
+    pred = model.predict({"title": title_data, "body": body_data, "tags": tags_data}, verbose=0)
+    assert set(pred) == {'priority', 'department'} and pred['department'].shape == (128, 4)
+    import tempfile, pathlib
+    path = pathlib.Path(tempfile.mkdtemp()) / 'tickets.seqlearn'
+    model.save(path); again = load_model(path)
+    p2 = again.predict([title_data, body_data, tags_data], verbose=0)
+    for k in pred: np.testing.assert_array_equal(pred[k], p2[k])
+    again.fit([title_data, body_data, tags_data], {"priority": priority_targets, "department": dept_targets}, epochs=1, verbose=0)

@@ -156,3 +156,26 @@ def test_histograms_memory_is_bounded():
 
 def test_histograms_need_a_model():
     with pytest.raises(ValueError, match='has no model'): WeightHistograms().record()
+
+
+def test_widgets_follow_a_functional_model():
+    """A two-input, two-output model: the summary draws its graph, the progress widget shows every output's
+    loss and metric, the histograms cover every layer with weights."""
+    from seqlearn import Model, Input, Dense, concatenate, add
+    a, b = Input((4,), name='a'), Input((3,), name='b')
+    shared = Dense(4, activation='tanh', name='shared')
+    h = Dense(8, activation='relu', name='h')(concatenate([add([a, shared(a)], name='res'), b]))
+    m = Model([a, b], [Dense(1, name='price')(h), Dense(2, activation='softmax', name='kind')(h)], name='graph')
+    m.compile('adam', loss={'price': 'mse', 'kind': 'sparse_categorical_crossentropy'}, metrics={'kind': ['accuracy']})
+    s = ModelSummary(m)
+    svg = s._static_html().split('<svg', 1)[1]
+    assert svg.count('<rect') == 8 and svg.count('<line') == 8, svg   # 8 layers (inputs included); 8 connections
+    assert 'Connected to' in s.table.value and 'shared[0][0]' in s.table.value
+    r = np.random.default_rng(0)
+    xa, xb = r.normal(size=(64, 4)), r.normal(size=(64, 3))
+    tp, hist = TrainingProgress(), WeightHistograms(m)
+    m.fit([xa, xb], [xa[:, :1], (xa[:, 0] > 0).astype(int)], epochs=3, validation_split=0.25, callbacks=[tp, hist], verbose=0)
+    html = tp._static_html()
+    assert all(k in html for k in ('price_loss', 'kind_accuracy', 'val_kind_loss')), html[:500]
+    assert 'Trained:' in s.table.value                                # the summary followed the fit
+    assert len(hist.keys) == 8, hist.keys                            # kernel and bias of 4 Dense layers

@@ -352,7 +352,9 @@ class Functional(Model):
         self._several_out = isinstance(outputs, (list, tuple, dict))
         self._graph = Graph(_as_list(inputs), _as_list(outputs), owner)
         names = [t.node.layer.name for t in self._graph.outputs]
-        self._out_names = names if len(set(names)) == len(names) else [f"{n}_{i}" for i, n in enumerate(names)]
+        self._output_keys = list(outputs) if isinstance(outputs, dict) else None  # outputs given as a dict: results are dicts too
+        self._out_names = (list(self._output_keys) if self._output_keys else
+                           names if len(set(names)) == len(names) else [f"{n}_{i}" for i, n in enumerate(names)])
         self._n_inputs, self._n_outputs = len(self._graph.inputs), len(self._graph.outputs)
         self._build_input_shape = [t.shape for t in self._graph.inputs] if self._n_inputs > 1 else self._graph.inputs[0].shape
         self._input_shape = self._build_input_shape
@@ -413,6 +415,7 @@ def _backward(self, grads, fused=None): self._graph.backward(grads, fused)
 @patch_to(Functional)
 def call(self, inputs, training=None):
     outs = self._graph.forward(_as_list(inputs), bool(training))
+    if self._output_keys: return dict(zip(self._output_keys, outs))
     return outs if self._several_out else outs[0]
 
 @patch_to(Functional)
@@ -420,7 +423,8 @@ def _run(self, x, training=False): return self.call(x, training)
 
 @patch_to(Functional)
 def backward(self, grad, need_input_grad=True):
-    gin = self._graph.backward(grad if self._several_out else [grad], None, need_input_grads=need_input_grad)
+    grads = [grad[k] for k in self._output_keys] if isinstance(grad, dict) else grad if self._several_out else [grad]
+    gin = self._graph.backward(grads, None, need_input_grads=need_input_grad)
     if gin is None: return None
     return gin if self._n_inputs > 1 else gin[0]
 
@@ -472,8 +476,10 @@ def get_config(self):
         layers.append({'class_name': type(l).__name__, 'config': l.get_config(), 'name': l.name,
                        'inbound_nodes': [{'args': [_tensor_ref(t, index) for t in n.inputs], 'several': n.several_inputs} for n in nodes]})
     refs = lambda ts, several: [_tensor_ref(t, index) for t in ts] if several else _tensor_ref(ts[0], index)
+    outs = refs(g.outputs, self._several_out)
+    if self._output_keys: outs = dict(zip(self._output_keys, outs))
     return {'name': self.name, 'trainable': self.trainable, 'layers': layers,
-            'input_layers': refs(g.inputs, self._n_inputs > 1), 'output_layers': refs(g.outputs, self._several_out)}
+            'input_layers': refs(g.inputs, self._n_inputs > 1), 'output_layers': outs}
 
 def _functional_from_config(cls, config, custom_objects=None):
     "A new functional model from `get_config()` output (fresh weights)."
@@ -502,7 +508,8 @@ def _functional_from_config(cls, config, custom_objects=None):
             pending.remove(item); progress = True
         if not progress: raise ValueError(f"The config of model '{config.get('name')}' has layer calls whose inputs never appear.")
     ins = config['input_layers']; outs = config['output_layers']
-    pick = lambda r: [tensor(x) for x in r] if r and isinstance(r[0], list) else tensor(r)
+    pick = lambda r: ({k: tensor(x) for k, x in r.items()} if isinstance(r, dict) else
+                      [tensor(x) for x in r] if r and isinstance(r[0], list) else tensor(r))
     model = cls(inputs=pick(ins), outputs=pick(outs), name=config.get('name'))
     if config.get('trainable') is False: model.trainable = False
     return model
