@@ -6,7 +6,7 @@
 from __future__ import annotations
 import csv, importlib, math, os, sys, time, warnings
 import numpy as np
-from .core import closest_name, in_notebook
+from .core import closest_name, in_notebook, unknown_name_error
 from .saving import save_backup, restore_backup
 
 # %% auto #0
@@ -118,7 +118,6 @@ class ProgbarLogger(Callback):
 # %% ../nbs/12_callbacks.ipynb #f4a6a5d2
 def _mode_op(mode, monitor, owner):
     if mode not in ('auto', 'min', 'max'):
-        from seqlearn.core import unknown_name_error
         raise unknown_name_error('mode', mode, ['auto', 'min', 'max'])
     if mode == 'auto':
         mode = 'max' if any(s in monitor for s in ('acc', 'auc', 'precision', 'recall')) else 'min'

@@ -28,7 +28,8 @@ class Trainer:
         self._losses = self._loss_weights = self._metric_specs = None  # per output, once the outputs are known
         self._metrics = None         # per output: a list of Metric objects
         self._flat = None            # the trainable weights packed into one flat buffer (FlatParams)
-        self._fused = self._regularized = None
+        self._fused = self._regularized = None  # per output: loss gives dL/dlogits; the weights with a penalty
+        self._loss_items = None      # (output, loss, loss weight, fused) for each output that has a loss
         self._initial_epoch = None   # set by BackupAndRestore when it restores finished epochs
         self._output_keys = None     # the keys of a model whose outputs were given as a dict (then predict returns a dict)
 
@@ -207,7 +208,7 @@ def _setup_training(self, data):
             seen.update(id(m) for m in ms)
             self._metrics.append(ms)
     fusable = self._fusable_outputs()
-    self._fused = [l is not None and getattr(l, 'fused_activation', None) is not None and not getattr(l, 'from_logits', True)
+    self._fused = [l is not None and l.fused_activation is not None and not l.from_logits
                    and f == l.fused_activation for l, f in zip(self._losses, fusable)]
     self._regularized = [v for v in self.trainable_weights if v.regularizer is not None]
     # (output index, loss, loss weight, fused) for the outputs that have a loss: what each step loops over

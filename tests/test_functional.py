@@ -32,6 +32,12 @@ def test_tutorial_code_runs_verbatim_and_trains():
     assert h.history['loss'][-1] < 0.5 * h.history['loss'][0]
     assert model.predict([XA, XB], verbose=0).shape == (64, 1)
     assert model.evaluate({'input_layer': XA, 'input_layer_1': XB}, Y, verbose=0) == pytest.approx(h.history['loss'][-1], rel=0.5)
+    out = []; model.summary(print_fn=out.append); assert 'concatenate (Concatenate)' in out[0] and 'Connected to' in out[0]
+    import tempfile, pathlib
+    path = pathlib.Path(tempfile.mkdtemp()) / 'tutorial.seqlearn'
+    model.save(path); again = load_model(path)
+    np.testing.assert_array_equal(again.predict([XA, XB], verbose=0), model.predict([XA, XB], verbose=0))
+    again.fit([XA, XB], Y, epochs=1, verbose=0)  # compiled as it was: training goes on
 
 
 def two_tower():

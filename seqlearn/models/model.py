@@ -30,7 +30,7 @@ class Model(Trainer, Layer):
         self._tracked = []  # layers assigned as attributes, in order (a subclassed model's layers)
         Layer.__init__(self, name=name or unique_name(snake_case(type(self).__name__)), trainable=trainable, **kwargs)
         Trainer.__init__(self)
-        self._tape = None          # the layer calls of the last training forward pass of a subclassed model
+        self._tape = self._tape_out = None  # the layer calls and outputs of the last training forward pass (subclassed)
         self._n_inputs = self._n_outputs = None
         self._build_input_shape = None
 
@@ -345,9 +345,7 @@ class Functional(Model):
     def __init__(self, inputs, # An Input tensor, or a list (or dict) of them
                  outputs, # The tensor(s) the model returns: one, a list, or a dict
                  name=None, trainable=True):
-        Layer.__init__(self, name=name or unique_name('functional'), trainable=trainable)
-        Trainer.__init__(self)
-        self._tracked, self._tape = [], None
+        Model.__init__(self, name=name or unique_name('functional'), trainable=trainable)
         owner = f"Model '{self.name}'"
         self._several_out = isinstance(outputs, (list, tuple, dict))
         self._graph = Graph(_as_list(inputs), _as_list(outputs), owner)
