@@ -259,27 +259,43 @@ def progress_display(verbose):
     return ProgbarLogger(verbose=verbose)
 
 # %% ../nbs/12_callbacks.ipynb #5cc237eb
+def _check_save_freq(save_freq):
+    if save_freq == 'epoch': return save_freq
+    if isinstance(save_freq, (int, np.integer)) and not isinstance(save_freq, bool) and save_freq >= 1: return int(save_freq)
+    raise ValueError(f"ModelCheckpoint's save_freq must be 'epoch' (save after each epoch) or a whole number of batches >= 1 "
+                     f"(save_freq=100 saves every 100 batches, counted across epochs), got {save_freq!r}.")
+
 class ModelCheckpoint(_Monitor):
-    "Save the model (or its weights) after each epoch, optionally only when `monitor` improves."
-    def __init__(self, filepath, # e.g. 'ckpt-{epoch:02d}-{val_loss:.2f}.seqlearn'
+    "Save the model (or its weights) after each epoch or every `save_freq` batches, optionally only when `monitor` improves."
+    def __init__(self, filepath, # e.g. 'ckpt-{epoch:02d}-{val_loss:.2f}.seqlearn'; its folder is created if needed
                  monitor='val_loss', # Logged value that `save_best_only` and `mode` refer to
                  verbose=0, save_best_only=False, save_weights_only=False,
                  mode='auto', # 'min', 'max', or 'auto' (max for accuracy-like names)
-                 save_freq='epoch', initial_value_threshold=None):
+                 save_freq='epoch', # 'epoch', or N: save every N batches (counted across epochs)
+                 initial_value_threshold=None):
         super().__init__()
-        if save_freq != 'epoch':
-            raise ValueError(f"ModelCheckpoint supports save_freq='epoch' only, got {save_freq!r}.")
+        self.save_freq = _check_save_freq(save_freq)
         self.filepath, self.monitor, self.verbose = os.fspath(filepath), monitor, verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.mode, self.min_delta, self.best = _mode_op(mode, monitor, self), 0, initial_value_threshold
-    def _path(self, epoch, logs):
-        try: return self.filepath.format(epoch=epoch + 1, **logs)
+        self._epoch, self._batches_since_save = 0, 0
+    def _path(self, epoch, batch, logs):
+        names = {'epoch': epoch + 1, **({} if batch is None else {'batch': batch + 1}), **logs}
+        try: return self.filepath.format(**names)
         except KeyError as e:
             raise KeyError(f"ModelCheckpoint filepath '{self.filepath}' refers to {e}, which is not in the logs "
-                           f"(available: epoch, {', '.join(logs) or 'nothing else'}).") from None
+                           f"(available: {', '.join(names)})." + (" {batch} is there only with an integer save_freq." if e.args[0] == 'batch' else '')) from None
+    def on_epoch_begin(self, epoch, logs=None): self._epoch = epoch
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == 'epoch': return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._epoch, batch, logs or {})
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        path = self._path(epoch, logs)
+        if self.save_freq == 'epoch': self._save(epoch, None, logs or {})
+    def _save(self, epoch, batch, logs):
+        path = self._path(epoch, batch, logs)
         if self.save_best_only:
             current = self._current(logs)
             if current is None: return
@@ -289,6 +305,7 @@ class ModelCheckpoint(_Monitor):
             if self.verbose: print(f"Epoch {epoch + 1}: {self.monitor} improved to {current:.5f}, saving model to {path}")
             self.best = current
         elif self.verbose: print(f"Epoch {epoch + 1}: saving model to {path}")
+        if os.path.dirname(path): os.makedirs(os.path.dirname(path), exist_ok=True)
         if self.save_weights_only: self.model.save_weights(path)
         else: self.model.save(path)
 

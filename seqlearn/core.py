@@ -10,8 +10,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['LAYER_CLASSES', 'set_seed', 'get_rng', 'floatx', 'closest_name', 'unknown_name_error', 'snake_case', 'unique_name',
-           'clear_session', 'numerical_gradient', 'Variable', 'as_shape', 'fmt_shape', 'is_shape_list', 'as_shapes',
-           'fmt_shapes', 'register_layer', 'patch_to', 'ShapeError', 'in_notebook']
+           'clear_session', 'from_spec', 'numerical_gradient', 'Variable', 'as_shape', 'sample_shape', 'fmt_shape',
+           'is_shape_list', 'as_shapes', 'fmt_shapes', 'register_layer', 'patch_to', 'ShapeError', 'in_notebook']
 
 # %% ../nbs/00_core.ipynb #39abca6c
 _rng = np.random.default_rng()
@@ -41,7 +41,8 @@ def unknown_name_error(kind, name, options, extra=''):
     "A ValueError for an unknown `kind` name that suggests the closest valid one."
     guess = closest_name(name, options)
     hint = f" Did you mean '{guess}'?" if guess else ''
-    return ValueError(f"Unknown {kind} '{name}'.{hint} Valid {kind}s: {', '.join(sorted(map(str, options)))}.{extra}")
+    plural = kind + ('es' if kind.endswith('s') else 's')
+    return ValueError(f"Unknown {kind} '{name}'.{hint} Valid {plural}: {', '.join(sorted(map(str, options)))}.{extra}")
 
 # %% ../nbs/00_core.ipynb #a23fd71a
 _name_counts = defaultdict(int)
@@ -59,6 +60,17 @@ def unique_name(base):
 def clear_session():
     "Reset automatic layer and model names (as `keras.backend.clear_session`)."
     _name_counts.clear()
+
+# %% ../nbs/00_core.ipynb #281c116a
+def from_spec(spec, table, kind):
+    "An object from `{'class_name': ..., 'config': {...}}`, with teaching errors for a wrong name or argument."
+    name, config = spec.get('class_name'), spec.get('config', {})
+    key = snake_case(name) if isinstance(name, str) else None
+    if key not in table: raise unknown_name_error(kind, name, [type_.__name__ for type_ in dict.fromkeys(table.values())])
+    if not isinstance(config, dict): raise TypeError(f"The {kind} config of {name} must be a dict of arguments, got {config!r}.")
+    try: return table[key].from_config(config)
+    except TypeError as e:
+        raise TypeError(f"Cannot make the {kind} {name} from the config {config}: {e}. See the arguments of {name}(...).") from None
 
 # %% ../nbs/00_core.ipynb #efb668f8
 def numerical_gradient(f, # A function of no arguments returning a scalar that depends on `x`
@@ -78,8 +90,22 @@ def numerical_gradient(f, # A function of no arguments returning a scalar that d
 class Variable:
     "A layer weight: `value` (the array) and `grad` (same shape), with a `name` and a `trainable` flag."
     def __init__(self, value, name, trainable=True, regularizer=None):
-        self.value, self.name, self.trainable, self.regularizer = value, name, trainable, regularizer
-        self.grad = np.zeros_like(value)
+        self.name, self.trainable, self.regularizer = name, trainable, regularizer
+        self._bind(value, np.zeros_like(value))
+    def _bind(self, value, grad):
+        "Make `value` and `grad` this variable's arrays (a model binds them to views of its flat buffers)."
+        self._value, self.grad = value, grad
+    @property
+    def value(self):
+        "The weight's array. Assigning to it copies the new values in place, so the variable stays bound to training."
+        return self._value
+    @value.setter
+    def value(self, new):
+        new = np.asarray(new)
+        if new.shape != self._value.shape:
+            raise ValueError(f"Variable '{self.name}' has shape {fmt_shape(self._value.shape)}; it cannot take an array of shape "
+                             f"{fmt_shape(new.shape)}. Its shape is fixed by the layer: create the layer again for another shape.")
+        self._value[...] = new
     @property
     def shape(self): return self.value.shape
     @property
@@ -97,6 +123,15 @@ def as_shape(shape):
     if shape is None: return None
     if isinstance(shape, (int, np.integer)): return (int(shape),)
     return tuple(None if d is None else int(d) for d in shape)
+
+def sample_shape(shape, who='Input'):
+    "The shape of one sample as a tuple of positive whole numbers (or None), or a teaching error naming `who`."
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if not isinstance(dims, (tuple, list)) or any(
+            d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0) for d in dims):
+        raise ValueError(f"{who} got the shape {shape!r}, but the shape of one sample is a tuple of positive whole numbers, such as "
+                         "(10,) for 10 features or (28, 28, 1) for an image (the batch dimension is left out).")
+    return tuple(None if d is None else int(d) for d in dims)
 
 def fmt_shape(shape): return '(' + ', '.join('None' if d is None else str(d) for d in shape) + (',)' if len(shape) == 1 else ')')
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import numpy as np
-from .core import get_rng, unknown_name_error, snake_case, as_shape
+from .core import get_rng, unknown_name_error, snake_case, as_shape, from_spec
 
 # %% auto #0
 __all__ = ['GlorotUniform', 'GlorotNormal', 'HeUniform', 'HeNormal', 'LecunUniform', 'LecunNormal', 'INITIALIZERS', 'Initializer',
@@ -103,7 +103,7 @@ def get_initializer(identifier # A name ('he_normal'), an `Initializer`, a calla
         key = identifier.lower()
         if key in INITIALIZERS: return INITIALIZERS[key]()
         raise unknown_name_error('initializer', identifier, list(INITIALIZERS))
-    if isinstance(identifier, dict): return INITIALIZERS[snake_case(identifier['class_name'])].from_config(identifier.get('config', {}))
+    if isinstance(identifier, dict): return from_spec(identifier, INITIALIZERS, 'initializer')
     raise TypeError(f"An initializer must be a name like 'glorot_uniform' or an Initializer; got {identifier!r}.")
 
 # %% ../nbs/02_initializers.ipynb #8fe74434

@@ -180,7 +180,10 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
             if not np.all(np.equal(np.mod(y, 1), 0)):
                 raise ValueError(f"Loss '{self.name}' needs whole-number class labels, got non-integer values such as {y.ravel()[np.mod(y.ravel(), 1) != 0][0]}.")
             lo, hi = int(y.min()), int(y.max())
-            if lo < 0 or hi >= k:
+            if lo < 0:
+                raise ValueError(f"Loss '{self.name}': class labels must be 0 or more, got {lo}. Labels count classes from 0 "
+                                 f"(0..{k - 1} for this {k}-unit output); drop or relabel the rows marked {lo}.")
+            if hi >= k:
                 raise ValueError(f"Loss '{self.name}': labels must be in 0..{k - 1} for a {k}-unit output, got labels from {lo} to {hi}. "
                                  f"Give the last layer {hi + 1} units, or check the labels (1-based labels need y - 1).")
         return np.eye(k, dtype=np.float32)[y.astype(np.int64)]
@@ -209,6 +212,7 @@ LOSSES = {
     'mean_squared_error': MeanSquaredError, 'mse': MeanSquaredError, 'mean_absolute_error': MeanAbsoluteError, 'mae': MeanAbsoluteError,
     'huber': Huber, 'huber_loss': Huber, 'binary_crossentropy': BinaryCrossentropy, 'categorical_crossentropy': CategoricalCrossentropy,
     'sparse_categorical_crossentropy': SparseCategoricalCrossentropy,
+    'bce': BinaryCrossentropy,  # Keras 3's short name
 }
 _CLASSES = {c.__name__: c for c in [MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy]}
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_optimizers.ipynb #81eae7ad
 from __future__ import annotations
-import inspect, math
+import inspect, math, weakref
 import numpy as np
 from .core import unknown_name_error, closest_name
 
@@ -23,8 +23,7 @@ class FlatParams:
         self.values, self.grads = np.empty(n, dtype), np.zeros(n, dtype)
         for v, a, b in zip(self.variables, self.offsets[:-1], self.offsets[1:]):
             self.values[a:b] = v.value.ravel()
-            v.value = self.values[a:b].reshape(v.shape)
-            v.grad = self.grads[a:b].reshape(v.shape)
+            v._bind(self.values[a:b].reshape(v.shape), self.grads[a:b].reshape(v.shape))
         self.key = tuple(id(v) for v in self.variables)
     @property
     def size(self): return int(self.offsets[-1])
@@ -77,6 +76,12 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 SCHEDULES = {c.__name__: c for c in [ExponentialDecay, CosineDecay, PiecewiseConstantDecay]}
 
 # %% ../nbs/09_optimizers.ipynb #3cebd9bf
+def _check_lr(opt, lr):
+    "A finite learning rate >= 0, as a float, or a teaching error."
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)) or not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"{type(opt).__name__} needs a finite learning_rate >= 0, got {lr!r}. Typical values are 1e-4 to 1e-1.")
+    return float(lr)
+
 class Optimizer:
     "Base class. Subclasses define `slot_names` and `update(theta, g, lr)` working in place on flat arrays."
     slot_names = ()
@@ -87,11 +92,11 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__} got an unexpected keyword argument '{k}'." + (f" Did you mean '{guess}'?" if guess else ''))
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of clipnorm, clipvalue and global_clipnorm can be set.")
-        if isinstance(learning_rate, (int, float, np.floating)) and learning_rate < 0:
-            raise ValueError(f"{type(self).__name__} needs learning_rate >= 0, got {learning_rate}.")
-        if not isinstance(learning_rate, (int, float, np.floating)) and not callable(learning_rate):
+        if not isinstance(learning_rate, (int, float, np.floating)) and not callable(learning_rate) or isinstance(learning_rate, bool):
             raise TypeError(f"learning_rate must be a number or a schedule such as ExponentialDecay(...), got {learning_rate!r}.")
+        if not callable(learning_rate): _check_lr(self, learning_rate)
         self._learning_rate = learning_rate
+        self._owner = None  # a weak reference to the model this optimizer trains (compile claims it)
         self.weight_decay, self.clipnorm, self.clipvalue, self.global_clipnorm = weight_decay, clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
@@ -108,7 +113,21 @@ class Optimizer:
         if isinstance(self._learning_rate, LearningRateSchedule) or callable(self._learning_rate):
             raise TypeError("This optimizer was created with a learning-rate schedule, so its learning rate is not settable. "
                             "Create the optimizer with a float learning_rate to change it during training.")
-        self._learning_rate = float(value)
+        self._learning_rate = _check_lr(self, value)
+
+    # -- one model -------------------------------------------------------------------------------
+    def _claim(self, model):
+        "Become `model`'s optimizer; refuse if another model (still alive) already trains with this one."
+        owner = self._owner() if self._owner is not None else None
+        if owner is not None and owner is not model:
+            raise ValueError(f"This {type(self).__name__} optimizer already trains {type(owner).__name__} '{owner.name}'. An optimizer "
+                             f"keeps one model's state (its step count and moments), so '{model.name}' needs its own: create a new "
+                             f"optimizer, e.g. compile(optimizer={type(self).__name__}(learning_rate={self.learning_rate:g}), ...).")
+        self._owner = weakref.ref(model)
+
+    def __getstate__(self):
+        state = dict(self.__dict__); state['_owner'] = None  # a copy trains nothing until a model compiles with it
+        return state
 
     # -- state -----------------------------------------------------------------------------------
     def _slot_init(self, name, n, dtype): return np.zeros(n, dtype)

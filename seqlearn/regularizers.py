@@ -5,7 +5,7 @@
 # %% ../nbs/03_regularizers.ipynb #551bec9b
 from __future__ import annotations
 import numpy as np
-from .core import unknown_name_error
+from .core import unknown_name_error, from_spec
 
 # %% auto #0
 __all__ = ['REGULARIZERS', 'Regularizer', 'L1', 'L2', 'L1L2', 'get_regularizer', 'regularizer_config']
@@ -52,7 +52,7 @@ def get_regularizer(identifier # None, 'l1', 'l2', 'l1_l2', or a `Regularizer`
         if identifier.lower() in REGULARIZERS: return REGULARIZERS[identifier.lower()]()
         raise unknown_name_error('regularizer', identifier, ['l1', 'l2', 'l1_l2'])
     if isinstance(identifier, dict):
-        return {'L1': L1, 'L2': L2, 'L1L2': L1L2}[identifier['class_name']].from_config(identifier['config'])
+        return from_spec(identifier, REGULARIZERS, 'regularizer')
     raise TypeError(f"A regularizer must be None, 'l1', 'l2', 'l1_l2' or a Regularizer; got {identifier!r}.")
 
 # %% ../nbs/03_regularizers.ipynb #be67e0c5

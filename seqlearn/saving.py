@@ -4,17 +4,18 @@
 
 # %% ../nbs/13_saving.ipynb #7e760fc7
 from __future__ import annotations
-import io, json, os, tempfile, zipfile
+import io, json, math, os, re, secrets, stat, struct, time, zipfile, zlib
 import numpy as np
 from . import __version__
-from .core import LAYER_CLASSES, fmt_shape, closest_name, get_rng
+from .core import LAYER_CLASSES, fmt_shape, closest_name, get_rng, patch_to
 from .activations import ACTIVATIONS
 from .optimizers import FlatParams, Optimizer, OPTIMIZERS
 from . import losses as losses_mod, metrics as metrics_mod
 
 # %% auto #0
-__all__ = ['FORMAT_NAME', 'FORMAT_VERSION', 'layer_class', 'model_from_config', 'to_json', 'model_from_json', 'ModelFileError',
-           'save_model', 'save_weights', 'load_model', 'load_weights', 'save_backup', 'restore_backup']
+__all__ = ['FORMAT_NAME', 'FORMAT_VERSION', 'MAX_JSON_BYTES', 'MAX_ELEMENTS', 'MAX_ARRAY_BYTES', 'NPY_HEADER_SLACK',
+           'layer_class', 'model_from_config', 'to_json', 'model_from_json', 'ModelFileError', 'save_model',
+           'save_weights', 'load_model', 'load_weights', 'save_backup', 'restore_backup']
 
 # %% ../nbs/13_saving.ipynb #fbeb32cb
 def _resolve_custom_activations(config, custom_objects):
@@ -65,15 +66,66 @@ def model_from_json(json_string, # What `model.to_json()` returned
 FORMAT_NAME, FORMAT_VERSION = 'seqlearn', 2  # 2: config.json names the model class (functional and nested models)
 
 class ModelFileError(ValueError):
-    "A file that cannot be loaded: not a seqlearn file, truncated, corrupted, or from a newer format version."
+    "A file that cannot be loaded: not a seqlearn file, truncated, corrupted, from a newer format version, or from a different architecture."
+
+# %% ../nbs/13_saving.ipynb #eb4cceed
+_STARTED = time.time()  # a temporary file older than this cannot belong to a save running in this process
+
+def _check_folder(path):
+    "Fail, naming the folder, when the folder `path` would go into does not exist."
+    folder = os.path.dirname(path)
+    if not folder or os.path.isdir(folder): return
+    if os.path.exists(folder):
+        raise NotADirectoryError(f"Cannot save to '{path}': '{folder}' is a file, not a folder. Choose a path inside a folder.")
+    raise FileNotFoundError(f"Cannot save to '{path}': the folder '{folder}' does not exist. "
+                            f"Create it first (os.makedirs('{folder}')).")
+
+def _temporary_pattern(base):
+    "Names of the temporary files of saves to `base`: `.NAME.<pid>-<8 hex>.tmp`, and `.NAME.<8 chars>.tmp` of older seqlearn."
+    return re.compile(r'\.' + re.escape(base) + r'\.(?:(\d+)-[0-9a-f]{8}|[a-z0-9_]{8})\.tmp')
+
+def _process_runs(pid):
+    "Whether process `pid` runs (POSIX); None where this cannot be told."
+    if os.name != 'posix': return None  # on Windows os.kill(pid, 0) would interrupt the process
+    try: os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError): return False
+    except OSError: return True  # it runs, as another user
+    return True
+
+def _abandoned(file, pid):
+    "A temporary file no running save will finish: not this process's, its writer gone (if known), older than this process."
+    if pid is not None and (pid == os.getpid() or _process_runs(pid)): return False
+    try: return os.path.getmtime(file) < _STARTED
+    except OSError: return False
+
+def _remove_abandoned_temporaries(path):
+    folder, base = os.path.split(os.path.abspath(path))
+    pattern = _temporary_pattern(base)
+    for name in os.listdir(folder):
+        m = pattern.fullmatch(name)
+        if m and _abandoned(os.path.join(folder, name), None if m[1] is None else int(m[1])):
+            try: os.remove(os.path.join(folder, name))
+            except OSError: pass  # another save removed it first
+
+def _create_temporary(path):
+    "A new empty file next to `path` with the mode `open(path, 'w')` would give: (fd, name)."
+    folder, base = os.path.split(os.path.abspath(path))
+    while True:
+        tmp = os.path.join(folder, f".{base}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        try: return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666), tmp
+        except FileExistsError: continue
 
 def _atomic_write(path, write):
-    "Call `write(fileobj)` on a temporary file next to `path`, then move it into place in one step."
+    "Call `write(fileobj)` on a temporary file next to `path`, then move it into place in one step (an existing file keeps its mode)."
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=folder)
+    _check_folder(path)
+    _remove_abandoned_temporaries(path)
+    try: mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError: mode = None
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, 'wb') as f:
+            if mode is not None: os.chmod(tmp, mode)
             write(f)
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -82,6 +134,7 @@ def _atomic_write(path, write):
         except OSError: pass
         raise
 
+# %% ../nbs/13_saving.ipynb #b5e9d5d2
 def _npy_bytes(a):
     buf = io.BytesIO(); np.save(buf, np.ascontiguousarray(a), allow_pickle=False); return buf.getvalue()
 
@@ -175,42 +228,39 @@ def _optimizer_slots(model):
     slots = {s: np.concatenate([arr[a:b] for _, a, b in segs]) if segs else arr[:0] for s, arr in opt.slots.items()}
     return slots, [(p, b - a, i) for (i, p), a, b in segs]
 
-def _restore_slots(model, slots, layout, path):
-    "Map saved optimizer slices onto the model's weights by position in `model.weights` (names may differ: automatic\n    names count up in a session), checking every size first."
-    opt = model.optimizer
-    named = model._named_weights()
-    by_path = dict(named)
-    variables = []
-    for entry in layout:
-        p, n = entry[0], entry[1]
-        if len(entry) > 2:
-            i = int(entry[2])
-            if not 0 <= i < len(named):
-                raise ModelFileError(f"Cannot load '{path}': the optimizer state refers to weight {i} ('{p}'), but the model has "
-                                     f"{len(named)} weights.")
-            variables.append(named[i][1])
-        elif p in by_path: variables.append(by_path[p])
-        else: raise ModelFileError(f"Cannot load '{path}': the optimizer state refers to weight '{p}', which the model lacks.")
-    layout = [(e[0], e[1]) for e in layout]
-    for v, (p, n) in zip(variables, layout):
-        if v.size != n: raise ModelFileError(f"Cannot load '{path}': the optimizer state for '{p}' has {n} values, the weight has {v.size}.")
-    flat = model._flat_params()
-    offsets = np.concatenate([[0], np.cumsum([n for _, n in layout])]).astype(np.int64)
+def _slot_variables(model, slots, layout, error):
+    "The model's variables that the saved slices belong to, after checking slot names, positions and sizes (`error(what)` otherwise)."
+    opt, named = model.optimizer, model._named_weights()
+    if set(slots) != set(opt.slot_names):
+        raise error(f"its optimizer state has the slots {sorted(slots)}, but the model's {type(opt).__name__} keeps "
+                    f"{sorted(opt.slot_names)}")
+    by_path, variables = dict(named), []
+    for p, n, i in layout:
+        if i is not None and not i < len(named):
+            raise error(f"the optimizer state refers to weight {i} ('{p}'), but the model has {len(named)} weights")
+        if i is None and p not in by_path: raise error(f"the optimizer state refers to weight '{p}', which the model lacks")
+        v = named[i][1] if i is not None else by_path[p]
+        if v.size != n: raise error(f"the optimizer state for '{p}' has {n} values, the weight has {v.size}")
+        variables.append(v)
+    if len({id(v) for v in variables}) < len(variables): raise error("the optimizer state lists a weight twice")
+    return variables
+
+def _set_slots(model, slots, layout, variables):
+    "Put checked slot arrays into the optimizer, mapped onto the model's flat buffer."
+    opt, flat = model.optimizer, model._flat_params()
     opt.slots = {s: np.asarray(a, dtype=flat.values.dtype) for s, a in slots.items()}
-    opt._layout = (tuple(id(v) for v in variables), offsets)
+    opt._layout = (tuple(id(v) for v in variables), np.concatenate([[0], np.cumsum([n for _, n, _ in layout])]).astype(np.int64))
     opt.build(flat)  # map the saved slices onto the model's flat buffer
+
+def _restore_slots(model, slots, layout, error):
+    "Map saved optimizer slices onto the model's weights by position in `model.weights`, checking everything first."
+    _set_slots(model, slots, layout, _slot_variables(model, slots, layout, error))
 
 # %% ../nbs/13_saving.ipynb #1bf4e280
 def _shape_data(shape):
     "A shape (or a list of shapes) as JSON-ready lists."
     if shape is None: return None
     return [list(s) for s in shape] if shape and isinstance(shape[0], (list, tuple)) else list(shape)
-
-def _build_from_manifest(model, manifest):
-    "Build a model that its config does not build (a subclassed model) for the input shape the file records."
-    shape = manifest.get('build_input_shape')
-    if model.built or shape is None: return
-    model.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list) else tuple(shape))
 
 def _write_archive(model, path, kind, extra=None):
     if not model.built:
@@ -253,71 +303,232 @@ def save_weights(model, filepath, # Where to write, e.g. 'model.weights.seqlearn
     _write_archive(model, filepath, 'weights')
 
 # %% ../nbs/13_saving.ipynb #6239a6ee
+MAX_JSON_BYTES, MAX_ELEMENTS, MAX_ARRAY_BYTES, NPY_HEADER_SLACK = 64 * 2**20, 2**31, 4 * 2**30, 4096
+# What zipfile, zlib and the .npy reader raise on damaged bytes (a flipped byte can give any of these)
+_BAD_BYTES = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, struct.error, EOFError, OSError,
+              ValueError, TypeError, KeyError, IndexError, OverflowError, SyntaxError, RecursionError, MemoryError)
+
+def _is_count(x): return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
 class _Archive:
-    "A validated, opened seqlearn file."
+    "A seqlearn file opened for reading: its members by name and its checked manifest."
     def __init__(self, path):
         self.path = os.fspath(path)
         if not os.path.exists(self.path): raise FileNotFoundError(f"No such file: '{self.path}'.")
+        self.file = open(self.path, 'rb')  # a permission error stays an OSError
+        try: self._open()
+        except BaseException: self.file.close(); raise
+    def _open(self):
         try:
-            self.zip = zipfile.ZipFile(self.path)
-            names = set(self.zip.namelist())
-        except zipfile.BadZipFile:
-            raise self.error("it is not a seqlearn file (not a zip archive), or it is truncated") from None
-        if 'seqlearn.json' not in names: raise self.error("it is not a seqlearn file (no seqlearn.json inside)")
+            self.zip = zipfile.ZipFile(self.file)
+            self.members = {i.filename: i for i in self.zip.infolist()}
+        except _BAD_BYTES as e:
+            raise self.error(f"it is not a seqlearn file (not a zip archive), or it is truncated or corrupted ({e})") from None
+        if 'seqlearn.json' not in self.members: raise self.error("it is not a seqlearn file (no seqlearn.json inside)")
         self.manifest = self.json('seqlearn.json')
         if not isinstance(self.manifest, dict) or self.manifest.get('format') != FORMAT_NAME:
             raise self.error("it is not a seqlearn file (its seqlearn.json does not name the seqlearn format)")
         v = self.manifest.get('format_version')
-        if not isinstance(v, int) or v < 1 or v > FORMAT_VERSION:
-            raise self.error(f"it has format version {v!r}, and this seqlearn ({__version__}) reads versions 1 to "
+        if not _is_count(v) or v < 1 or v > FORMAT_VERSION:
+            raise self.error(f"it has format version {v!r:.40}, and this seqlearn ({__version__}) reads versions 1 to "
                              f"{FORMAT_VERSION}. Upgrade seqlearn to load it")
+        if self.manifest.get('kind', 'weights') not in ('model', 'weights'):
+            raise self.error(f"its seqlearn.json is malformed ('kind' should be 'model' or 'weights', got {self.manifest.get('kind')!r:.40})")
     def error(self, what): return ModelFileError(f"Cannot load '{self.path}': {what}.")
-    def read(self, name):
-        try: return self.zip.read(name)
-        except KeyError: raise self.error(f"it is incomplete ('{name}' is missing)") from None
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-            raise self.error(f"it is corrupted or truncated ('{name}' cannot be read: {e})") from None
+    def member(self, name):
+        if name not in self.members: raise self.error(f"it is incomplete ('{name}' is missing)")
+        return self.members[name]
+    def read(self, name, limit=None):
+        "The bytes of member `name`, refused unread when it declares more than `limit` (`MAX_JSON_BYTES`) bytes; the zip CRC is checked."
+        info, limit = self.member(name), MAX_JSON_BYTES if limit is None else limit
+        if info.file_size > limit: raise self.error(f"'{name}' declares {info.file_size:,} bytes, more than the {limit:,} it may have")
+        try: return self.zip.read(info)
+        except _BAD_BYTES as e: raise self.error(f"it is corrupted or truncated ('{name}' cannot be read: {e})") from None
     def json(self, name):
-        try: return json.loads(self.read(name).decode('utf-8'))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e: raise self.error(f"it is corrupted ('{name}' is not valid JSON: {e})") from None
-    def array(self, name):
-        try: return np.load(io.BytesIO(self.read(name)), allow_pickle=False)
-        except ModelFileError: raise
-        except ValueError as e:
-            if 'pickle' in str(e): raise self.error(f"'{name}' holds Python objects, which seqlearn never loads (allow_pickle=False)") from None
-            raise self.error(f"it is corrupted ('{name}' is not a valid .npy array: {e})") from None
-        except (OSError, EOFError) as e: raise self.error(f"it is corrupted ('{name}' is not a valid .npy array: {e})") from None
-    def weights(self):
-        "The weight index with its arrays, each checked against its recorded shape."
-        out = []
-        for e in self.manifest.get('weights', []):
-            a = self.array(e['file'])
-            if list(a.shape) != list(e['shape']) or not np.issubdtype(a.dtype, np.number):
-                raise self.error(f"it is corrupted ('{e['file']}' has shape {a.shape} and dtype {a.dtype}, the index says {tuple(e['shape'])})")
-            out.append((e, a))
-        return out
-    def close(self): self.zip.close()
+        data = self.read(name)
+        try: return json.loads(data.decode('utf-8'))
+        except (ValueError, RecursionError) as e:  # bad UTF-8, bad JSON, a 5000-digit number, absurd nesting
+            raise self.error(f"it is corrupted ('{name}' is not valid JSON: {str(e)[:200]})") from None
+    def close(self): self.zip.close(); self.file.close()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
+# %% ../nbs/13_saving.ipynb #4e216241
+def _shape_problem(shape):
+    "What is wrong with `shape` as an array shape from a file (a list or tuple of whole numbers), or None."
+    if not isinstance(shape, (list, tuple)) or len(shape) > 32 or not all(_is_count(d) for d in shape):
+        return f"{shape!r:.80} is not a shape (at most 32 whole numbers >= 0)"
+    if math.prod(shape) > MAX_ELEMENTS: return f"{fmt_shape(tuple(shape))} is {math.prod(shape):,} values, more than the {MAX_ELEMENTS:,} a file may hold"
+
+def _dtype_problem(dtype):
+    "What is wrong with `dtype` (a numpy dtype) for a weight or an optimizer slot, or None."
+    if dtype.hasobject: return "Python objects, which seqlearn never loads (allow_pickle=False)"
+    if dtype.kind not in 'iuf' or dtype.fields is not None or dtype.subdtype is not None: return f"values of type {dtype}, not numbers"
+
+# %% ../nbs/13_saving.ipynb #711a79ae
+def _npy_header(f):
+    "Shape, Fortran order and dtype from the header of the .npy stream `f`."
+    version = np.lib.format.read_magic(f)
+    if version not in ((1, 0), (2, 0)): raise ValueError(f".npy format version {version} (seqlearn reads 1.0 and 2.0)")
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return read(f, max_header_size=NPY_HEADER_SLACK)
+
+def _read_data(f, a):
+    "Fill `a` from `f`, then read to the member's end so zipfile checks its CRC."
+    view, got = memoryview(a.reshape(-1).view(np.uint8)), 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n: raise EOFError(f"the data ends after {got:,} of {len(view):,} bytes")
+        got += n
+    f.read()
+
+@patch_to(_Archive)
+def array(self, name, # The member, e.g. 'weights/0000.npy'
+          shape=None, dtype=None # What the index says it holds, if it says
+         ):
+    "The array in member `name`, after checking its header (numeric, bounded, as the index says) and its size."
+    info = self.member(name)
+    try:
+        with self.zip.open(info) as f:
+            hshape, fortran, hdtype = _npy_header(f)
+            problem = _shape_problem(hshape) or _dtype_problem(hdtype)
+            if problem: raise self.error(f"'{name}' holds {problem}")
+            nbytes = math.prod(hshape) * hdtype.itemsize
+            if nbytes > MAX_ARRAY_BYTES: raise self.error(f"'{name}' holds {nbytes:,} bytes of data, more than the {MAX_ARRAY_BYTES:,} an array may have")
+            need = f.tell() + nbytes
+            if not need <= info.file_size <= need + NPY_HEADER_SLACK:
+                raise self.error(f"it is corrupted ('{name}' holds {info.file_size:,} bytes, but its header declares a "
+                                 f"{fmt_shape(hshape)} {hdtype} array, which takes {need:,})")
+            if (shape is not None and list(hshape) != list(shape)) or (dtype is not None and hdtype.name != np.dtype(dtype).name):
+                want = ' and '.join(x for x in (shape is not None and f"shape {fmt_shape(tuple(shape))}", dtype and f"dtype {dtype}") if x)
+                raise self.error(f"it is corrupted ('{name}' has shape {fmt_shape(hshape)} and dtype {hdtype}, where the file's "
+                                 f"index says {want})")
+            a = np.empty(hshape[::-1] if fortran else hshape, hdtype)
+            _read_data(f, a)
+    except ModelFileError: raise
+    except _BAD_BYTES as e: raise self.error(f"it is corrupted ('{name}' is not a valid .npy array: {str(e)[:200]})") from None
+    return a.T if fortran else a
+
+# %% ../nbs/13_saving.ipynb #5311d174
+def _entry_problem(e):
+    "What is wrong with a weight-index entry, or None."
+    if not isinstance(e, dict): return f"expected a dict, got {type(e).__name__}"
+    if not (isinstance(e.get('path'), str) or (isinstance(e.get('layer'), str) and isinstance(e.get('name'), str))):
+        return "it has no 'path' naming the weight"
+    if not isinstance(e.get('file'), str): return "it has no 'file' naming its array"
+    problem = _shape_problem(e.get('shape'))
+    if problem: return f"its shape {problem}"
+    if 'dtype' in e:
+        try: dtype = np.dtype(e['dtype']) if isinstance(e['dtype'], str) else None
+        except (TypeError, ValueError): dtype = None
+        if dtype is None or _dtype_problem(dtype): return f"its dtype {e['dtype']!r:.40} is not a numeric type"
+
+@patch_to(_Archive)
+def weight_index(self):
+    "The manifest's weight entries, each checked, with a bounded total size."
+    index = self.manifest.get('weights', [])
+    if not isinstance(index, list): raise self.error(f"its seqlearn.json is malformed ('weights' should be a list, got {type(index).__name__})")
+    for i, e in enumerate(index):
+        problem = _entry_problem(e)
+        if problem: raise self.error(f"its seqlearn.json is malformed (weight entry {i}: {problem})")
+    total = sum(math.prod(e['shape']) for e in index)
+    if total > MAX_ELEMENTS: raise self.error(f"its weights declare {total:,} values in all, more than the {MAX_ELEMENTS:,} a file may hold")
+    return index
+
+@patch_to(_Archive)
+def weights(self):
+    "(entry, array) for every weight in the index, each array checked against its entry."
+    return [(e, self.array(e['file'], e['shape'], e.get('dtype'))) for e in self.weight_index()]
+
 def _entry_path(e): return e['path'] if 'path' in e else f"{e['layer']}/{e['name']}"  # format 1 named layer and weight
 
-def _assign_weights(model, entries, path):
-    "Check every saved array against the model's weights (in order), then assign them all."
+def _weights_mismatch(model, entries):
+    "What makes the saved arrays not fit the model's weights (compared in order), or None."
     pairs = model._named_weights()
     for (p, w), (e, a) in zip(pairs, entries):
         if tuple(a.shape) != tuple(w.shape):
             layer, _, wname = p.rpartition('/')
-            raise ValueError(f"load_weights('{path}'): layer '{layer}' weight '{wname}' has shape {fmt_shape(w.shape)} in the model, "
-                             f"but the file has shape {fmt_shape(a.shape)} there (saved from '{_entry_path(e)}'). "
-                             "The file was saved from a different architecture.")
+            return (f"layer '{layer}' weight '{wname}' has shape {fmt_shape(w.shape)} in the model, but the file has shape "
+                    f"{fmt_shape(a.shape)} there (saved from '{_entry_path(e)}')")
     if len(pairs) != len(entries):
         i = min(len(pairs), len(entries))
         where = (f"the model's weight '{pairs[i][0]}' is not in the file" if i < len(pairs)
                  else f"the file has more weights, from '{_entry_path(entries[i][0])}' on")
-        raise ValueError(f"load_weights('{path}'): the model has {len(pairs)} weight arrays and the file {len(entries)}: {where}. "
-                         "The file was saved from a different architecture.")
+        return f"the model has {len(pairs)} weight arrays and the file {len(entries)}: {where}"
+
+def _assign_weights(model, entries, path):
+    "Check every saved array against the model's weights (in order), then assign them all."
+    problem = _weights_mismatch(model, entries)
+    if problem: raise ModelFileError(f"load_weights('{path}'): {problem}. The file was saved from a different architecture.")
     model.set_weights([a for _, a in entries])
+
+# %% ../nbs/13_saving.ipynb #f1bf0791
+def _is_number(x): return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+def _compile_problem(spec):
+    "What is wrong with the structure of compile.json (None is allowed: the model was not compiled), or None."
+    if spec is None: return None
+    if not isinstance(spec, dict): return f"expected a dict, got {type(spec).__name__}"
+    oc = spec.get('optimizer')
+    if not (isinstance(oc, dict) and isinstance(oc.get('class_name'), str) and isinstance(oc.get('config'), dict)):
+        return "'optimizer' should be {'class_name': ..., 'config': {...}}"
+    st = spec.get('optimizer_state', {})
+    if not isinstance(st, dict): return "'optimizer_state' should be a dict"
+    if not _is_count(st.get('iterations', 0)): return f"'iterations' should be a whole number >= 0, got {st.get('iterations')!r:.40}"
+    if 'u_product' in st and not _is_number(st['u_product']): return f"'u_product' should be a number, got {st['u_product']!r:.40}"
+    slots, layout = st.get('slots', []), st.get('layout', [])
+    if not (isinstance(slots, list) and all(isinstance(s, str) for s in slots) and len(set(slots)) == len(slots)):
+        return "'slots' should be a list of distinct slot names"
+    if not isinstance(layout, list) or not all(isinstance(e, list) and len(e) in (2, 3) and isinstance(e[0], str)
+                                               and all(_is_count(x) for x in e[1:]) for e in layout):
+        return "'layout' should be a list of [weight path, size, position] entries"
+    if sum(e[1] for e in layout) > MAX_ELEMENTS: return "'layout' declares more values than a file may hold"
+
+def _compile_spec_from(ar):
+    "compile.json, structurally checked (None when the model was saved uncompiled)."
+    spec = ar.json('compile.json')
+    problem = _compile_problem(spec)
+    if problem: raise ar.error(f"its compile.json is malformed ({problem})")
+    return spec
+
+def _optimizer_state(ar, spec):
+    "The saved optimizer state as checked values: iterations, u_product, learning rate, {slot: array}, [(path, size, position)]."
+    st = (spec or {}).get('optimizer_state', {})
+    lr = spec['optimizer']['config'].get('learning_rate') if spec else None
+    layout = [(e[0], e[1], e[2] if len(e) > 2 else None) for e in st.get('layout', [])]
+    n = sum(size for _, size, _ in layout)
+    slots = {s: ar.array(f"optimizer/{s}.npy", shape=[n]) for s in st.get('slots', [])}
+    return {'iterations': st.get('iterations', 0), 'u_product': st.get('u_product'), 'slots': slots, 'layout': layout,
+            'learning_rate': lr if _is_number(lr) and lr >= 0 else None}
+
+# %% ../nbs/13_saving.ipynb #cd756eab
+_CONFIG_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError, OverflowError, MemoryError)
+
+def _input_shape_problem(shape):
+    "What is wrong with a recorded input shape (a shape with None for the batch, or a list of them), or None."
+    one = lambda s: isinstance(s, list) and len(s) <= 32 and all(d is None or _is_count(d) for d in s)
+    if shape is None or one(shape) or (isinstance(shape, list) and shape and all(one(s) for s in shape)): return None
+    return f"{shape!r:.80} is not an input shape"
+
+def _build_for(ar, model, shape):
+    "Build `model` for the input shape the file records (a subclassed model, or a model not built yet)."
+    problem = _input_shape_problem(shape)
+    if problem: raise ar.error(f"its seqlearn.json is malformed ('build_input_shape': {problem})")
+    try: model.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list) else tuple(shape))
+    except _CONFIG_ERRORS as e: raise ar.error(f"the model cannot be built for the input shape it records, {shape}: {e}") from e
+
+def _model_from_file(ar, custom_objects, entries):
+    "The model that config.json describes, built and checked against the file's weights (`entries`), not yet holding them."
+    config = ar.json('config.json')
+    if not isinstance(config, dict): raise ar.error(f"its config.json is malformed (expected a dict, got {type(config).__name__})")
+    try: model = model_from_config(config, custom_objects)
+    except ModelFileError: raise
+    except _CONFIG_ERRORS as e: raise ar.error(f"its architecture cannot be rebuilt: {type(e).__name__}: {str(e)[:300]}") from e
+    if not hasattr(model, '_named_weights'): raise ar.error(f"its config.json describes a {type(model).__name__}, not a model")
+    if not model.built and ar.manifest.get('build_input_shape') is not None: _build_for(ar, model, ar.manifest['build_input_shape'])
+    problem = _weights_mismatch(model, entries)
+    if problem: raise ar.error(f"its weights do not fit the architecture it describes ({problem})")
+    return model
 
 def load_model(filepath, # A file written by `model.save`
                custom_objects=None, # {name: class or function} for custom layers, models, activations, losses, metrics, optimizers
@@ -327,52 +538,80 @@ def load_model(filepath, # A file written by `model.save`
     with _Archive(filepath) as ar:
         if ar.manifest.get('kind') != 'model':
             raise ar.error("it holds weights only (written by save_weights). Build the model, then call model.load_weights(path)")
-        config = ar.json('config.json')
-        try: model = model_from_config(config, custom_objects)
-        except ModelFileError: raise
-        except (ValueError, TypeError, KeyError) as e: raise ar.error(f"its architecture cannot be rebuilt: {e}") from None
-        _build_from_manifest(model, ar.manifest)
-        _assign_weights(model, ar.weights(), ar.path)
-        spec = ar.json('compile.json') if 'compile.json' in ar.zip.namelist() else None
-        if compile and spec is not None:
-            _restore_compile(model, spec, custom_objects, ar.path)
-            st = spec.get('optimizer_state', {})
-            if st.get('slots'):
-                slots = {s: ar.array(f"optimizer/{s}.npy") for s in st['slots']}
-                _restore_slots(model, slots, st['layout'], ar.path)
+        entries = ar.weights()
+        model = _model_from_file(ar, custom_objects, entries)
+        spec = _compile_spec_from(ar) if compile else None
+        state = _optimizer_state(ar, spec) if spec is not None else None
+        model.set_weights([a for _, a in entries])
+        if spec is not None:
+            try: _restore_compile(model, spec, custom_objects, ar.path)
+            except ModelFileError: raise
+            except _CONFIG_ERRORS as e: raise ar.error(f"its compile settings cannot be restored: {type(e).__name__}: {str(e)[:300]}") from e
+            if state['slots']: _restore_slots(model, state['slots'], state['layout'], ar.error)
     return model
 
 def load_weights(model, filepath # A file written by `save_weights` or `save`
                 ):
     "Set the weights of `model` from a file, checking every shape against the model's first."
     with _Archive(filepath) as ar:
+        entries = ar.weights()
         if not model.built:
             config = ar.json('config.json')
-            shape = ar.manifest.get('build_input_shape') or (config.get('config', config) if isinstance(config, dict) else {}).get('build_input_shape')
+            inner = config.get('config', config) if isinstance(config, dict) else None
+            shape = ar.manifest.get('build_input_shape') or (inner.get('build_input_shape') if isinstance(inner, dict) else None)
             if shape is None: model._require_built('load_weights')
-            model.build(tuple(shape) if not isinstance(shape[0], list) else [tuple(s) for s in shape])
-        _assign_weights(model, ar.weights(), ar.path)
+            _build_for(ar, model, shape)
+        _assign_weights(model, entries, ar.path)
     return model
 
-# %% ../nbs/13_saving.ipynb #4e216241
+# %% ../nbs/13_saving.ipynb #3dfd0c69
 def save_backup(model, path, epoch):
     "Save `model` with the count of finished epochs and the random state."
     _write_archive(model, path, 'model', extra={'backup': {'epoch': int(epoch), 'rng_state': get_rng().bit_generator.state}})
 
+def _read_backup(ar):
+    "Everything in a backup, read and checked: epoch, random state, weights, compile spec, optimizer state."
+    info = ar.manifest.get('backup')
+    if not isinstance(info, dict): raise ar.error("it is not a BackupAndRestore backup")
+    if not _is_count(info.get('epoch')): raise ar.error(f"its backup record is malformed ('epoch' should be a whole number >= 0, got {info.get('epoch')!r:.40})")
+    rng_state = info.get('rng_state')
+    if rng_state is not None:
+        probe = type(get_rng().bit_generator)()
+        try: probe.state = rng_state
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
+            raise ar.error(f"its random-generator state is not a valid {type(probe).__name__} state ({str(e)[:200]})") from None
+    spec = _compile_spec_from(ar)
+    return {'epoch': info['epoch'], 'rng_state': rng_state, 'entries': ar.weights(), 'spec': spec, 'state': _optimizer_state(ar, spec)}
+
+def _check_backup_fits(model, b, ar):
+    "The model's variables for the backup's optimizer slots, after checking that the backup was written by this model."
+    def differs(what): return ar.error(f"it was written by a different model than '{model.name}': {what}. Delete the backup "
+                                       "to start training afresh, or rebuild the model (and compile) as it was")
+    problem = _weights_mismatch(model, b['entries'])
+    if problem: raise differs(problem)
+    opt, spec = model.optimizer, b['spec']
+    if spec is not None and spec['optimizer']['class_name'] != type(opt).__name__:
+        raise differs(f"it was trained with {spec['optimizer']['class_name']}, the model is compiled with {type(opt).__name__}")
+    if not b['state']['slots']:
+        if b['state']['iterations'] and opt.slot_names: raise differs(f"it has no optimizer slots, the model's {type(opt).__name__} keeps {sorted(opt.slot_names)}")
+        return []
+    return _slot_variables(model, b['state']['slots'], b['state']['layout'], differs)
+
+def _apply_backup(model, b, variables):
+    "Assign a checked backup: weights, learning rate, optimizer state, random state."
+    model.set_weights([a for _, a in b['entries']])
+    opt, st = model.optimizer, b['state']
+    if st['learning_rate'] is not None and not callable(opt._learning_rate): opt._learning_rate = st['learning_rate']
+    opt.iterations = st['iterations']
+    if st['u_product'] is not None and hasattr(opt, 'u_product'): opt.u_product = st['u_product']
+    if st['slots']: _set_slots(model, st['slots'], st['layout'], variables)
+    else: opt.slots, opt._layout = {}, None  # saved before the first step: the optimizer starts afresh
+    if b['rng_state'] is not None: get_rng().bit_generator.state = b['rng_state']
+
 def restore_backup(model, path) -> int:
-    "Load weights, optimizer state and random state from a backup into `model`; returns the finished epochs."
+    "Load weights, optimizer state and random state from a backup into `model`, all checked first; returns the finished epochs."
     with _Archive(path) as ar:
-        info = ar.manifest.get('backup')
-        if not isinstance(info, dict): raise ar.error("it is not a BackupAndRestore backup")
-        _assign_weights(model, ar.weights(), ar.path)
-        spec = ar.json('compile.json')
-        st = (spec or {}).get('optimizer_state', {})
-        opt = model.optimizer
-        lr = spec['optimizer']['config'].get('learning_rate') if spec else None
-        if isinstance(lr, (int, float)) and not callable(opt._learning_rate): opt._learning_rate = lr
-        opt.iterations = int(st.get('iterations', 0))
-        if 'u_product' in st: opt.u_product = st['u_product']
-        if st.get('slots'):
-            _restore_slots(model, {s: ar.array(f"optimizer/{s}.npy") for s in st['slots']}, st['layout'], ar.path)
-        if info.get('rng_state'): get_rng().bit_generator.state = info['rng_state']
-        return int(info['epoch'])
+        b = _read_backup(ar)
+        variables = _check_backup_fits(model, b, ar)
+        _apply_backup(model, b, variables)
+        return b['epoch']

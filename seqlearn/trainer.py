@@ -4,16 +4,16 @@
 
 # %% ../nbs/15_trainer.ipynb #3d4fdb77
 from __future__ import annotations
-import copy, math, signal, threading, time, warnings
+import copy, functools, math, signal, threading, time, warnings
 import numpy as np
 from .core import get_rng, fmt_shape, closest_name, patch_to
 from .data import standardize, check_finite, check_samples
 from . import losses as losses_mod, optimizers as optimizers_mod, metrics as metrics_mod
 from .optimizers import FlatParams
-from .callbacks import CallbackList, History, progress_display, _fmt_logs
+from .callbacks import Callback, CallbackList, History, progress_display, _fmt_logs
 
 # %% auto #0
-__all__ = ['Trainer']
+__all__ = ['Trainer', 'one_thread']
 
 # %% ../nbs/15_trainer.ipynb #b7de7312
 class Trainer:
@@ -32,6 +32,29 @@ class Trainer:
         self._loss_items = None      # (output, loss, loss weight, fused) for each output that has a loss
         self._initial_epoch = None   # set by BackupAndRestore when it restores finished epochs
         self._output_keys = None     # the keys of a model whose outputs were given as a dict (then predict returns a dict)
+        self._lock = threading.RLock()  # held while fit/evaluate/predict run: one thread at a time uses the model
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop('_lock', None)  # a lock belongs to one process; the copy gets its own
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+# %% ../nbs/15_trainer.ipynb #f7b06a4b
+def one_thread(f):
+    "Decorator: run the method holding the model's lock; another thread that uses the model meanwhile gets a clear error."
+    @functools.wraps(f)
+    def run(self, *args, **kwargs):
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError(f"{type(self).__name__} '{self.name}' is in use by another thread (fit, evaluate or predict is running "
+                               f"there), and {f.__name__} would share its layers' buffers and corrupt both. Wait for that call to "
+                               f"finish, or use a copy in this thread: copy.deepcopy(model).")
+        try: return f(self, *args, **kwargs)
+        finally: self._lock.release()
+    return run
 
 # %% ../nbs/15_trainer.ipynb #126c5c9c
 _COMPILE_EXTRAS = ('weighted_metrics', 'run_eagerly', 'steps_per_execution', 'jit_compile', 'auto_scale_loss')
@@ -66,8 +89,10 @@ def compile(self, optimizer='rmsprop', # Name ('adam') or Optimizer instance
     optimizer, loss, metrics = optimizers_mod.get(optimizer), _resolve_losses(loss), _check_metric_names(metrics)
     if loss_weights is not None and not isinstance(loss_weights, (list, tuple, dict)):
         raise TypeError(f"loss_weights must be a list (one number per output) or a dict keyed by output name, got {loss_weights!r}.")
-    self._compile_config = {'loss': loss, 'loss_weights': loss_weights, 'metrics': metrics}
-    if self._known_output_names() is not None: self._resolve_compile()  # per-output mistakes fail here
+    config = {'loss': loss, 'loss_weights': loss_weights, 'metrics': metrics}
+    optimizer._claim(self)  # one optimizer, one model
+    if self._known_output_names() is not None: self._resolve_compile(config)  # per-output mistakes fail here, before any change
+    self._compile_config = config
     self.optimizer, self.loss, self.compiled = optimizer, loss, True
     self._metrics, self._flat, self.stop_training = None, None, False
     self._notify('compile')
@@ -109,17 +134,16 @@ def _per_output(self, value, what, default):
     return [value] * n
 
 @patch_to(Trainer)
-def _resolve_compile(self):
-    "One loss, loss weight and metric list per output, from compile's arguments."
-    c = self._compile_config
-    self._losses = self._per_output(c['loss'], 'loss', None)
-    weights = self._per_output(c['loss_weights'], 'loss_weights', 1.0) if c['loss_weights'] is not None else [1.0] * len(self._losses)
+def _resolve_compile(self, config=None):
+    "One loss, loss weight and metric list per output, from compile's arguments (checked in full before any is set)."
+    c = config or self._compile_config
+    losses = self._per_output(c['loss'], 'loss', None)
+    weights = self._per_output(c['loss_weights'], 'loss_weights', 1.0) if c['loss_weights'] is not None else [1.0] * len(losses)
     for w in weights:
         if isinstance(w, bool) or not isinstance(w, (int, float, np.number)) or not math.isfinite(w) or w < 0:
             raise ValueError(f"compile: loss_weights must be finite numbers >= 0, got {w!r}.")
-    self._loss_weights = [float(w) for w in weights]
-    self._metric_specs = [list(m) if isinstance(m, (list, tuple)) else ([] if m is None else [m])
-                          for m in self._per_output(c['metrics'], 'metrics', [])]
+    specs = [list(m) if isinstance(m, (list, tuple)) else ([] if m is None else [m]) for m in self._per_output(c['metrics'], 'metrics', [])]
+    self._losses, self._loss_weights, self._metric_specs = losses, [float(w) for w in weights], specs
 
 # %% ../nbs/15_trainer.ipynb #4d422e51
 class _Data:
@@ -132,9 +156,19 @@ class _Data:
         cut = lambda arrays: [None if v is None else v[a:b] for v in arrays]
         return _Data(cut(self.xs), cut(self.ys), cut(self.ys_loss), cut(self.sws))
 
-def _class_weights_to_sample_weights(y, class_weight, sample_weight):
+def _check_class_weight(class_weight, n_classes):
+    "Refuse keys that are not class indices of this output and weights that are not finite numbers >= 0."
     if not isinstance(class_weight, dict):
         raise TypeError(f"class_weight must be a dict {{class_index: weight}}, got {type(class_weight).__name__}.")
+    for k, v in class_weight.items():
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < n_classes:
+            raise ValueError(f"class_weight has the key {k!r}, but the classes of this output are 0 to {n_classes - 1}: keys must be "
+                             "those class indices (whole numbers).")
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"class_weight[{k}] is {v!r}; class weights must be finite numbers >= 0.")
+
+def _class_weights_to_sample_weights(y, class_weight, sample_weight, n_classes):
+    _check_class_weight(class_weight, n_classes)
     labels = np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else np.round(y.reshape(len(y), -1)[:, 0]).astype(np.int64)
     table = np.ones(max(int(labels.max()) + 1, max(int(k) for k in class_weight) + 1), np.float32)
     for k, v in class_weight.items(): table[int(k)] = v
@@ -174,7 +208,8 @@ def _prepare_data(self, x, y, sample_weight, class_weight, where):
         if len(names) > 1:
             raise ValueError(f"{where}: class_weight works for a model with one output; {model} has {len(names)}. Give "
                              "sample_weight per output instead (a dict keyed by output name).")
-        sws = [_class_weights_to_sample_weights(ys[0], class_weight, sws[0])]
+        units = self._output_shapes()[0][-1]
+        sws = [_class_weights_to_sample_weights(ys[0], class_weight, sws[0], max(2, units or 2))]
     if self._losses is None or len(self._losses) != len(names): self._resolve_compile()
     shapes = self._output_shapes()
     ys_loss = [None if l is None else l.prepare_targets(yy, s) for l, yy, s in zip(self._losses, ys, shapes)]
@@ -261,12 +296,14 @@ class _Tracker:
 
 # %% ../nbs/15_trainer.ipynb #89cbd899
 class _Interrupt:
-    "Turns SIGINT into a flag checked between batches, so an update is never cut in half."
-    def __init__(self): self.flag, self.old = False, None
+    """Turns SIGINT into a flag checked between batches, so an update is never cut in half. A second Ctrl-C interrupts
+    at once, except inside the optimizer's step (`critical`), where it waits until the step is whole."""
+    def __init__(self): self.flag, self.old, self.critical, self.deferred = False, None, False, False
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self.old = signal.getsignal(signal.SIGINT)
             def handler(sig, frame):
+                if self.flag and self.critical: self.deferred = True; return
                 if self.flag and callable(self.old): return self.old(sig, frame)  # a second Ctrl-C is not deferred
                 self.flag = True
             try: signal.signal(signal.SIGINT, handler)
@@ -277,8 +314,21 @@ class _Interrupt:
 
 def _batches(n, batch_size): return [(a, min(a + batch_size, n)) for a in range(0, n, batch_size)]
 
-def _check_fit_args(batch_size, epochs, initial_epoch, validation_split, validation_freq):
+def _check_validation_freq(freq):
+    "An int >= 1 (validate every `freq` epochs) or a collection of epoch numbers counted from 1 (Keras's two forms)."
+    if isinstance(freq, (list, tuple, set, range)):
+        freq = [_check_int(f, 'each epoch in validation_freq', 1) for f in freq]
+        if not freq: raise ValueError("validation_freq is an empty list: give the epochs to validate after, e.g. [1, 5, 10], or 1.")
+        return frozenset(freq)
+    return _check_int(freq, 'validation_freq', 1)
+
+def _validates(epoch, freq):
+    "Whether to validate after `epoch` (counted from 0), as Keras decides."
+    return (epoch + 1) in freq if isinstance(freq, frozenset) else (epoch + 1) % freq == 0
+
+def _check_fit_args(batch_size, epochs, initial_epoch, validation_split, validation_freq, validation_batch_size=None):
     "The checked (batch_size or None, epochs, initial_epoch, validation_freq); nothing has changed yet."
+    if validation_batch_size is not None: _check_int(validation_batch_size, 'validation_batch_size', 1)
     batch_size = None if batch_size is None else _check_int(batch_size, 'batch_size', 1)
     epochs, initial_epoch = _check_int(epochs, 'epochs', 1), _check_int(initial_epoch, 'initial_epoch', 0)
     if initial_epoch >= epochs:
@@ -286,7 +336,7 @@ def _check_fit_args(batch_size, epochs, initial_epoch, validation_split, validat
                          f"so fit(..., initial_epoch={initial_epoch}, epochs={initial_epoch + 1}) trains one more epoch.")
     if not (isinstance(validation_split, (int, float, np.floating)) and not isinstance(validation_split, bool) and 0 <= validation_split < 1):
         raise ValueError(f"validation_split must be a fraction in [0, 1), e.g. 0.2, got {validation_split!r}.")
-    return batch_size, epochs, initial_epoch, _check_int(validation_freq, 'validation_freq', 1)
+    return batch_size, epochs, initial_epoch, _check_validation_freq(validation_freq)
 
 # %% ../nbs/15_trainer.ipynb #90198bfb
 @patch_to(Trainer)
@@ -318,16 +368,21 @@ class _Gather:
         return _Data(vals[:n1], vals[n1:n1 + n2], vals[n1 + n2:n1 + n2 + n3], vals[n1 + n2 + n3:])
 
 # %% ../nbs/15_trainer.ipynb #51139acb
+def _as_list_of_callbacks(callbacks):
+    "The callbacks as a list (one callback alone is accepted too, as Keras does)."
+    return [callbacks] if isinstance(callbacks, Callback) else list(callbacks or [])
+
 @patch_to(Trainer)
 def _fit_callbacks(self, callbacks, verbose, epochs, steps, batch_size, n, do_validation, initial_epoch):
     history, progress = History(), progress_display(verbose)
-    cbs = list(callbacks or []) + [history] + ([progress] if progress is not None else [])
+    cbs = _as_list_of_callbacks(callbacks) + [history] + ([progress] if progress is not None else [])
     params = {'verbose': verbose, 'epochs': epochs, 'steps': steps, 'batch_size': batch_size, 'samples': n,
               'do_validation': do_validation, 'initial_epoch': initial_epoch, 'metrics': ['loss']}
     return CallbackList(cbs, model=self, params=params), history
 
 # %% ../nbs/15_trainer.ipynb #48978547
 @patch_to(Trainer)
+@one_thread
 def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed by input name
         y=None, # Targets: an array, a list (one per output) or a dict keyed by output name
         batch_size=None, # Samples per gradient update (default 32)
@@ -343,7 +398,8 @@ def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed
         validation_batch_size=None, validation_freq=1):
     "Train the model; returns a `History` whose `.history` holds the per-epoch loss, metrics and `val_` versions."
     self._require_compiled('fit')
-    batch_size, epochs, initial_epoch, validation_freq = _check_fit_args(batch_size, epochs, initial_epoch, validation_split, validation_freq)
+    batch_size, epochs, initial_epoch, validation_freq = _check_fit_args(batch_size, epochs, initial_epoch, validation_split,
+                                                                         validation_freq, validation_batch_size)
     data, val = self._split_validation(self._prepare_data(x, y, sample_weight, class_weight, 'fit'), validation_split, validation_data)
     if batch_size is None: batch_size = min(32, data.n)  # Keras's default 32 shrinks to fit small data; an explicit size must fit
     elif batch_size > data.n:
@@ -353,9 +409,10 @@ def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed
     steps = len(_batches(data.n, batch_size))
     cb, history = self._fit_callbacks(callbacks, verbose, epochs, steps, batch_size, data.n, val is not None, initial_epoch)
     run = _FitRun(self, data, val, cb, batch_size, shuffle, validation_batch_size or batch_size, validation_freq)
-    run.train(initial_epoch, epochs)
-    self.history = history
-    self._notify('trained')  # live displays (e.g. a ModelSummary) refresh after training
+    try: run.train(initial_epoch, epochs)
+    finally:
+        self.history = history   # also after Ctrl-C: the epochs so far
+        self._notify('trained')  # live displays (e.g. a ModelSummary) refresh after training
     return history
 
 # %% ../nbs/15_trainer.ipynb #9427c2f3
@@ -379,12 +436,14 @@ class _FitRun:
                 for epoch in range(initial_epoch, epochs):
                     if not self.epoch(epoch) or m.stop_training or self.intr.flag: break
             except KeyboardInterrupt:
-                self.interrupted = "a callback"
+                self.interrupted = self.interrupted or "a second Ctrl-C, or a callback"
             finally:
                 self.cb.on_train_end(self.logs)
         if self.interrupted:
-            print(f"Training interrupted ({self.interrupted}); the model holds the weights after the last complete update. "
-                  "Call fit again to continue.")
+            # as Keras: the interrupt goes on, so a loop of fits (a sweep, cross-validation) stops too
+            print(f"Training interrupted ({self.interrupted}); the model holds the weights after the last complete update, and "
+                  "model.history the epochs so far. Call fit again to continue (the Stop button stops without an exception).")
+            raise KeyboardInterrupt(f"fit interrupted ({self.interrupted})")
 
 # %% ../nbs/15_trainer.ipynb #f2153428
 @patch_to(_FitRun)
@@ -400,7 +459,7 @@ def epoch(self, epoch):
         if not self.step(batch, tracker, epoch, step): return False
         if m.stop_training or self.intr.flag: break
     epoch_logs = dict(self.logs)
-    if self.val is not None and (epoch + 1 - self.first_epoch) % self.val_freq == 0 and not self.intr.flag:
+    if self.val is not None and _validates(epoch, self.val_freq) and not self.intr.flag:
         vlogs = m._evaluate_data(self.val, self.val_batch_size, cb)
         epoch_logs = dict(sorted({**epoch_logs, **{f"val_{k}": v for k, v in vlogs.items()}}.items()))
     if self.intr.flag: self.interrupted = f"epoch {epoch + 1}, batch {step + 1}"
@@ -409,22 +468,35 @@ def epoch(self, epoch):
 
 @patch_to(_FitRun)
 def step(self, batch, tracker, epoch, step):
-    "One batch: forward, backward, and the update if the loss is finite. False when the loss diverged."
-    m = self.model
+    "One batch: forward, backward, and the update if the loss and every gradient are finite. False when training diverged."
+    m, intr = self.model, self.intr
     loss, per_output, outs = m._train_step(batch)
-    if not math.isfinite(loss):
-        self.logs = {'loss': loss}
-        self.cb.on_train_batch_end(step, self.logs)
-        warnings.warn(f"The loss became {loss} at epoch {epoch + 1}, batch {step + 1}: training diverged and was stopped (this "
-                      "batch's update was not applied). Try a lower learning_rate, scale the inputs (e.g. standardise x), or clip "
-                      "gradients (clipnorm=1.0).", RuntimeWarning, stacklevel=4)
-        m.stop_training = True
+    if not (math.isfinite(loss) and np.isfinite(m._flat.grads.sum())):  # checked before the update: nothing has changed yet
+        self.diverged(loss, epoch, step)
         return False
+    intr.critical = True   # a second Ctrl-C now waits until the update is whole
     m.optimizer.step(m._flat)
+    intr.critical = False
+    if intr.deferred: raise KeyboardInterrupt
     tracker.update(batch.n, loss, per_output, batch.ys, outs)
     self.logs = tracker.logs()
     self.cb.on_train_batch_end(step, self.logs)
     return True
+
+# %% ../nbs/15_trainer.ipynb #e5b5c78d
+@patch_to(_FitRun)
+def diverged(self, loss, epoch, step):
+    "Stop training after a non-finite loss or gradient, saying what happened to the weights."
+    m = self.model
+    self.logs = {'loss': loss}
+    self.cb.on_train_batch_end(step, self.logs)
+    what = f"The loss became {loss}" if not math.isfinite(loss) else f"The gradient became non-finite (loss {loss:.4g})"
+    state = ("this batch's update was not applied, and the weights are finite" if np.isfinite(m._flat.values.sum()) else
+             "the weights are already non-finite: an earlier update overflowed them (TerminateOnNaN() keeps the last finite "
+             "weights)")
+    warnings.warn(f"{what} at epoch {epoch + 1}, batch {step + 1}: training diverged and was stopped ({state}). Try a lower "
+                  "learning_rate, scale the inputs (e.g. standardise x), or clip gradients (clipnorm=1.0).", RuntimeWarning, stacklevel=5)
+    m.stop_training = True
 
 # %% ../nbs/15_trainer.ipynb #988031b4
 @patch_to(Trainer)
@@ -450,6 +522,7 @@ def _as_list(self, logs):
     return [logs[k] for k in first] + [v for k, v in sorted(logs.items()) if k not in first]
 
 @patch_to(Trainer)
+@one_thread
 def evaluate(self, x=None, y=None, batch_size=None, verbose='auto', sample_weight=None, callbacks=None, return_dict=False):
     "Loss and metrics on `(x, y)`: a float (loss only), a list `[loss, ...]`, or a dict with `return_dict=True`."
     self._require_compiled('evaluate')
@@ -457,7 +530,7 @@ def evaluate(self, x=None, y=None, batch_size=None, verbose='auto', sample_weigh
     data = self._prepare_data(x, y, sample_weight, None, 'evaluate')
     self._setup_training(data)
     steps = len(_batches(data.n, batch_size))
-    cb = CallbackList(list(callbacks or []), model=self, params={'verbose': verbose, 'steps': steps})
+    cb = CallbackList(_as_list_of_callbacks(callbacks), model=self, params={'verbose': verbose, 'steps': steps})
     t0 = time.perf_counter()
     with self._buffered(): logs = self._evaluate_data(data, batch_size, cb)
     if verbose in ('auto', 1, 2): print(f"{steps}/{steps} - {time.perf_counter() - t0:.0f}s - " + _fmt_logs(logs))
@@ -466,13 +539,14 @@ def evaluate(self, x=None, y=None, batch_size=None, verbose='auto', sample_weigh
 
 # %% ../nbs/15_trainer.ipynb #3ff0ec50
 @patch_to(Trainer)
+@one_thread
 def predict(self, x, batch_size=None, verbose='auto', callbacks=None):
     "The model's outputs for `x`, computed in batches in inference mode (`verbose='auto'` is silent)."
     batch_size = 32 if batch_size is None else _check_int(batch_size, 'batch_size', 1)
     xs = self._standardize_x(x, 'predict')
     for i, a in enumerate(xs): check_finite(a, 'x' if len(xs) == 1 else f"x[{i}]")
     n = check_samples({'x': xs}, 'predict')
-    cb = CallbackList(list(callbacks or []), model=self, params={'verbose': verbose})
+    cb = CallbackList(_as_list_of_callbacks(callbacks), model=self, params={'verbose': verbose})
     outs = None
     cb.on_predict_begin()
     with self._buffered():
@@ -489,14 +563,16 @@ def predict(self, x, batch_size=None, verbose='auto', callbacks=None):
 
 # %% ../nbs/15_trainer.ipynb #cd08e229
 @patch_to(Trainer)
+@one_thread
 def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
     "One gradient update on one batch; returns that batch's loss (and metrics)."
     self._require_compiled('train')
     data = self._prepare_data(x, y, sample_weight, class_weight, 'train_on_batch')
     self._setup_training(data)
     loss, per_output, outs = self._train_step(data)
-    if not math.isfinite(loss):
-        raise FloatingPointError(f"train_on_batch: the loss is {loss}; the update was not applied. Try a lower learning_rate.")
+    if not (math.isfinite(loss) and np.isfinite(self._flat.grads.sum())):
+        raise FloatingPointError(f"train_on_batch: the loss ({loss}) or its gradient is not finite; the update was not applied. "
+                                 "Try a lower learning_rate.")
     self.optimizer.step(self._flat)
     tracker = _Tracker(self)
     tracker.update(data.n, float(loss), per_output, data.ys, outs)

@@ -278,7 +278,7 @@ def test_backup_and_checkpoint_with_a_functional_model(tmp_path):
     m = _compiled_two_tower()
     cbs = [BackupAndRestore(tmp_path / 'bk'), LambdaCallback(on_epoch_begin=lambda e, l: setattr(stop, 'epoch', e), on_train_batch_end=stop),
            ModelCheckpoint(str(tmp_path / 'ck-{epoch}.seqlearn'))]
-    m.fit([XA, XB], [Y, yk], epochs=4, batch_size=16, verbose=0, callbacks=cbs)
+    with pytest.raises(KeyboardInterrupt): m.fit([XA, XB], [Y, yk], epochs=4, batch_size=16, verbose=0, callbacks=cbs)
     h = m.fit([XA, XB], [Y, yk], epochs=4, batch_size=16, verbose=0, callbacks=[BackupAndRestore(tmp_path / 'bk')])
     assert h.epoch == [2, 3]
     for w1, w2 in zip(straight.get_weights(), m.get_weights()): np.testing.assert_array_equal(w1, w2)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import numpy as np
 from ..core import (floatx, closest_name, snake_case, unique_name, Variable, as_shape, fmt_shape, register_layer,
-                           numerical_gradient, set_seed, patch_to, ShapeError, is_shape_list, as_shapes, fmt_shapes)
+                           numerical_gradient, set_seed, patch_to, ShapeError, is_shape_list, as_shapes, fmt_shapes, sample_shape)
 from ..summary import table_text
 from ..initializers import get_initializer
 from ..regularizers import get_regularizer
@@ -98,7 +98,7 @@ class Layer:
             raise ValueError(f"{type(self).__name__} '{self.name}' was given several input shapes {input_shape}: input_shape= "
                              "describes the one input of a Sequential model. For several inputs use the Functional API: "
                              "a = Input(shape=...); b = Input(shape=...); ... Model(inputs=[a, b], outputs=...).")
-        return as_shape(input_shape)
+        return sample_shape(input_shape, f"{type(self).__name__} '{self.name}' (input_shape=)")
 
     @classmethod
     def _arg_names(cls):
@@ -432,9 +432,7 @@ class InputLayer(Layer):
             raise ValueError(f"Input was given several shapes {shape}: one Input is one input. For several inputs create one "
                              "Input per input (a = Input(shape=(10,)); b = Input(shape=(5,))) and pass inputs=[a, b] to Model (the Functional API).")
         super().__init__(name=name or unique_name('input_layer'), dtype=dtype, **kwargs)
-        self.shape = as_shape(shape)
-        if any(d is not None and (isinstance(d, bool) or d <= 0) for d in self.shape):
-            raise ValueError(f"Input shape {fmt_shape(self.shape)} has a dimension <= 0; every dimension must be positive.")
+        self.shape = sample_shape(shape, 'Input')
         self.batch_size = batch_size
         self._build((batch_size,) + self.shape)
         self.output_tensor = KerasTensor((batch_size,) + self.shape, self.dtype, name=self.name)

@@ -187,7 +187,7 @@ def set_call_state(self, state):
 def graph_gradient_check(graph, arrays, training=False, h=1e-6, seed=0):
     "Max relative error of analytic vs numerical gradients of a graph (weights converted to float64 in place)."
     for l in graph.layers:
-        for w in l.weights: w.value = w.value.astype(np.float64); w.grad = np.zeros_like(w.value)
+        for w in l.weights: w._bind(w.value.astype(np.float64), np.zeros(w.shape, np.float64))
     xs = [np.array(a, dtype=np.float64) for a in arrays]
     rng = np.random.default_rng(seed)
     rs = [rng.normal(size=o.shape) for o in graph.forward(xs, training)]

@@ -9,7 +9,7 @@ import numpy as np
 from ..core import unique_name, snake_case, fmt_shape, register_layer, ShapeError, patch_to, closest_name
 from ..layers.base import Layer, KerasTensor, InputLayer, Tape, active_tape, is_symbolic, is_shape_list
 from ..data import standardize, check_batch, to_array
-from ..trainer import Trainer
+from ..trainer import Trainer, one_thread
 from .graph import Graph, _accumulate
 from .. import saving, summary as summary_mod
 
@@ -129,6 +129,7 @@ def _set_buffered(self, on):
     "A subclassed model's `call` may use a layer twice, so its layers never reuse output buffers (graphs and chains do)."
 
 @patch_to(Model)
+@one_thread
 def __call__(self, inputs, training=None):
     "On arrays: check them (building the model if needed) and compute. On symbolic tensors: record the call, as any layer."
     if is_symbolic(inputs): return self._call_symbolic(inputs)
