@@ -216,7 +216,7 @@ class TerminateOnNaN(Callback):
             self._pending, self._good, self._has_good = self._good, self._pending, True
             return
         print(f"Batch {batch}: invalid loss, terminating training" + ("; weights restored to the last finite state" if self._has_good else ""))
-        if self._has_good: np.copyto(self.model._flat_values(), self._good)
+        if self._has_good: np.copyto(self.model._flat_values(), self._good); self.model._flat.push()
         self.model.stop_training = True
 
 class CSVLogger(Callback):

@@ -14,19 +14,30 @@ __all__ = ['SCHEDULES', 'OPTIMIZERS', 'FlatParams', 'LearningRateSchedule', 'Exp
 
 # %% ../nbs/09_optimizers.ipynb #dbc3e461
 class FlatParams:
-    "Trainable variables packed into one flat `values` buffer and one flat `grads` buffer (each variable holds views)."
-    def __init__(self, variables, dtype='float32'):
+    """Trainable variables packed into one flat `values` buffer and one flat `grads` buffer (each variable holds views).
+    The buffers have the widest dtype of the variables; a variable of another dtype (a float32 layer in a model with a
+    float64 one) keeps its own arrays, copied in before each step (`pull`) and back after it (`push`)."""
+    def __init__(self, variables, dtype=None):
         self.variables = list(variables)
+        dtype = dtype or (np.result_type(*[v.dtype for v in self.variables]) if self.variables else 'float32')
         self.sizes = np.array([v.size for v in self.variables], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
         n = int(self.offsets[-1])
         self.values, self.grads = np.empty(n, dtype), np.zeros(n, dtype)
+        self.cast = []  # (variable, start, end) for variables kept in their own dtype
         for v, a, b in zip(self.variables, self.offsets[:-1], self.offsets[1:]):
             self.values[a:b] = v.value.ravel()
-            v._bind(self.values[a:b].reshape(v.shape), self.grads[a:b].reshape(v.shape))
+            if v.dtype == self.values.dtype: v._bind(self.values[a:b].reshape(v.shape), self.grads[a:b].reshape(v.shape))
+            else: self.cast.append((v, a, b))
         self.key = tuple(id(v) for v in self.variables)
     @property
     def size(self): return int(self.offsets[-1])
+    def pull(self):
+        "Copy the values and gradients of variables kept in their own dtype into the flat buffers (before a step)."
+        for v, a, b in self.cast: self.values[a:b], self.grads[a:b] = v.value.ravel(), v.grad.ravel()
+    def push(self):
+        "Copy the updated values back into variables kept in their own dtype (after a step)."
+        for v, a, b in self.cast: v.value = self.values[a:b].reshape(v.shape)
 
 # %% ../nbs/09_optimizers.ipynb #1a858f82
 class LearningRateSchedule:
@@ -100,7 +111,7 @@ class Optimizer:
         self.weight_decay, self.clipnorm, self.clipvalue, self.global_clipnorm = weight_decay, clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
-        self.slots, self._layout, self._tmp = {}, None, None
+        self.slots, self._layout, self._tmp, self._flat = {}, None, None, None
 
     # -- learning rate ---------------------------------------------------------------------------
     @property
@@ -170,6 +181,7 @@ class Optimizer:
         self._clip(g, flat)
         if self.weight_decay: theta -= theta * theta.dtype.type(self.weight_decay * lr)
         self.update(theta, g, lr)
+        flat.push()
         self.iterations += 1
         if self.iterations % 16 == 0: self._flush_subnormals()
 
@@ -188,7 +200,7 @@ class Optimizer:
         pairs = list(grads_and_vars)
         vars_ = [v for _, v in pairs]
         key = tuple(id(v) for v in vars_)
-        if getattr(self, '_flat', None) is None or self._flat.key != key: self._flat = FlatParams(vars_, vars_[0].dtype)
+        if self._flat is None or self._flat.key != key: self._flat = FlatParams(vars_)
         for g, v in pairs: v.grad[...] = g
         self.step(self._flat)
 

@@ -292,9 +292,9 @@ def _write_archive(model, path, kind, extra=None):
 def save_model(model, filepath, # Where to write, e.g. 'model.seqlearn'
                overwrite=True # Replace an existing file
               ):
-    "Write architecture, weights, compile settings and optimizer state of `model` to one file (atomically)."
+    "Write architecture, weights, compile settings, optimizer state and seqlearn's random state to one file (atomically)."
     if not overwrite and os.path.exists(filepath): raise FileExistsError(f"'{filepath}' exists; pass overwrite=True to replace it.")
-    _write_archive(model, filepath, 'model')
+    _write_archive(model, filepath, 'model', extra={'random_state': get_rng().bit_generator.state})
 
 def save_weights(model, filepath, # Where to write, e.g. 'model.weights.seqlearn'
                  overwrite=True):
@@ -532,12 +532,17 @@ def _model_from_file(ar, custom_objects, entries):
 
 def load_model(filepath, # A file written by `model.save`
                custom_objects=None, # {name: class or function} for custom layers, models, activations, losses, metrics, optimizers
-               compile=True # Restore the compile settings and optimizer state
+               compile=True, # Restore the compile settings and optimizer state
+               restore_random_state=False # Also put seqlearn's random generator back as it was at `save`, so a continued fit shuffles (and drops out) as it would have
               ):
     "The saved model: same architecture and weights, compiled as it was, with the optimizer's state, ready to predict or to continue fit."
     with _Archive(filepath) as ar:
         if ar.manifest.get('kind') != 'model':
             raise ar.error("it holds weights only (written by save_weights). Build the model, then call model.load_weights(path)")
+        rng_state = _checked_rng_state(ar, ar.manifest.get('random_state')) if restore_random_state else None
+        if restore_random_state and rng_state is None:
+            raise ar.error("it records no random state (saved by an older seqlearn, or by save_weights); load it with "
+                           "restore_random_state=False")
         entries = ar.weights()
         model = _model_from_file(ar, custom_objects, entries)
         spec = _compile_spec_from(ar) if compile else None
@@ -548,6 +553,7 @@ def load_model(filepath, # A file written by `model.save`
             except ModelFileError: raise
             except _CONFIG_ERRORS as e: raise ar.error(f"its compile settings cannot be restored: {type(e).__name__}: {str(e)[:300]}") from e
             if state['slots']: _restore_slots(model, state['slots'], state['layout'], ar.error)
+        if rng_state is not None: get_rng().bit_generator.state = rng_state
     return model
 
 def load_weights(model, filepath # A file written by `save_weights` or `save`
@@ -569,17 +575,21 @@ def save_backup(model, path, epoch):
     "Save `model` with the count of finished epochs and the random state."
     _write_archive(model, path, 'model', extra={'backup': {'epoch': int(epoch), 'rng_state': get_rng().bit_generator.state}})
 
-def _read_backup(ar):
-    "Everything in a backup, read and checked: epoch, random state, weights, compile spec, optimizer state."
-    info = ar.manifest.get('backup')
-    if not isinstance(info, dict): raise ar.error("it is not a BackupAndRestore backup")
-    if not _is_count(info.get('epoch')): raise ar.error(f"its backup record is malformed ('epoch' should be a whole number >= 0, got {info.get('epoch')!r:.40})")
-    rng_state = info.get('rng_state')
+def _checked_rng_state(ar, rng_state):
+    "A random-generator state read from a file, checked on a spare generator (None stays None)."
     if rng_state is not None:
         probe = type(get_rng().bit_generator)()
         try: probe.state = rng_state
         except (TypeError, ValueError, KeyError, OverflowError) as e:
             raise ar.error(f"its random-generator state is not a valid {type(probe).__name__} state ({str(e)[:200]})") from None
+    return rng_state
+
+def _read_backup(ar):
+    "Everything in a backup, read and checked: epoch, random state, weights, compile spec, optimizer state."
+    info = ar.manifest.get('backup')
+    if not isinstance(info, dict): raise ar.error("it is not a BackupAndRestore backup")
+    if not _is_count(info.get('epoch')): raise ar.error(f"its backup record is malformed ('epoch' should be a whole number >= 0, got {info.get('epoch')!r:.40})")
+    rng_state = _checked_rng_state(ar, info.get('rng_state'))
     spec = _compile_spec_from(ar)
     return {'epoch': info['epoch'], 'rng_state': rng_state, 'entries': ar.weights(), 'spec': spec, 'state': _optimizer_state(ar, spec)}
 

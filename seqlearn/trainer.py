@@ -221,7 +221,7 @@ def _flat_params(self):
     "The trainable weights packed into one flat buffer (made again when the set of trainable weights changed)."
     trainable = self.trainable_weights
     if self._flat is None or self._flat.key != tuple(id(v) for v in trainable):
-        self._flat = FlatParams(trainable, trainable[0].dtype if trainable else 'float32')
+        self._flat = FlatParams(trainable)
     return self._flat
 
 @patch_to(Trainer)
@@ -266,6 +266,7 @@ def _train_step(self, b):
     for v in self._regularized:
         total += v.regularizer(v.value)
         v.grad += v.regularizer.grad(v.value)
+    self._flat.pull()  # variables kept in their own dtype (mixed-dtype models): into the flat buffers
     return total, per_output, outs
 
 # %% ../nbs/15_trainer.ipynb #f9605b3a

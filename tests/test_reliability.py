@@ -204,3 +204,30 @@ def test_assigning_a_weight_keeps_it_training():
     m.fit(X, Y, epochs=1, verbose=0)
     assert np.abs(k.value).sum() > 0         # it trained again
     with pytest.raises(ValueError, match='cannot take an array of shape'): k.value = np.zeros((3, 3))
+
+
+def test_each_layer_keeps_its_dtype():
+    set_seed(0); clear_session()
+    m = Sequential([Input((4,)), Dense(8, activation='tanh'), Dense(1, dtype='float64')])
+    m.compile(SGD(0.05), 'mse')
+    h = m.fit(X, Y, epochs=5, batch_size=16, verbose=0)
+    assert [w.dtype for w in m.get_weights()] == [np.float32, np.float32, np.float64, np.float64]
+    assert h.history['loss'][-1] < h.history['loss'][0]
+    assert m.predict(X, verbose=0).dtype == np.float64
+    m.layers[1].set_weights([np.zeros((8, 1)), np.zeros(1)])   # set_weights reaches the training copy too
+    m.fit(X, Y, epochs=1, batch_size=64, verbose=0)
+    assert 0 < np.abs(m.layers[1].kernel.value).sum() < 1.0
+    with pytest.raises(TypeError, match='weights must be floating point'): Dense(2, dtype='int32')(np.ones((1, 3)))
+
+
+def test_load_model_can_restore_the_random_state(tmp_path):
+    from seqlearn.models import load_model
+    def run(): set_seed(0); clear_session(); m = Sequential([Input((4,)), Dense(8, activation='relu'), Dense(1)]); m.compile('adam', 'mse'); return m
+    straight = run(); straight.fit(X, Y, epochs=4, batch_size=8, verbose=0)           # shuffled every epoch
+    m = run(); m.fit(X, Y, epochs=2, batch_size=8, verbose=0); m.save(tmp_path / 'm.seqlearn')
+    set_seed(123)                                                                       # the session moved on
+    again = load_model(tmp_path / 'm.seqlearn', restore_random_state=True)
+    again.fit(X, Y, epochs=4, initial_epoch=2, batch_size=8, verbose=0)
+    assert same_weights(straight, again)                                                # the same shuffles as straight through
+    m.save_weights(tmp_path / 'w.seqlearn')
+    with pytest.raises(ValueError, match='holds weights only'): load_model(tmp_path / 'w.seqlearn', restore_random_state=True)
