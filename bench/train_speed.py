@@ -3,13 +3,14 @@
     python bench/train_speed.py            # the table (a few minutes on 2 cores)
     python bench/train_speed.py --tiny     # smoke run with tiny sizes (seconds; used by the tests)
     python bench/train_speed.py --mnist1d  # also the MNIST-1D accuracy-at-speed run (long)
+    python bench/train_speed.py --contention  # quiet vs busy machine: os.cpu_count() busy processes beside the run
 
 Peers are optional (`pip install -e ".[bench]"`); a missing peer is reported, not fatal.
 Each figure is the median of `--repeats` rounds after one warm-up, in this one process; in each round every
 entry of a workload runs once in turn, so a shared machine's drifting load falls on all of them alike.
 """
 from __future__ import annotations
-import argparse, contextlib, io, os, statistics, sys, time, tracemalloc, warnings
+import argparse, contextlib, io, os, statistics, subprocess, sys, time, tracemalloc, warnings
 import numpy as np
 
 CORES = os.cpu_count() or 1
@@ -41,15 +42,21 @@ def _timed(fn):
         return r if isinstance(r, float) else time.perf_counter() - t0
     return run
 
-def interleaved(runners, repeats):
-    """Median seconds of each runner. One warm-up each, then `repeats` rounds in which every runner runs once in
-    turn: a shared machine's load drifts, and interleaving makes the drift fall on every entry alike."""
+def interleaved(runners, repeats, spread=False):
+    """Median seconds of each runner (or (min, median, max) with `spread`). One warm-up each, then `repeats` rounds in
+    which every runner runs once in turn: a shared machine's load drifts, and interleaving makes the drift fall on
+    every entry alike."""
     runners = {k: v for k, v in runners.items() if v is not None}
     for run in runners.values(): run()
     times = {k: [] for k in runners}
     for _ in range(repeats):
         for k, run in runners.items(): times[k].append(run())
+    if spread: return {k: (min(v), statistics.median(v), max(v)) for k, v in times.items()}
     return {k: statistics.median(v) for k, v in times.items()}
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return ', '.join(f"{i['internal_api']} {i['num_threads']}" for i in threadpool_info() if i['user_api'] == 'blas') or 'unknown'
 
 # -- seqlearn ---------------------------------------------------------------------------------------
 def seqlearn_model(sizes, kind, seed=0, lr=ADAM_LR):
@@ -255,6 +262,48 @@ def mnist1d_run(torch, seeds=(0, 1, 2), epochs=200, batch=100, lr=1e-2):
     return res
 
 # -- main -------------------------------------------------------------------------------------------
+# -- a busy machine ---------------------------------------------------------------------------------
+BUSY = "import time, sys\nend = time.time() + float(sys.argv[1])\nwhile time.time() < end: pass"
+
+@contextlib.contextmanager
+def busy_machine(n=CORES, seconds=600):
+    "`n` processes spinning a Python loop (each ends by itself after `seconds`), stopped when the block ends."
+    procs = [subprocess.Popen([sys.executable, '-c', BUSY, str(seconds)]) for _ in range(n)]
+    try:
+        time.sleep(0.5)  # let them start
+        yield
+    finally:
+        for p in procs: p.terminate()
+        for p in procs: p.wait(timeout=10)
+
+def contention_workloads(tiny=False):
+    "name -> (sizes, output kind, n samples, batch): the MNIST-1D MLP recipe, and the table's seed and mlp."
+    if tiny: return {'mnist1d-mlp': ((40, 16, 16, 10), 'multi', 200, 100), 'seed': ((10, 8, 4, 1), 'binary', 256, 32),
+                     'mlp': ((20, 16, 8, 4), 'multi', 256, 64)}
+    return {'mnist1d-mlp': ((40, 256, 256, 10), 'multi', 4000, 100), 'seed': ((10, 32, 16, 1), 'binary', 20000, 32),
+            'mlp': ((784, 256, 128, 10), 'multi', 20000, 128)}
+
+def contention(torch, repeats, tiny=False):
+    "Seconds per epoch quiet and beside os.cpu_count() busy processes, for seqlearn and PyTorch; the ratio busy/quiet."
+    rows = []
+    for name, (sizes, kind, n, batch) in contention_workloads(tiny).items():
+        print(f"  contention: {name} ...", file=sys.stderr, flush=True)
+        x, y = make_data(sizes, kind, n)
+        runners = lambda: {SL: seqlearn_runner(sizes, kind, x, y, batch),
+                           'pytorch': torch_runner(torch, sizes, kind, x, y, batch) if torch else None}
+        quiet = interleaved(runners(), repeats, spread=True)
+        with busy_machine(): busy = interleaved(runners(), repeats, spread=True)
+        rows.append({'workload': name, 'sizes': '-'.join(map(str, sizes)), 'batch': batch, 'quiet': quiet, 'busy': busy})
+    print(f"\ncontention: seconds per epoch, quiet and with {CORES} busy processes beside it (min / median / max of {repeats} rounds)")
+    print(f"{'workload':12s} {'model':16s} {'who':9s} {'quiet':>24s} {'busy':>24s} {'busy/quiet':>10s}")
+    for r in rows:
+        for who in (SL, 'pytorch'):
+            if who not in r['quiet']: continue
+            q, b = r['quiet'][who], r['busy'][who]
+            f = lambda t: f"{t[0]:.3f}/{t[1]:.3f}/{t[2]:.3f}"
+            print(f"{r['workload']:12s} {r['sizes']:16s} {who:9s} {f(q):>24s} {f(b):>24s} {b[1] / q[1]:9.1f}x")
+    return rows
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--tiny', action='store_true', help='tiny sizes: a smoke run in seconds (no meaningful timings)')
@@ -264,6 +313,7 @@ def main(argv=None):
     ap.add_argument('--only', nargs='*', help='workloads to run (default: all)')
     ap.add_argument('--no-peers', action='store_true', help='skip PyTorch and scikit-learn')
     ap.add_argument('--no-sklearn', action='store_true', help='skip scikit-learn (its float64 MLP is the slowest entry)')
+    ap.add_argument('--contention', action='store_true', help='measure quiet vs busy (os.cpu_count() busy processes) instead of the table')
     args = ap.parse_args(argv)
     repeats = max(1, args.repeats if not args.tiny else 1)
     torch = None if args.no_peers else torch_or_none()
@@ -271,7 +321,9 @@ def main(argv=None):
     print(f"train_speed: numpy {np.__version__}, {CORES} cores"
           + (f", torch {torch.__version__} with set_num_threads({torch.get_num_threads()})" if torch else ", torch: not installed")
           + (f", scikit-learn {__import__('sklearn').__version__}" if nn else ", scikit-learn: not installed")
+          + f"; seqlearn.config.threads={__import__('seqlearn').config.threads!r} (BLAS threads available: {_blas_threads()})"
           + f"; median of {repeats} interleaved rounds after 1 warm-up" + (' [--tiny: sizes are not meaningful]' if args.tiny else ''))
+    if args.contention: return contention(torch, repeats, args.tiny)
     wl = workloads(args.tiny)
     rows = []
     for name, (sizes, kind, n, batch) in wl.items():
@@ -281,17 +333,17 @@ def main(argv=None):
         r = {'workload': name, 'sizes': '-'.join(map(str, sizes)), 'n': n, 'batch': batch, 'steps': -(-n // batch),
              'pytorch': None, 'sklearn': None}
         if name == 'predict':
-            r.update(interleaved({'floor': predict_floor_runner(sizes, x, batch),
-                                  SL: predict_seqlearn_runner(sizes, kind, x, batch),
-                                  'pytorch': predict_torch_runner(torch, sizes, kind, x, batch) if torch else None,
-                                  'sklearn': predict_sklearn_runner(nn, sizes, kind, x, y, batch) if nn else None}, repeats))
+            _record(r, interleaved({'floor': predict_floor_runner(sizes, x, batch),
+                                    SL: predict_seqlearn_runner(sizes, kind, x, batch),
+                                    'pytorch': predict_torch_runner(torch, sizes, kind, x, batch) if torch else None,
+                                    'sklearn': predict_sklearn_runner(nn, sizes, kind, x, y, batch) if nn else None}, repeats, spread=True))
         else:
             final_costs = []
             extra = {'seqlearn_verbose1': seqlearn_runner(sizes, kind, x, y, batch, verbose=1),
                      'seqlearn_widget': widget_runner(sizes, kind, x, y, batch, final_costs)} if name == 'mlp' else {}
-            r.update(interleaved({'floor': floor_runner(sizes, x, batch), SL: seqlearn_runner(sizes, kind, x, y, batch),
-                                  'pytorch': torch_runner(torch, sizes, kind, x, y, batch) if torch else None,
-                                  'sklearn': sklearn_runner(nn, sizes, kind, x, y, batch) if nn else None, **extra}, repeats))
+            _record(r, interleaved({'floor': floor_runner(sizes, x, batch), SL: seqlearn_runner(sizes, kind, x, y, batch),
+                                    'pytorch': torch_runner(torch, sizes, kind, x, y, batch) if torch else None,
+                                    'sklearn': sklearn_runner(nn, sizes, kind, x, y, batch) if nn else None, **extra}, repeats, spread=True))
             if final_costs: r['widget_final_s'] = statistics.median(final_costs)
             if name in ('mlp', 'seed'):
                 r['memory'] = memory_seqlearn(sizes, kind, x, y, batch, args.memory_epochs if not args.tiny else 2)
@@ -301,6 +353,16 @@ def main(argv=None):
         try: mnist1d_run(torch)
         except ImportError: print("\nMNIST-1D: the mnist1d package is not installed (pip install mnist1d); skipped.")
     return rows
+
+def _record(row, spreads):
+    "Medians into the row (what the table prints), and every (min, median, max) under 'spread'."
+    row.update({k: v[1] for k, v in spreads.items()}); row['spread'] = spreads
+
+def _verdict(a, b):
+    "'ahead' / 'behind' when the (min, max) ranges of two entries do not overlap, else 'tie'."
+    if a[2] < b[0]: return 'ahead'
+    if a[0] > b[2]: return 'behind'
+    return 'tie'
 
 def print_table(rows):
     fmt = lambda v: '   n/a' if v is None else f"{v:7.3f}"
@@ -313,6 +375,13 @@ def print_table(rows):
               f"{fmt(r['pytorch']):>8s} {fmt(r['sklearn']):>8s} {r['seqlearn'] / r['floor']:7.2f}x "
               f"{'n/a' if best is None else f'{r[SL] / best:.2f}x':>12s}")
     print("(seconds per training epoch, or per pass over the data for predict; 'sl' = seqlearn; ratio < 1 means seqlearn is faster)")
+    print("spread over the rounds (min / median / max), and whether seqlearn's lead over PyTorch is real (ranges apart) or a tie:")
+    for r in rows:
+        sp = r.get('spread', {})
+        f = lambda t: f"{t[0]:.3f}/{t[1]:.3f}/{t[2]:.3f}"
+        parts = [f"{k} {f(v)}" for k, v in sp.items() if k in (SL, 'pytorch', 'sklearn', 'floor')]
+        verdict = f" -> seqlearn vs pytorch: {_verdict(sp[SL], sp['pytorch'])}" if SL in sp and 'pytorch' in sp else ''
+        print(f"  {r['workload']:12s} " + ', '.join(parts) + verdict)
     for r in rows:
         ms = lambda v: 'n/a' if v is None else f"{1000 * v / r['steps']:.3f}"
         if r['workload'] == 'seed':

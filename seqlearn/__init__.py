@@ -9,7 +9,7 @@ __all__ = ['set_seed', 'get_rng', 'clear_session', 'floatx', 'Layer', 'Variable'
            'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'concatenate', 'add', 'subtract', 'multiply',
            'average', 'maximum', 'minimum', 'gradient_check', 'Model', 'Sequential', 'load_model', 'model_from_json',
            'core', 'activations', 'initializers', 'regularizers', 'layers', 'losses', 'optimizers', 'metrics', 'data',
-           'callbacks', 'saving', 'summary', 'trainer', 'models']
+           'callbacks', 'saving', 'summary', 'config', 'trainer', 'models']
 
 # %% ../nbs/99_package.ipynb #59e34c5c
 from .core import set_seed, get_rng, clear_session, floatx, Variable, register_layer, ShapeError
@@ -19,11 +19,11 @@ from .layers import (Layer, Input, InputLayer, Dense, Activation, Flatten, Dropo
                              minimum, gradient_check)
 from .models import Model, Sequential, load_model, model_from_json
 from . import (core, activations, initializers, regularizers, layers, losses, optimizers, metrics, data, callbacks, saving,
-                      summary, trainer, models)
+                      summary, config, trainer, models)
 
 _all_ = ['set_seed', 'get_rng', 'clear_session', 'floatx', 'Layer', 'Variable', 'register_layer', 'ActivationFn', 'ShapeError',
          'Input', 'InputLayer', 'Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity', 'Concatenate', 'Add', 'Subtract',
          'Multiply', 'Average', 'Maximum', 'Minimum', 'concatenate', 'add', 'subtract', 'multiply', 'average', 'maximum', 'minimum',
          'gradient_check', 'Model', 'Sequential', 'load_model', 'model_from_json',
          'core', 'activations', 'initializers', 'regularizers', 'layers', 'losses', 'optimizers', 'metrics', 'data', 'callbacks',
-         'saving', 'summary', 'trainer', 'models']
+         'saving', 'summary', 'config', 'trainer', 'models']

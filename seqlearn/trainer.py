@@ -8,7 +8,7 @@ import copy, functools, math, signal, threading, time, warnings
 import numpy as np
 from .core import get_rng, fmt_shape, closest_name, patch_to
 from .data import standardize, check_finite, check_samples
-from . import losses as losses_mod, optimizers as optimizers_mod, metrics as metrics_mod
+from . import losses as losses_mod, optimizers as optimizers_mod, metrics as metrics_mod, config
 from .optimizers import FlatParams
 from .callbacks import Callback, CallbackList, History, progress_display, _fmt_logs
 
@@ -416,6 +416,29 @@ def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed
         self._notify('trained')  # live displays (e.g. a ModelSummary) refresh after training
     return history
 
+# %% ../nbs/15_trainer.ipynb #08583c7c
+class _ThreadTuner:
+    "Chooses one BLAS thread or all of them, by timing `k` steps of each at the start of every epoch."
+    def __init__(self, k=3):
+        self.k, self.best, self.limiter, self.trial, self.times, self.t0 = k, 1, None, False, {}, 0.0
+    def _use(self, n):
+        if self.limiter is not None: self.limiter.restore_original_limits(); self.limiter = None
+        if n is not None: self.limiter = config.blas_controller().limit(limits=n, user_api='blas')
+    def epoch_begin(self, steps):
+        self.trial, self.times = steps >= 6 * self.k, {1: [], None: []}
+        self._use(self.best)
+    def before(self, step):
+        if not self.trial: return
+        if step == 0: self._use(1)
+        elif step == self.k: self._use(None)
+        elif step == 2 * self.k:
+            self.best = min(self.times, key=lambda n: sorted(self.times[n])[len(self.times[n]) // 2])
+            self._use(self.best)
+        self.t0 = time.perf_counter()
+    def after(self, step):
+        if self.trial and step < 2 * self.k: self.times[1 if step < self.k else None].append(time.perf_counter() - self.t0)
+    def close(self): self._use(None)
+
 # %% ../nbs/15_trainer.ipynb #9427c2f3
 class _FitRun:
     "The state of one fit while it runs: the data, callbacks and buffers; epochs, batches and validation as methods."
@@ -428,7 +451,10 @@ class _FitRun:
     def train(self, initial_epoch, epochs):
         m = self.model
         m.stop_training = False
-        with _Interrupt() as self.intr, m._buffered(), np.errstate(over='ignore', invalid='ignore', divide='ignore'):
+        choice = config.threads_for(m.work_per_sample() * self.batch_size)
+        self.tuner = _ThreadTuner() if choice == 'tune' else None
+        with _Interrupt() as self.intr, m._buffered(), np.errstate(over='ignore', invalid='ignore', divide='ignore'), \
+                config.blas_threads(None if self.tuner else choice):
             self.cb.on_train_begin()
             # BackupAndRestore may have restored finished epochs in on_train_begin: start after them (as Keras 3 does)
             initial_epoch, m._initial_epoch = max(initial_epoch, m._initial_epoch or 0), None
@@ -439,6 +465,7 @@ class _FitRun:
             except KeyboardInterrupt:
                 self.interrupted = self.interrupted or "a second Ctrl-C, or a callback"
             finally:
+                if self.tuner: self.tuner.close()
                 self.cb.on_train_end(self.logs)
         if self.interrupted:
             # as Keras: the interrupt goes on, so a loop of fits (a sweep, cross-validation) stops too
@@ -454,10 +481,14 @@ def epoch(self, epoch):
     tracker = _Tracker(m)
     cb.on_epoch_begin(epoch)
     order = get_rng().permutation(d.n) if self.shuffle else None
-    for step, (a, b) in enumerate(_batches(d.n, self.batch_size)):
+    batches, tuner = _batches(d.n, self.batch_size), self.tuner
+    if tuner: tuner.epoch_begin(len(batches))
+    for step, (a, b) in enumerate(batches):
         cb.on_train_batch_begin(step)
+        if tuner: tuner.before(step)
         batch = d.rows(a, b) if order is None else self.gather.batch(order[a:b])
         if not self.step(batch, tracker, epoch, step): return False
+        if tuner: tuner.after(step)
         if m.stop_training or self.intr.flag: break
     epoch_logs = dict(self.logs)
     if self.val is not None and _validates(epoch, self.val_freq) and not self.intr.flag:
@@ -517,6 +548,11 @@ def _evaluate_data(self, data, batch_size, cb=None):
     if cb is not None: cb.on_test_end(logs)
     return logs
 
+def _inference_threads(model, batch_size):
+    "BLAS threads for evaluate and predict: one for small products, else BLAS's own choice (no epochs to measure in)."
+    n = config.threads_for(model.work_per_sample() * batch_size)
+    return None if n == 'tune' else n
+
 def _as_list(self, logs):
     "Keras 3's order for evaluate's list: loss, each output's loss, then the rest by name."
     first = ['loss'] + [f"{n}_loss" for n in self._output_names() if f"{n}_loss" in logs]
@@ -533,7 +569,7 @@ def evaluate(self, x=None, y=None, batch_size=None, verbose='auto', sample_weigh
     steps = len(_batches(data.n, batch_size))
     cb = CallbackList(_as_list_of_callbacks(callbacks), model=self, params={'verbose': verbose, 'steps': steps})
     t0 = time.perf_counter()
-    with self._buffered(): logs = self._evaluate_data(data, batch_size, cb)
+    with self._buffered(), config.blas_threads(_inference_threads(self, batch_size)): logs = self._evaluate_data(data, batch_size, cb)
     if verbose in ('auto', 1, 2): print(f"{steps}/{steps} - {time.perf_counter() - t0:.0f}s - " + _fmt_logs(logs))
     if return_dict: return logs
     return logs['loss'] if len(logs) == 1 else _as_list(self, logs)
@@ -550,7 +586,7 @@ def predict(self, x, batch_size=None, verbose='auto', callbacks=None):
     cb = CallbackList(_as_list_of_callbacks(callbacks), model=self, params={'verbose': verbose})
     outs = None
     cb.on_predict_begin()
-    with self._buffered():
+    with self._buffered(), config.blas_threads(_inference_threads(self, batch_size)):
         for step, (a, b) in enumerate(_batches(n, batch_size)):
             cb.on_predict_batch_begin(step)
             res = self._forward([v[a:b] for v in xs], training=False)

@@ -20,3 +20,10 @@ def test_bench_tiny_missing_peers_reported(capsys, monkeypatch):
     b.main(['--tiny', '--only', 'seed'])
     out = capsys.readouterr().out
     assert 'torch: not installed' in out and 'scikit-learn: not installed' in out
+
+
+def test_bench_tiny_contention_mode(capsys):
+    rows = _bench().main(['--tiny', '--no-peers', '--contention'])
+    out = capsys.readouterr().out
+    assert [r['workload'] for r in rows] == ['mnist1d-mlp', 'seed', 'mlp']
+    assert all(r['busy']['seqlearn'][1] > 0 for r in rows) and 'busy/quiet' in out

@@ -269,6 +269,11 @@ def _backprop(self, grad, need_input_grad=True, fused=False):
     return self.backward(grad, **kw)
 
 @patch_to(Layer)
+def work_per_sample(self):
+    "Multiply-adds of this layer's largest matrix product, per sample (0 for layers without one): what BLAS threading depends on."
+    return 0
+
+@patch_to(Layer)
 def _get_call_state(self):
     "What `call` left for `backward` (a shallow copy of the attributes)."
     return dict(self.__dict__)

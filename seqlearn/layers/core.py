@@ -68,6 +68,10 @@ class Dense(Layer):
     @property
     def fused_activation(self): return self.activation.name
 
+    def work_per_sample(self):
+        rows = int(np.prod(self._input_shape[1:-1], dtype=np.int64)) if self._input_shape and len(self._input_shape) > 2 else 1
+        return rows * self.kernel.shape[0] * self.units if self.built else 0
+
     # Forward and backward. Inside fit and predict (the model sets `_buffered`), outputs live only until the next
     # batch, so they go into buffers reused every step: no allocation, no page faults per batch. Called directly, a
     # layer returns fresh arrays the caller may keep.

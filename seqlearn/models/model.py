@@ -78,6 +78,11 @@ def _set_model_trainable(self, value):
 Model.trainable = property(lambda self: self._trainable, _set_model_trainable, doc="Whether training updates the model's weights.")
 
 @patch_to(Model)
+def work_per_sample(self):
+    "The largest matrix product of any layer, per sample (multiply-adds)."
+    return max([l.work_per_sample() for l in self.layers] or [0])
+
+@patch_to(Model)
 def _named_weights(self):
     "(path, Variable) for every weight, each once, in the order of `model.weights`."
     out, seen = [], set()
