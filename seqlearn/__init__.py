@@ -11,6 +11,11 @@ __all__ = ['set_seed', 'get_rng', 'clear_session', 'floatx', 'Layer', 'Variable'
            'core', 'activations', 'initializers', 'regularizers', 'layers', 'losses', 'optimizers', 'metrics', 'data',
            'callbacks', 'saving', 'summary', 'config', 'trainer', 'models']
 
+# %% ../nbs/99_package.ipynb #aea25c8c
+__doc__ = """seqlearn: Keras-style deep learning on numpy — Sequential, functional and subclassed models — made to be
+watched in Jupyter. Stack layers, compile, fit, evaluate, predict, with Keras 3's formulas; see the lessons in
+nbs/tutorials and the documentation site for more."""
+
 # %% ../nbs/99_package.ipynb #59e34c5c
 from .core import set_seed, get_rng, clear_session, floatx, Variable, register_layer, ShapeError
 from .activations import ActivationFn

@@ -27,13 +27,21 @@ def main(epochs:int=20, # Epochs to train
     set_seed(seed)
     X, y = make_data(seed=seed)
     X_train, y_train, X_test, y_test = X[:1600], y[:1600], X[1600:], y[1600:]
+    print(f"The task: {len(X)} samples of 10 numbers each; the label is 1 when a hidden nonlinear score of five of\n"
+          f"them is above its median. Chance is {max(y_test.mean(), 1 - y_test.mean()):.0%} accuracy (always guessing the "
+          f"commoner label).\n")
     model = Sequential([Dense(32, activation='relu', input_shape=(10,)), Dense(16, activation='relu'),
                         Dense(1, activation='sigmoid')])
     model.summary()
     model.compile(optimizer='adam', loss='binary_crossentropy', metrics=['accuracy', Precision(), Recall()])
-    model.fit(X_train, y_train, epochs=epochs, batch_size=32, validation_split=0.2, verbose=verbose)
+    h = model.fit(X_train, y_train, epochs=epochs, batch_size=32, validation_split=0.2, verbose=0)
+    if verbose:
+        print(f"{'epoch':>5} {'loss':>7} {'accuracy':>9} {'val_loss':>9} {'val_accuracy':>13}")
+        for e in range(len(h.epoch)):
+            g = lambda k: h.history[k][e]
+            print(f"{e + 1:5d} {g('loss'):7.4f} {g('accuracy'):9.4f} {g('val_loss'):9.4f} {g('val_accuracy'):13.4f}")
     results = model.evaluate(X_test, y_test, verbose=0, return_dict=True)
-    print(f"seqlearn {seqlearn.__version__} - test metrics on {len(X_test)} held-out samples:")
+    print(f"\nseqlearn {seqlearn.__version__} - test metrics on {len(X_test)} held-out samples:")
     for k, v in results.items(): print(f"  {k:>10}: {v:.4f}")
     return results
 

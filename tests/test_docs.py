@@ -110,3 +110,29 @@ def test_screenshots_are_not_blank(site):
         img = np.asarray(Image.open(ARTIFACTS / name).convert('L'), dtype=np.float32)
         assert img.std() > 10, f"{name} looks blank (pixel std {img.std():.1f})"
         assert (img < 128).mean() > 0.005, f"{name} has almost no dark (text) pixels"
+
+
+def _words(text): return re.findall(r'[A-Za-z0-9]+', text)
+
+def _opening_words(nb_path, n=8):
+    "The first words of a notebook's opening prose: what follows its title and summary."
+    import nbformat
+    md = [c.source for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == 'markdown']
+    first = md[0].splitlines() if md else []
+    after = [l for l in first if l.strip() and not l.startswith(('#', '>'))]
+    prose = after if after else next(([l for l in c.splitlines() if l.strip() and not l.startswith(('#', '>', '|', '!'))]
+                                      for c in md[1:] if any(l.strip() and not l.startswith(('#', '>', '|', '!')) for l in c.splitlines())), [])
+    return _words(' '.join(prose))[:n]
+
+def test_every_page_keeps_its_opening_prose(site):
+    """nbdev reads a notebook's first markdown cell as front matter: prose there after the title and summary is lost
+    on the site unless it sits in a cell of its own. Every page must show the first words of its opening prose."""
+    missing = []
+    for nb in sorted((ROOT / 'nbs').rglob('*.ipynb')):
+        if any(s.startswith(('_', '.')) for s in nb.relative_to(ROOT / 'nbs').parts): continue
+        words = _opening_words(nb)
+        if not words: continue
+        page = site / nb.relative_to(ROOT).with_suffix('.html')
+        text = ' '.join(_words(re.sub(r'<[^>]+>', ' ', page.read_text(encoding='utf-8'))))
+        if ' '.join(words) not in text: missing.append(f"{nb.relative_to(ROOT)}: {' '.join(words)}")
+    assert not missing, "opening prose missing on the site:\n" + '\n'.join(missing)
