@@ -35,7 +35,8 @@ autodoc_typehints = 'signature'
 
 html_title = f"{project} {release}"
 html_theme = 'furo' if importlib.util.find_spec('furo') else 'alabaster'
-html_static_path = []
+html_static_path = ['_static']
+html_css_files = ['seqlearn.css']  # outputs wrap instead of scrolling
 html_copy_source = False
 html_show_sourcelink = False
 

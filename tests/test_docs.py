@@ -136,3 +136,26 @@ def test_every_page_keeps_its_opening_prose(site):
         text = ' '.join(_words(re.sub(r'<[^>]+>', ' ', page.read_text(encoding='utf-8'))))
         if ' '.join(words) not in text: missing.append(f"{nb.relative_to(ROOT)}: {' '.join(words)}")
     assert not missing, "opening prose missing on the site:\n" + '\n'.join(missing)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+@pytest.mark.skipif(importlib.util.find_spec('playwright') is None, reason='playwright not installed (pip install playwright)')
+def test_output_blocks_wrap_instead_of_scrolling(site):
+    "Every output block of every lesson fits its column at a laptop's width: long lines wrap, error messages are whole."
+    from playwright.sync_api import sync_playwright
+    wide = []
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            for path in sorted((site / 'nbs' / 'tutorials').glob('*.html')):
+                page.goto(path.resolve().as_uri()); page.wait_for_load_state('load')
+                n = page.evaluate("""() => Array.from(document.querySelectorAll('div.cell_output pre'))
+                                      .filter(e => e.scrollWidth > e.clientWidth + 1).length""")
+                total = page.evaluate("() => document.querySelectorAll('div.cell_output pre').length")
+                outputs = page.evaluate("() => document.querySelectorAll('div.cell_output').length")
+                assert outputs > 0, f"{path.name}: no output blocks found (selector out of date?)"
+                if n: wide.append(f"{path.name}: {n} of {total} output blocks scroll")
+        finally:
+            browser.close()
+    assert not wide, '\n'.join(wide)
