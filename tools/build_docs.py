@@ -111,12 +111,17 @@ def _to_myst(path, pages):
     nb.cells = cells
     nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
     nb.metadata['language_info'] = {'name': 'python', 'pygments_lexer': 'ipython3'}
-    nb.metadata.pop('widgets', None) if not _has_widget_outputs(nb) else None
+    _drop_widget_state(nb)
     nbformat.write(nb, path)
 
-def _has_widget_outputs(nb):
-    return any('application/vnd.jupyter.widget-view+json' in o.get('data', {})
-               for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []))
+def _drop_widget_state(nb):
+    """The site shows each widget's static picture (text/html, image/png), never a live view: drop the saved widget
+    state and the widget-view mimetype, so no page loads the widget manager (or require.js) from a CDN."""
+    nb.metadata.pop('widgets', None)
+    for c in nb.cells:
+        for o in c.get('outputs', []) if c.cell_type == 'code' else []:
+            data = o.get('data', {})
+            if 'application/vnd.jupyter.widget-view+json' in data and len(data) > 1: del data['application/vnd.jupyter.widget-view+json']
 
 def _title(path):
     import nbformat
