@@ -14,7 +14,8 @@ author = _c['author']
 copyright = _c['copyright']
 release = version = _c['version']
 
-extensions = ['myst_nb', 'sphinx.ext.autodoc']
+# sphinx-mathjax-offline ships MathJax 3 and copies it into the site: math renders with no network
+extensions = ['myst_nb', 'sphinx.ext.autodoc', 'sphinx-mathjax-offline']
 exclude_patterns = ['_build', '**.ipynb_checkpoints']
 root_doc = 'index'
 
