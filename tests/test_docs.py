@@ -141,24 +141,28 @@ def test_every_page_keeps_its_opening_prose(site):
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
 @pytest.mark.skipif(importlib.util.find_spec('playwright') is None, reason='playwright not installed (pip install playwright)')
 def test_output_blocks_wrap_instead_of_scrolling(site):
-    "Every output block of every lesson fits its column at a laptop's width: long lines wrap, error messages are whole."
+    """Every output block of every lesson fits its column at a laptop's width (long lines wrap, error messages are
+    whole), and read from file:// no page (lessons and home) requests anything from the network."""
     from playwright.sync_api import sync_playwright
-    wide = []
+    wide, requests = [], []
     with sync_playwright() as p:
         browser = _launch(p)
         try:
             page = browser.new_page(viewport={'width': 1280, 'height': 900})
-            for path in sorted((site / 'nbs' / 'tutorials').glob('*.html')):
+            page.on('request', lambda r: requests.append(r.url))  # every request a page makes, to check none leaves the site
+            for path in [site / 'index.html'] + sorted((site / 'nbs' / 'tutorials').glob('*.html')):
                 page.goto(path.resolve().as_uri()); page.wait_for_load_state('load')
                 n = page.evaluate("""() => Array.from(document.querySelectorAll('div.cell_output pre'))
                                       .filter(e => e.scrollWidth > e.clientWidth + 1).length""")
                 total = page.evaluate("() => document.querySelectorAll('div.cell_output pre').length")
                 outputs = page.evaluate("() => document.querySelectorAll('div.cell_output').length")
-                assert outputs > 0, f"{path.name}: no output blocks found (selector out of date?)"
+                assert outputs > 0 or path.name == 'index.html', f"{path.name}: no output blocks found (selector out of date?)"
                 if n: wide.append(f"{path.name}: {n} of {total} output blocks scroll")
         finally:
             browser.close()
     assert not wide, '\n'.join(wide)
+    away = sorted({u for u in requests if not u.startswith(('file://', 'data:', 'blob:', 'about:'))})
+    assert not away, f"requests that leave the site: {away[:10]}"
 
 
 def test_pages_load_no_script_or_style_from_elsewhere(site):
