@@ -44,7 +44,7 @@ def test_summary_in_a_notebook_is_a_rich_table(executed):
 def test_every_widget_output_carries_its_final_state(executed):
     summary, progress, hist = (executed.cells[i].outputs for i in (1, 2, 3))
     assert 'Trained: 32 updates' in summary[0].data['text/html']          # the live summary followed the fit
-    assert 'Done: 4 epochs' in progress[0].data['text/html']              # the final state, not a mid-run one
+    assert 'Done in' in progress[0].data['text/html'] and '4 epochs' in progress[0].data['text/html']  # the final state
     for o in (progress[0], hist[0]):
         assert base64.b64decode(o.data['image/png'])[:8] == b'\x89PNG\r\n\x1a\n'
     assert all(len(c.outputs) == 1 for c in executed.cells[1:])         # one output per widget: no line per update
@@ -55,7 +55,7 @@ def test_html_export_without_a_kernel_shows_summary_curves_and_histograms(execut
     (tmp_path / 'export.html').write_text(html)
     assert 'application/vnd.jupyter.widget-view+json' not in html       # nothing needs a kernel or widget JS
     assert html.count('<table class="sl-sum">') >= 2 and 'Trained: 32 updates' in html
-    assert 'Done: 4 epochs' in html
+    assert 'Done in' in html and '4 epochs' in html
     pngs = re.findall(r'<img[^>]*src="data:image/png;base64,([^"]+)"', html)
     assert len(pngs) >= 2, 'the final curves and the histograms'
     assert all(base64.b64decode(p)[:4] == b'\x89PNG' for p in pngs)

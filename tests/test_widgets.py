@@ -84,7 +84,8 @@ def test_progress_state_after_fit_and_fallback():
     assert tp.done and not tp.stopped and len(h.epoch) == 3
     assert tp.epoch_bar.value == tp.epoch_bar.max == 3 and tp.batch_bar.value == tp.batch_bar.max == 6
     assert tp.best[0] == 'val_loss' and 1 <= tp.best[1] <= 3
-    assert 'Done: 3 epochs' in tp.status.value and 'best epoch' in tp.status.value
+    assert 'Done in' in tp.status.value and '3 epochs' in tp.status.value and 'best epoch' in tp.status.value
+    assert tp.metrics_html.value == '' and tp.stop_button.layout.display == 'none'   # final metrics shown once; no dead button
     assert tp.stop_button.disabled
     b = tp._repr_mimebundle_()
     assert {'text/plain', 'text/html', 'image/png', WIDGET} <= set(b)
@@ -179,3 +180,21 @@ def test_widgets_follow_a_functional_model():
     assert all(k in html for k in ('price_loss', 'kind_accuracy', 'val_kind_loss')), html[:500]
     assert 'Trained:' in s.table.value                                # the summary followed the fit
     assert len(hist.keys) == 8, hist.keys                            # kernel and bias of 4 Dense layers
+
+
+def test_progress_eta_covers_the_whole_fit_and_the_end_says_what_happened():
+    t = [0.0]
+    tp = TrainingProgress(show=False, clock=lambda: t[0], interval=0)
+    tp.set_params({'epochs': 3, 'steps': 10, 'batch_size': 4, 'samples': 40})
+    class M: stop_training = False
+    tp.set_model(M())
+    tp.on_train_begin()
+    tp.on_epoch_begin(0)
+    for b in range(5):
+        t[0] += 1.0; tp.on_train_batch_end(b, {'loss': 1.0})
+    # 5 s for half an epoch of 3: 0.5 epochs done, 2.5 to go at 10 s each
+    assert '5s elapsed' in tp.batch_label.value and 'ETA 25s' in tp.batch_label.value, tp.batch_label.value
+    for b in range(5, 10):
+        t[0] += 1.0; tp.on_train_batch_end(b, {'loss': 1.0})
+    tp.on_epoch_end(0, {'loss': 1.0}); tp._on_stop(); tp.on_train_end()
+    assert 'Stopped at epoch 1 of 3 after 10.0 s' in tp.status.value, tp.status.value

@@ -40,7 +40,7 @@ def _fmt(v):
 class TrainingProgress(Callback, LiveDisplay):
     "Notebook progress for `fit`: epoch and batch bars with ETA, live curves, a Stop button, and a clear final state."
     def __init__(self, interval=0.1, # Seconds between widget updates (at most 1/interval redraws a second)
-                 plot_interval=1.0, # Seconds between plot redraws (also kept under 2% of the elapsed time)
+                 plot_interval=1.0, # Curves are redrawn after every epoch while that costs under 5% of the fit's time, else at most every 5 x plot_interval s
                  plot=True, # Draw the live plot
                  smooth=0.9, # Smoothing of the batch-loss curve (EMA factor)
                  show='auto', # Display at train begin: True, False, or 'auto' (when an IPython shell runs)
@@ -63,14 +63,16 @@ class TrainingProgress(Callback, LiveDisplay):
                                     widgets.HBox([self.batch_bar, self.batch_label]), self.metrics_html, self.image, self.status])
         self.redraws, self.plots, self.stopped, self.done, self._shown, self._handle = 0, 0, False, False, False, None
         self.epochs_logs, self._png, self._png_epochs, self.logs, self.best = [], None, 0, {}, None
-        self.fig = None
+        self.fig, self._plot_total = None, 0.0  # the plot's figure; seconds spent drawing curves in this fit
 
     # -- hooks -------------------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
         p = self.params
         self.t_start = self._last_draw = self._last_plot = self.clock()
         self._last_draw -= self.interval  # the first batch draws
-        self._plot_cost, self.epochs_logs, self.logs, self._png, self._png_epochs, self.best = 0.1, [], {}, None, 0, None
+        self._plot_cost, self.epochs_logs, self.logs, self._png, self._png_epochs, self.best = 0.02, [], {}, None, 0, None
+        self._plot_total = 0.0  # seconds spent drawing curves in this fit
+        self.stop_button.layout.display = None
         self.stopped = self.done = False
         self._sm = _Smoother(self.smooth)
         self.epoch, self.batch, self.seen_total = 0, 0, 0
@@ -110,7 +112,11 @@ class TrainingProgress(Callback, LiveDisplay):
         self.logs = dict(logs or {})
         now = self.clock()
         stopping = getattr(self.model, 'stop_training', False)   # then on_train_end draws the final plot: don't draw twice
-        if self.plot and self._viewed() and not stopping and now - self._last_plot >= max(self.plot_interval, 50 * self._plot_cost): self._render_plot(now)
+        # curves after every epoch while drawing them stays under 5% of the fit's time (short fits see every epoch);
+        # a fit whose epochs are quicker than that redraws less often, so the display never costs more than 5%
+        budget_ok = self._plot_total + self._plot_cost <= 0.05 * (now - self.t_start)
+        if self.plot and self._viewed() and not stopping and (budget_ok or now - self._last_plot >= self.plot_interval * 5):
+            self._render_plot(now)
         if now - self._last_draw >= self.interval: self._draw(now)
 
     def on_train_end(self, logs=None):
@@ -122,6 +128,8 @@ class TrainingProgress(Callback, LiveDisplay):
         self.best = self._best()
         self.epoch_bar.bar_style = 'warning' if self.stopped else 'success'
         self.stop_button.disabled, self.stop_button.description = True, 'Stopped' if self.stopped else 'Done'
+        self.stop_button.layout.display = 'none'   # the finished state is the line below, not a disabled button
+        self.metrics_html.value = ''               # the final metrics are in that line: shown once
         self.status.value = self._final_html()
         self._sync_static()
 
@@ -143,11 +151,14 @@ class TrainingProgress(Callback, LiveDisplay):
         self.epoch_bar.value = self.epoch_bar.min + done_epochs
         self.epoch_label.value = f"{self.epoch_bar.value}/{self.epoch_bar.max}"
         self.batch_bar.value = self.batch
-        el = now - self.t_epoch if hasattr(self, 't_epoch') else 0.0
-        if self.batch and el > 0:
+        el, total = now - self.t_epoch if hasattr(self, 't_epoch') else 0.0, now - self.t_start
+        done = done_epochs + self.batch / steps                       # epochs of this fit done, with the current one's part
+        todo = (self.epoch_bar.max - self.epoch_bar.min) - done
+        if self.batch and el > 0 and done > 0:
             rate = self.batch * (p.get('batch_size') or 1) / el
-            eta = el / self.batch * (steps - self.batch)
-            self.batch_label.value = f"{self.batch}/{steps} · ETA {_fmt_time(eta)} · {rate:,.0f} samples/s"
+            eta = total / done * max(todo, 0)                          # the whole fit's remaining time, not just this epoch's
+            self.batch_label.value = (f"{self.batch}/{steps} · {_fmt_time(total)} elapsed · ETA {_fmt_time(eta)} · "
+                                      f"{rate:,.0f} samples/s")
         else: self.batch_label.value = f"{self.batch}/{steps}"
         self.metrics_html.value = '<span style="font-family:monospace">' + html.escape(
             ' · '.join(f"{k} {_fmt(v)}" for k, v in self.logs.items())) + '</span>'
@@ -177,6 +188,7 @@ class TrainingProgress(Callback, LiveDisplay):
         self.image.value, self.image.layout.display = self._png, None
         self._last_plot, self.plots = now, self.plots + 1
         self._plot_cost = time.perf_counter() - t0
+        self._plot_total += self._plot_cost
 
     def _best(self):
         hist, ep = self.history()
@@ -190,7 +202,10 @@ class TrainingProgress(Callback, LiveDisplay):
     def _final_html(self):
         if not self.done: return ''
         e = len(self.epochs_logs)
-        head = f"{'Stopped' if self.stopped else 'Done'}: {e} epoch{'s' * (e != 1)} in {_fmt_time(self.total_time)}"
+        secs = f"{self.total_time:.1f} s" if self.total_time < 60 else _fmt_time(self.total_time)
+        last = self.epochs_logs[-1][0] + 1 if self.epochs_logs else 0
+        head = (f"Stopped at epoch {last} of {self.epoch_bar.max} after {secs}" if self.stopped else
+                f"Done in {secs}: {e} epoch{'s' * (e != 1)}")
         if self.best: head += f" · best epoch {self.best[1]} ({self.best[0]} {_fmt(self.best[2])})"
         final = ' · '.join(f"{k} {_fmt(v)}" for k, v in (self.epochs_logs[-1][1] if self.epochs_logs else {}).items())
         return f'<div style="font-family:monospace"><b>{html.escape(head)}</b><br>{html.escape(final)}</div>'
