@@ -198,3 +198,18 @@ def test_progress_eta_covers_the_whole_fit_and_the_end_says_what_happened():
         t[0] += 1.0; tp.on_train_batch_end(b, {'loss': 1.0})
     tp.on_epoch_end(0, {'loss': 1.0}); tp._on_stop(); tp.on_train_end()
     assert 'Stopped at epoch 1 of 3 after 10.0 s' in tp.status.value, tp.status.value
+
+
+def test_pictures_are_sharp_and_shown_at_their_natural_size():
+    "Curves and histograms are drawn at twice the pixels and shown at half: sharp on HiDPI, never stretched."
+    from seqlearn.widgets.summary import png_size
+    m = Sequential([Input((4,)), Dense(3, activation='relu'), Dense(1)]); m.compile('sgd', 'mse')
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype('float32')
+    tp, hist = TrainingProgress(show=False), WeightHistograms(m)
+    tp._shown = True   # as when displayed: the curves are drawn
+    m.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=[tp, hist])
+    w, h = png_size(tp._png)
+    assert tp.image.width == str(w // 2) and f'width="{w // 2}"' in tp._static_html()
+    assert tp._png_metadata() == {'image/png': {'width': w // 2, 'height': h // 2}}
+    hw = png_size(hist._static_png())[0]
+    assert f'width="{hw // 2}"' in hist._static_html() and hw >= 2 * 500   # rendered at HiDPI resolution

@@ -8,7 +8,7 @@ import html, time
 import numpy as np
 import ipywidgets as widgets
 from ..callbacks import Callback
-from .summary import LiveDisplay, figure, png, img_tag
+from .summary import LiveDisplay, figure, png, png_size, img_tag
 
 # %% auto #0
 __all__ = ['WeightHistograms']
@@ -121,7 +121,7 @@ class WeightHistograms(Callback, LiveDisplay):
         fig = figure(7.5, 2.6); ax_h, ax_o = fig.subplots(1, 2)
         self._plot_key(ax_h, ax_o, key, i)
         fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.18, wspace=0.2)
-        return png(fig)
+        return png(fig, scale=2)
 
     def refresh(self):
         "Redraw the view for the selected layer and epoch."
@@ -129,6 +129,7 @@ class WeightHistograms(Callback, LiveDisplay):
         t = time.perf_counter()
         i = self.slider.value
         self.image.value = self.render(self.layer.value, i)
+        self.image.width = str(png_size(self.image.value)[0] // 2)  # natural size, sharp on HiDPI
         self.label.value = f"<span style='font-family:monospace'>after epoch {self.snapshots[i][0]} of {self.snapshots[-1][0]}</span>"
         self.renders, self._last, self._cost = self.renders + 1, time.perf_counter(), time.perf_counter() - t
 
@@ -142,7 +143,7 @@ class WeightHistograms(Callback, LiveDisplay):
             axes = fig.subplots(len(keys), 2, squeeze=False)
             for (ax_h, ax_o), k in zip(axes, keys): self._plot_key(ax_h, ax_o, k, len(self.snapshots) - 1)
             fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.35 / len(keys), bottom=0.55 / len(keys), hspace=0.9, wspace=0.2)
-            self._static = (stamp, png(fig))
+            self._static = (stamp, png(fig, scale=2))
         return self._static[1]
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -154,5 +155,5 @@ class WeightHistograms(Callback, LiveDisplay):
         if not self.snapshots: return '<i>WeightHistograms: nothing recorded yet (fit with it as a callback, or call record()).</i>'
         data = self._static_png()
         return (f'<div style="font-family:monospace">Weight histograms, {len(self.snapshots)} snapshots (epochs '
-                f'{self.snapshots[0][0]}..{self.snapshots[-1][0]}), {self.bins} bins</div>' + img_tag(data, 'weight histograms'))
+                f'{self.snapshots[0][0]}..{self.snapshots[-1][0]}), {self.bins} bins</div>' + img_tag(data, 'weight histograms', scale=2))
     def _text(self): return f"<WeightHistograms keys={len(self.keys)} snapshots={len(self.snapshots)}>"

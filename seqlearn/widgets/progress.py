@@ -8,7 +8,7 @@ import html, math, time
 import numpy as np
 import ipywidgets as widgets
 from ..callbacks import Callback, _fmt_time
-from .summary import LiveDisplay, figure, png, img_tag
+from .summary import LiveDisplay, figure, png, png_size, img_tag
 from .kernel import KernelPoll
 
 # %% auto #0
@@ -58,7 +58,9 @@ class TrainingProgress(Callback, LiveDisplay):
                                           layout=widgets.Layout(width='100px'))
         self.stop_button.on_click(self._on_stop)
         self.metrics_html, self.status = widgets.HTML(), widgets.HTML()
-        self.image = widgets.Image(format='png', layout=widgets.Layout(display='none'))
+        # the plot's place is kept from the start (no jump when the first curve arrives); shown at natural size, from a
+        # PNG with twice the pixels, so it is sharp on HiDPI screens and never stretched to the output's width
+        self.image = widgets.Image(format='png', layout=widgets.Layout(min_height=f'{int(2.3 * 72)}px', max_width='100%'))
         self.widget = widgets.VBox([widgets.HBox([self.epoch_bar, self.epoch_label, self.stop_button]),
                                     widgets.HBox([self.batch_bar, self.batch_label]), self.metrics_html, self.image, self.status])
         self.redraws, self.plots, self.stopped, self.done, self._shown, self._handle = 0, 0, False, False, False, None
@@ -154,7 +156,7 @@ class TrainingProgress(Callback, LiveDisplay):
         el, total = now - self.t_epoch if hasattr(self, 't_epoch') else 0.0, now - self.t_start
         done = done_epochs + self.batch / steps                       # epochs of this fit done, with the current one's part
         todo = (self.epoch_bar.max - self.epoch_bar.min) - done
-        if self.batch and el > 0 and done > 0:
+        if self.batch and el > 0 and done > 0 and not self.done:   # once finished, the line below says how long it took
             rate = self.batch * (p.get('batch_size') or 1) / el
             eta = total / done * max(todo, 0)                          # the whole fit's remaining time, not just this epoch's
             self.batch_label.value = (f"{self.batch}/{steps} · {_fmt_time(total)} elapsed · ETA {_fmt_time(eta)} · "
@@ -184,8 +186,8 @@ class TrainingProgress(Callback, LiveDisplay):
             if 'val_' + k in hist: ax.plot(ep, hist['val_' + k], 'o-', color='C1', ms=3, label='val')
             ax.set_title(k, fontsize=9); ax.tick_params(labelsize=7)
             if ax is self.fig.axes[0]: ax.legend(fontsize=6, loc='upper right')
-        self._png, self._png_epochs = png(self.fig), len(self.epochs_logs)
-        self.image.value, self.image.layout.display = self._png, None
+        self._png, self._png_epochs = png(self.fig, scale=2), len(self.epochs_logs)
+        self.image.value, self.image.width = self._png, str(png_size(self._png)[0] // 2)
         self._last_plot, self.plots = now, self.plots + 1
         self._plot_cost = time.perf_counter() - t0
         self._plot_total += self._plot_cost
@@ -216,7 +218,7 @@ class TrainingProgress(Callback, LiveDisplay):
         bars = (f'<div style="font-family:monospace">Epoch <progress value="{eb.value - eb.min}" max="{max(eb.max - eb.min, 1)}"></progress> '
                 f'{eb.value}/{eb.max} &nbsp; Batch <progress value="{bb.value}" max="{bb.max}"></progress> {html.escape(self.batch_label.value)}</div>')
         body, plot = self._final_html() or self.metrics_html.value, self._static_png()
-        return bars + body + (img_tag(plot, 'training curves') if plot else '')
+        return bars + body + (img_tag(plot, 'training curves', scale=2) if plot else '')
     def _static_png(self):
         if self.plot and self.epochs_logs and self._png_epochs != len(self.epochs_logs): self._render_plot(self.clock())
         return self._png

@@ -10,7 +10,7 @@ from ..core import fmt_shape
 from ..summary import summary_html, summary_rows, param_counts, _shape_text
 
 # %% auto #0
-__all__ = ['figure', 'png', 'img_tag', 'LiveDisplay', 'stack_svg', 'graph_svg', 'model_svg', 'ModelSummary']
+__all__ = ['figure', 'png', 'png_size', 'img_tag', 'LiveDisplay', 'stack_svg', 'graph_svg', 'model_svg', 'ModelSummary']
 
 # %% ../../nbs/20_widgets_summary.ipynb #688d34eb
 def figure(w=6.0, # Width in inches
@@ -23,15 +23,20 @@ def figure(w=6.0, # Width in inches
     FigureCanvasAgg(fig)
     return fig
 
-def png(fig) -> bytes:
-    "`fig` rendered to PNG bytes."
+def png(fig, scale=1) -> bytes:
+    "`fig` rendered to PNG bytes, with `scale` times its pixels (2: sharp on a HiDPI screen when shown at half size)."
     buf = io.BytesIO()
-    fig.savefig(buf, format='png')
+    fig.savefig(buf, format='png', dpi=fig.dpi * scale)
     return buf.getvalue()
 
-def img_tag(data:bytes, alt='plot'):
-    "An `<img>` with `data` (PNG bytes) inline, for static HTML."
-    return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(data).decode()}"/>'
+def png_size(data:bytes):
+    "(width, height) in pixels of PNG bytes, from the header."
+    return int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
+
+def img_tag(data:bytes, alt='plot', scale=1):
+    "An `<img>` with `data` (PNG bytes) inline, for static HTML, shown at its natural size (pixels / `scale`)."
+    w = png_size(data)[0] // scale
+    return f'<img alt="{alt}" width="{w}" style="max-width:100%" src="data:image/png;base64,{base64.b64encode(data).decode()}"/>'
 
 class LiveDisplay:
     "Base of seqlearn's displays: an ipywidgets view in a kernel, static `text/html` (and `image/png`) everywhere else."
@@ -43,11 +48,17 @@ class LiveDisplay:
     def _ipython_display_(self):
         "Display with a handle, so the saved output's static fallback can follow the live widget."
         from IPython.display import display
-        self._handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+        self._handle = display(self._repr_mimebundle_(), metadata=self._png_metadata(), raw=True, display_id=True)
     def _sync_static(self):
         "Rewrite the displayed bundle with the current state: a saved notebook, its HTML export and the docs show the final state."
         h = getattr(self, '_handle', None)
-        if h is not None: h.update(self._repr_mimebundle_(), raw=True)
+        if h is not None: h.update(self._repr_mimebundle_(), metadata=self._png_metadata(), raw=True)
+    def _png_metadata(self):
+        "The PNG's display size: half its pixels (rendered at twice the resolution, sharp on HiDPI screens)."
+        data = self._static_png()
+        if data is None: return {}
+        w, h = png_size(data)
+        return {'image/png': {'width': w // 2, 'height': h // 2}}
     def _repr_mimebundle_(self, include=None, exclude=None):
         self._shown = True
         b = {'text/plain': self._text(), 'text/html': self._static_html()}
