@@ -206,7 +206,7 @@ class TerminateOnNaN(Callback):
     "Stop training when the loss becomes NaN or infinite, and put back the last weights that gave a finite loss."
     def on_train_begin(self, logs=None): self._pending = self._good = None; self._has_good = False
     def on_train_batch_begin(self, batch, logs=None):
-        values = self.model._flat_values()  # every trainable weight, in one flat array
+        values = self.model._flat_params().values  # every trainable weight, in one flat array
         if self._pending is None or self._pending.shape != values.shape:
             self._pending, self._good, self._has_good = np.empty_like(values), np.empty_like(values), False
         np.copyto(self._pending, values)  # the weights this batch's loss is computed with
@@ -216,7 +216,9 @@ class TerminateOnNaN(Callback):
             self._pending, self._good, self._has_good = self._good, self._pending, True
             return
         print(f"Batch {batch}: invalid loss, terminating training" + ("; weights restored to the last finite state" if self._has_good else ""))
-        if self._has_good: np.copyto(self.model._flat_values(), self._good); self.model._flat.push()
+        if self._has_good:
+            flat = self.model._flat_params()
+            np.copyto(flat.values, self._good); flat.push()
         self.model.stop_training = True
 
 class CSVLogger(Callback):

@@ -218,16 +218,11 @@ def _prepare_data(self, x, y, sample_weight, class_weight, where):
 # %% ../nbs/15_trainer.ipynb #f58db02f
 @patch_to(Trainer)
 def _flat_params(self):
-    "The trainable weights packed into one flat buffer (made again when the set of trainable weights changed)."
+    "The trainable weights packed into one flat buffer (made again when the set of trainable weights changed); its `values` is what TerminateOnNaN saves and restores."
     trainable = self.trainable_weights
     if self._flat is None or self._flat.key != tuple(id(v) for v in trainable):
         self._flat = FlatParams(trainable)
     return self._flat
-
-@patch_to(Trainer)
-def _flat_values(self):
-    "Every trainable weight, in one flat array (views of it are the weights): what TerminateOnNaN saves and restores."
-    return self._flat_params().values
 
 def _metric_name(metric, output, several): return f"{output}_{metric.name}" if several else metric.name
 

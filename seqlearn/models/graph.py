@@ -9,7 +9,7 @@ from ..core import fmt_shape, ShapeError, patch_to, numerical_gradient
 from ..layers.base import KerasTensor, InputLayer
 
 # %% auto #0
-__all__ = ['Graph', 'graph_gradient_check']
+__all__ = ['Graph', 'WeightGrads', 'graph_gradient_check']
 
 # %% ../../nbs/16_graph.ipynb #c3103f7c
 def _check_tensors(tensors, what, owner):
@@ -121,11 +121,25 @@ def forward(self, arrays, training=False):
     return [vals[s] for s in self.output_slots]
 
 # %% ../../nbs/16_graph.ipynb #af5a28ef
-def _accumulate(acc, layer):
-    ws = layer.trainable_weights
-    if layer not in acc: acc[layer] = [w.grad.copy() for w in ws]
-    else:
-        for a, w in zip(acc[layer], ws): a += w.grad
+class WeightGrads:
+    """The weight-gradient bookkeeping of one backward pass: a layer called several times has its gradients summed
+    over its calls (each `backward` overwrites `.grad`), and a layer the gradient never reached gets zeros."""
+    def __init__(self): self.sums, self.touched = {}, set()
+    def after(self, layer, shared):
+        "Note that `layer.backward` just ran; `shared`: the layer has other calls in this pass."
+        self.touched.add(id(layer))
+        if not shared: return
+        ws = layer.trainable_weights
+        if layer not in self.sums: self.sums[layer] = [w.grad.copy() for w in ws]
+        else:
+            for a, w in zip(self.sums[layer], ws): a += w.grad
+    def finish(self, layers):
+        "Write the sums back, and zero the gradients of `layers` that backward never reached."
+        for layer, arrays in self.sums.items():
+            for a, w in zip(arrays, layer.trainable_weights): w.grad[...] = a
+        for layer in layers:
+            if id(layer) not in self.touched:
+                for w in layer.trainable_weights: w.grad[...] = 0
 
 @patch_to(Graph)
 def backward(self, out_grads, fused=None, need_input_grads=False):
@@ -135,7 +149,7 @@ def backward(self, out_grads, fused=None, need_input_grads=False):
     for slot, g in zip(self.output_slots, out_grads):
         if g is not None: grads[slot] = g if grads[slot] is None else grads[slot] + g
     fused_steps = {f[0] for f, on in zip(self._fusable, fused or []) if on and f is not None}
-    acc, touched = {}, set()
+    wg = WeightGrads()
     for k in range(len(self.steps) - 1, -1, -1):
         st = self.steps[k]
         gs = [grads[o] for o in st.outs]
@@ -145,16 +159,11 @@ def backward(self, out_grads, fused=None, need_input_grads=False):
         if st.shared: st.layer._set_call_state(self._states[k])
         need = st.internal_input or need_input_grads
         gin = st.layer._backprop(gs if st.several_out else gs[0], need_input_grad=need, fused=k in fused_steps)
-        touched.add(st.layer)
-        if st.shared: _accumulate(acc, st.layer)
+        wg.after(st.layer, st.shared)
         if need and gin is not None:
             for i, gi in zip(st.ins, gin if st.several_in else [gin]):
                 grads[i] = gi if grads[i] is None else grads[i] + gi
-    for layer, arrays in acc.items():
-        for a, w in zip(arrays, layer.trainable_weights): w.grad[...] = a
-    for layer in self.layers:
-        if layer not in touched:
-            for w in layer.trainable_weights: w.grad[...] = 0
+    wg.finish(self.layers)
     return [grads[s] for s in self.input_slots] if need_input_grads else None
 
 # %% ../../nbs/16_graph.ipynb #6fcc8d06

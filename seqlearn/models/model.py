@@ -7,10 +7,10 @@ from __future__ import annotations
 import contextlib, importlib
 import numpy as np
 from ..core import unique_name, snake_case, fmt_shape, register_layer, ShapeError, patch_to, closest_name
-from ..layers.base import Layer, KerasTensor, InputLayer, Tape, active_tape, is_symbolic, is_shape_list
+from ..layers.base import Layer, KerasTensor, InputLayer, Tape, active_tape, is_symbolic, is_shape_list, _sample_batch
 from ..data import standardize, check_batch, to_array
 from ..trainer import Trainer, one_thread
-from .graph import Graph, _accumulate
+from .graph import Graph, WeightGrads
 from .. import saving, summary as summary_mod
 
 # %% auto #0
@@ -227,27 +227,28 @@ def _output_shapes(self):
 @patch_to(Model)
 def _fusable_outputs(self): return [None] * len(self._output_names())
 
+def _call_on_zeros(model, input_shape):
+    "(inputs, outputs, several outputs): `call` run on one-sample batches of zeros of `input_shape` (one or a list)."
+    xs = [_sample_batch(s, model.dtype) for s in (input_shape if is_shape_list(input_shape) else [input_shape])]
+    out = model.call(xs if len(xs) > 1 else xs[0], training=False)
+    return xs, (list(out) if isinstance(out, (list, tuple)) else [out]), isinstance(out, (list, tuple))
+
 @patch_to(Model)
 def build(self, input_shape):
     "Build every layer by running `call` on a batch of zeros of `input_shape` (one shape, or a list for several inputs)."
-    shapes = input_shape if is_shape_list(input_shape) else [input_shape]
-    xs = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype) for s in shapes]
-    out = self.call(xs if len(xs) > 1 else xs[0], training=False)
-    outs = out if isinstance(out, (list, tuple)) else [out]
+    xs, outs, several = _call_on_zeros(self, input_shape)
     self._n_inputs, self._n_outputs = len(xs), len(outs)
     self._build_input_shape = self._input_shape = input_shape
     shapes = [(None,) + o.shape[1:] for o in outs]
-    self._output_shape = shapes if isinstance(out, (list, tuple)) else shapes[0]
+    self._output_shape = shapes if several else shapes[0]
     self.built = True
 
 @patch_to(Model)
 def compute_output_shape(self, input_shape):
-    if not self.built: self.build(input_shape)
-    shapes = input_shape if is_shape_list(input_shape) else [input_shape]
-    xs = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype) for s in shapes]
-    out = self.call(xs if len(xs) > 1 else xs[0], training=False)
-    outs = out if isinstance(out, (list, tuple)) else [out]
-    res = [(None,) + o.shape[1:] for o in outs]
+    if not self.built:  # building runs call once and records the output shape(s)
+        self.build(input_shape)
+        res = self._output_shape if is_shape_list(self._output_shape) else [self._output_shape]
+    else: res = [(None,) + o.shape[1:] for o in _call_on_zeros(self, input_shape)[1]]
     return res if len(res) > 1 else res[0]
 
 # %% ../../nbs/17_model.ipynb #42ae0185
@@ -297,7 +298,7 @@ def backward(self, grad, need_input_grad=True):
         if g is not None: grads[id(o)] = g if id(o) not in grads else grads[id(o)] + g
     calls = {}
     for layer, *_ in tape.records: calls[id(layer)] = calls.get(id(layer), 0) + 1
-    acc, touched = {}, set()
+    wg = WeightGrads()
     for layer, x, y, state in reversed(tape.records):
         ys = y if isinstance(y, (list, tuple)) else [y]
         gs = [grads.pop(id(o), None) for o in ys]
@@ -305,15 +306,10 @@ def backward(self, grad, need_input_grad=True):
         gs = [np.zeros_like(o) if g is None else g for o, g in zip(ys, gs)]
         layer._set_call_state(state)
         gin = layer._backprop(gs if isinstance(y, (list, tuple)) else gs[0])
-        touched.add(id(layer))
-        if calls[id(layer)] > 1: _accumulate(acc, layer)
+        wg.after(layer, calls[id(layer)] > 1)
         for a, g in zip(x if isinstance(x, list) else [x], gin if isinstance(x, list) else [gin]):
             grads[id(a)] = g if id(a) not in grads else grads[id(a)] + g
-    for layer, arrays in acc.items():
-        for a, w in zip(arrays, layer.trainable_weights): w.grad[...] = a
-    for l in self.layers:
-        if id(l) not in touched:
-            for w in l.trainable_weights: w.grad[...] = 0
+    wg.finish(self.layers)
     if not need_input_grad: return None
     ins = [grads.get(id(a)) for a in tape.inputs]
     ins = [np.zeros_like(a) if g is None else g for a, g in zip(tape.inputs, ins)]
