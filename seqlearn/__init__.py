@@ -7,9 +7,12 @@ __version__ = "0.1.0"
 __all__ = ['set_seed', 'get_rng', 'clear_session', 'floatx', 'Layer', 'Variable', 'register_layer', 'ActivationFn', 'ShapeError',
            'Input', 'InputLayer', 'Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity', 'Concatenate',
            'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'concatenate', 'add', 'subtract', 'multiply',
-           'average', 'maximum', 'minimum', 'gradient_check', 'Model', 'Sequential', 'load_model', 'model_from_json',
+           'average', 'maximum', 'minimum', 'gradient_check', 'Conv1D', 'Conv2D', 'ZeroPadding1D', 'ZeroPadding2D',
+           'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D',
+           'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'BatchNormalization',
+           'LayerNormalization', 'Embedding', 'ActivationStats', 'Model', 'Sequential', 'load_model', 'model_from_json',
            'core', 'activations', 'initializers', 'regularizers', 'layers', 'losses', 'optimizers', 'metrics', 'data',
-           'callbacks', 'saving', 'summary', 'config', 'trainer', 'models']
+           'callbacks', 'saving', 'summary', 'config', 'trainer', 'models', 'activation_stats']
 
 # %% ../nbs/99_package.ipynb #aea25c8c
 __doc__ = """seqlearn: Keras-style deep learning on numpy — Sequential, functional and subclassed models — made to be
@@ -21,14 +24,19 @@ from .core import set_seed, get_rng, clear_session, floatx, Variable, register_l
 from .activations import ActivationFn
 from .layers import (Layer, Input, InputLayer, Dense, Activation, Flatten, Dropout, Reshape, Identity, Concatenate, Add,
                              Subtract, Multiply, Average, Maximum, Minimum, concatenate, add, subtract, multiply, average, maximum,
-                             minimum, gradient_check)
+                             minimum, gradient_check, Conv1D, Conv2D, ZeroPadding1D, ZeroPadding2D, MaxPooling1D, MaxPooling2D,
+                             AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+                             GlobalMaxPooling2D, BatchNormalization, LayerNormalization, Embedding)
+from .activation_stats import ActivationStats
 from .models import Model, Sequential, load_model, model_from_json
 from . import (core, activations, initializers, regularizers, layers, losses, optimizers, metrics, data, callbacks, saving,
-                      summary, config, trainer, models)
+                      summary, config, trainer, models, activation_stats)
 
 _all_ = ['set_seed', 'get_rng', 'clear_session', 'floatx', 'Layer', 'Variable', 'register_layer', 'ActivationFn', 'ShapeError',
          'Input', 'InputLayer', 'Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity', 'Concatenate', 'Add', 'Subtract',
          'Multiply', 'Average', 'Maximum', 'Minimum', 'concatenate', 'add', 'subtract', 'multiply', 'average', 'maximum', 'minimum',
-         'gradient_check', 'Model', 'Sequential', 'load_model', 'model_from_json',
+         'gradient_check', 'Conv1D', 'Conv2D', 'ZeroPadding1D', 'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D',
+         'AveragePooling2D', 'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D',
+         'BatchNormalization', 'LayerNormalization', 'Embedding', 'ActivationStats', 'Model', 'Sequential', 'load_model', 'model_from_json',
          'core', 'activations', 'initializers', 'regularizers', 'layers', 'losses', 'optimizers', 'metrics', 'data', 'callbacks',
-         'saving', 'summary', 'config', 'trainer', 'models']
+         'saving', 'summary', 'config', 'trainer', 'models', 'activation_stats']

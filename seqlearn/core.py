@@ -49,7 +49,8 @@ _name_counts = defaultdict(int)
 
 def snake_case(name):
     "`Dense` -> `dense`, `InputLayer` -> `input_layer`."
-    return re.sub(r'(?<!^)(?=[A-Z])', '_', name).lower()
+    name = re.sub(r'(.)([A-Z][a-z]+)', r'\1_\2', name)  # Keras's rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d
+    return re.sub(r'([a-z])([A-Z])', r'\1_\2', name).lower()
 
 def unique_name(base):
     "The next free automatic name for `base`: `dense`, then `dense_1`, ..."

@@ -92,6 +92,7 @@ LecunNormal   = _vs('LecunNormal', 1.0, 'fan_in', 'truncated_normal', "Truncated
 
 INITIALIZERS = {snake_case(c.__name__): c for c in [Zeros, Ones, Constant, RandomNormal, RandomUniform, VarianceScaling,
     GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal]}
+INITIALIZERS.update(uniform=RandomUniform, normal=RandomNormal)  # Keras's short names (Embedding's default is 'uniform')
 
 def get_initializer(identifier # A name ('he_normal'), an `Initializer`, a callable `(shape, dtype) -> array`
                    ):

@@ -41,8 +41,10 @@ def _human_bytes(n):
 
 def table_text(name, rows, graph=False, failing=None, line_length=None) -> str:
     "The Keras-style table of `rows` (no totals)."
-    w1, w2, w3 = 29, 26 if not graph else 24, 9 if not graph else 11
-    line_length = line_length or (65 if not graph else 98)
+    labels = [f"{r['name']} ({r['type']})" for r in rows] + ([f"{failing[0].name} ({type(failing[0]).__name__})"] if failing else [])
+    w1 = max([29] + [len(s) + 2 for s in labels])  # wide enough for 'max_pooling2d_1 (MaxPooling2D)'
+    w2, w3 = 26 if not graph else 24, 9 if not graph else 11
+    line_length = line_length or (65 if not graph else 98) + w1 - 29
     head = f" {'Layer (type)':<{w1-1}}{'Output Shape':<{w2}}{'Param #':<{w3}}" + ('Connected to' if graph else '')
     lines = [f'Model: "{name}"', '_' * line_length, head.rstrip(), '=' * line_length]
     for r in rows:
@@ -61,8 +63,10 @@ def summary_text(model, line_length=None) -> str:
     "The full summary: the table, then total, trainable and non-trainable parameters."
     graph = model._is_graph()
     c = param_counts(model); b = c['bytes_per_param']
-    line_length = line_length or (65 if not graph else 98)
-    return '\n'.join([table_text(model.name, summary_rows(model), graph, line_length=line_length),
+    rows = summary_rows(model)
+    widest = max([29] + [len(f"{r['name']} ({r['type']})") + 2 for r in rows])
+    line_length = line_length or (65 if not graph else 98) + widest - 29
+    return '\n'.join([table_text(model.name, rows, graph, line_length=line_length),
         f"Total params: {c['total']:,} ({_human_bytes(c['total'] * b)})",
         f"Trainable params: {c['trainable']:,} ({_human_bytes(c['trainable'] * b)})",
         f"Non-trainable params: {c['non_trainable']:,} ({_human_bytes(c['non_trainable'] * b)})",

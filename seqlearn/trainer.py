@@ -30,6 +30,7 @@ class Trainer:
         self._flat = None            # the trainable weights packed into one flat buffer (FlatParams)
         self._fused = self._regularized = None  # per output: loss gives dL/dlogits; the weights with a penalty
         self._loss_items = None      # (output, loss, loss weight, fused) for each output that has a loss
+        self._update_layers = []     # layers whose state updates wait for the optimizer's update (BatchNormalization)
         self._initial_epoch = None   # set by BackupAndRestore when it restores finished epochs
         self._output_keys = None     # the keys of a model whose outputs were given as a dict (then predict returns a dict)
         self._lock = threading.RLock()  # held while fit/evaluate/predict run: one thread at a time uses the model
@@ -243,6 +244,18 @@ def _setup_training(self, data):
     self._regularized = [v for v in self.trainable_weights if v.regularizer is not None]
     # (output index, loss, loss weight, fused) for the outputs that have a loss: what each step loops over
     self._loss_items = [(i, l, w, f) for i, (l, w, f) in enumerate(zip(self._losses, self._loss_weights, self._fused)) if l is not None]
+    self._update_layers = [l for l in _leaf_layers(self) if hasattr(l, '_commit')]
+
+def _leaf_layers(model):
+    "Every layer inside `model`, nested models opened."
+    for l in model.layers:
+        if isinstance(getattr(l, 'layers', None), list): yield from _leaf_layers(l)
+        else: yield l
+
+@patch_to(Trainer)
+def _commit_updates(self):
+    "Apply the state updates layers kept pending during the step (BatchNormalization's moving statistics): after the optimizer's update."
+    for l in self._update_layers: l._commit()
 
 # %% ../nbs/15_trainer.ipynb #7c8758a8
 @patch_to(Trainer)
@@ -503,6 +516,7 @@ def step(self, batch, tracker, epoch, step):
         return False
     intr.critical = True   # a second Ctrl-C now waits until the update is whole
     m.optimizer.step(m._flat)
+    m._commit_updates()    # moving statistics move with the update, never without it
     intr.critical = False
     if intr.deferred: raise KeyboardInterrupt
     tracker.update(batch.n, loss, per_output, batch.ys, outs)
@@ -601,13 +615,15 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
     self._require_compiled('train')
     data = self._prepare_data(x, y, sample_weight, class_weight, 'train_on_batch')
     self._setup_training(data)
-    loss, per_output, outs = self._train_step(data)
-    if not (math.isfinite(loss) and np.isfinite(self._flat.grads.sum())):
-        raise FloatingPointError(f"train_on_batch: the loss ({loss}) or its gradient is not finite; the update was not applied. "
-                                 "Try a lower learning_rate.")
-    self.optimizer.step(self._flat)
-    tracker = _Tracker(self)
-    tracker.update(data.n, float(loss), per_output, data.ys, outs)
+    with self._buffered():
+        loss, per_output, outs = self._train_step(data)
+        if not (math.isfinite(loss) and np.isfinite(self._flat.grads.sum())):
+            raise FloatingPointError(f"train_on_batch: the loss ({loss}) or its gradient is not finite; the update was not applied. "
+                                     "Try a lower learning_rate.")
+        self.optimizer.step(self._flat)
+        self._commit_updates()
+        tracker = _Tracker(self)
+        tracker.update(data.n, float(loss), per_output, data.ys, outs)
     logs = tracker.logs()
     return logs if return_dict else (logs['loss'] if len(logs) == 1 else _as_list(self, logs))
 

@@ -10,8 +10,15 @@ from .base import Layer, InputLayer, Input, KerasTensor, Node, gradient_check
 from .core import Dense, Activation, Flatten, Dropout, Reshape, Identity
 from .merging import (Merge, Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum,
                                      concatenate, add, subtract, multiply, average, maximum, minimum)
+from .conv import Conv1D, Conv2D, ZeroPadding1D, ZeroPadding2D
+from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
+                                     GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
+from .normalization import BatchNormalization, LayerNormalization
+from .embedding import Embedding
 
 # %% ../../nbs/07_layers_index.ipynb #06c8a878
 __all__ = ['Layer', 'InputLayer', 'Input', 'KerasTensor', 'Node', 'gradient_check', 'Dense', 'Activation', 'Flatten', 'Dropout',
            'Reshape', 'Identity', 'Merge', 'Concatenate', 'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum',
-           'concatenate', 'add', 'subtract', 'multiply', 'average', 'maximum', 'minimum']
+           'concatenate', 'add', 'subtract', 'multiply', 'average', 'maximum', 'minimum', 'Conv1D', 'Conv2D', 'ZeroPadding1D',
+           'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D',
+           'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding']

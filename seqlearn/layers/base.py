@@ -67,6 +67,7 @@ class Layer:
     _buffered = False  # set by a model's fit/predict loops: outputs may go into buffers reused every batch
     _several_inputs = False  # True for layers that take a list of inputs (merges)
     _call_takes_training, _backward_options = True, frozenset()
+    _hooks = ()  # forward hooks `hook(layer, output, training)`, set with `_add_hook` (read every call: kept a tuple when empty)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -255,8 +256,18 @@ def backward(self, grad):
 
 @patch_to(Layer)
 def _run(self, x, training=False):
-    "The forward pass a model's loop calls (arrays already checked)."
-    return self.call(x, training) if self._call_takes_training else self.call(x)
+    "The forward pass a model's loop calls (arrays already checked); then the forward hooks, if any."
+    y = self.call(x, training) if self._call_takes_training else self.call(x)
+    if self._hooks:
+        for hook in self._hooks: hook(self, y, training)
+    return y
+
+@patch_to(Layer)
+def _add_hook(self, hook):
+    "Call `hook(layer, output, training)` after each forward pass of this layer (what `ActivationStats` uses); returns a remover."
+    self._hooks = [*self._hooks, hook]
+    def remove(): self._hooks = [h for h in self._hooks if h is not hook]
+    return remove
 
 @patch_to(Layer)
 def _backprop(self, grad, need_input_grad=True, fused=False):
@@ -389,6 +400,7 @@ def __getstate__(self):
     state = dict(self.__dict__)
     # keep the containing models' listeners (they pickle with the model); drop displays
     state['_observers'] = [f for f in self._observers if isinstance(getattr(f, '__self__', None), Layer)]
+    state.pop('_hooks', None)  # hooks belong to the callbacks of a running fit
     return state
 
 # %% ../../nbs/04_layer.ipynb #a18a01ca
@@ -476,8 +488,8 @@ def gradient_check(layer, # A layer; a float64 twin is built from its config (an
     run(); dx = layer64.backward(r)
     dxs = dx if several else [dx]
     analytic = {**{('input' if not several else f'input_{i}'): d for i, d in enumerate(dxs)},
-                **{w.name: w.grad.copy() for w in layer64.weights}}
+                **{w.name: w.grad.copy() for w in layer64.trainable_weights}}
     loss = lambda: float((run() * r).sum())
     numerical = {**{('input' if not several else f'input_{i}'): numerical_gradient(loss, a, h) for i, a in enumerate(xs)},
-                 **{w.name: numerical_gradient(loss, w.value, h) for w in layer64.weights}}
+                 **{w.name: numerical_gradient(loss, w.value, h) for w in layer64.trainable_weights}}
     return {k: _rel_err(analytic[k], numerical[k]) for k in analytic}

@@ -257,7 +257,7 @@ def _standardize_x(self, x, where):
 def call(self, inputs, training=None):
     "Run every layer on `inputs` in turn."
     x = inputs
-    for layer in self._layers: x = layer.call(x, training) if layer._call_takes_training else layer.call(x)
+    for layer in self._layers: x = layer._run(x, training)
     return x
 
 @patch_to(Sequential)
