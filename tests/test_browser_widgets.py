@@ -7,7 +7,9 @@
   through playwright: run a notebook with a live summary and a long fit, watch the bars advance in place,
   click Stop, check that training stopped early; then a fit that runs to the end (bars at 100%, plot image)
   with `WeightHistograms`, whose epoch slider is moved from the keyboard and must change the picture; last, a
-  functional model's live summary, whose diagram must draw its graph (a box per layer, an arrow per connection).
+  functional model's live summary, whose diagram must draw its graph (a box per layer, an arrow per connection);
+  and a CNN, whose live summary lists its conv, pooling and normalization layers (moving statistics counted as
+  non-trainable) and whose `ActivationStats` draws its picture at natural size.
   Screenshots go to artifacts/.
 
 Skipped, with the reason, when /usr/bin/chromium, playwright or jupyterlab/notebook are missing.
@@ -130,6 +132,21 @@ h = concatenate([add([a, shared(a)], name='gres'), shared(Dense(8, name='gproj')
 graph_model = Model([a, b], [Dense(1, name='gout1')(h), Dense(2, name='gout2')(h)], name='graph_test')
 graph_model.summary(live=True)"""
 
+# a CNN watched from inside: its live summary lists the conv layers; ActivationStats (live by default in a
+# notebook) draws its picture after the fit
+CNN = """\
+from seqlearn import Conv2D, MaxPooling2D, BatchNormalization, Flatten, ActivationStats
+xi = np.random.default_rng(1).normal(size=(256, 12, 12, 1)).astype(np.float32)
+cnn = Sequential([Input((12, 12, 1)), Conv2D(8, 3, activation='relu'), MaxPooling2D(), BatchNormalization(), Flatten(), Dense(1)], name='cnn_test')
+display(cnn.summary(live=True))
+cnn.compile('adam', 'mse')
+acts = ActivationStats()
+cnn.fit(xi, xi.mean(axis=(1, 2)), epochs=3, batch_size=32, verbose=0, callbacks=[acts])"""
+
+ACTS_VIEW = """() => { const b = Array.from(document.querySelectorAll('.widget-vbox'))
+    .find(b => b.innerText.includes('batches recorded')); const i = b && b.querySelector('img');
+    return i && i.naturalWidth > 0 ? {label: b.innerText, width: i.naturalWidth, shown: i.getBoundingClientRect().width} : null; }"""
+
 GRAPH_SVG = """() => { const svg = Array.from(document.querySelectorAll('.jupyter-widgets svg'))
     .find(s => s.textContent.includes('gjoin (Concatenate)'));
     return svg ? {rects: svg.querySelectorAll('rect').length, lines: svg.querySelectorAll('line').length, text: svg.textContent} : null; }"""
@@ -140,7 +157,7 @@ def _notebook(path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell('import json\n' + PROBE),
                 nbformat.v4.new_code_cell(FIT), nbformat.v4.new_code_cell(AFTER), nbformat.v4.new_code_cell(HIST),
-                nbformat.v4.new_code_cell(GRAPH)]
+                nbformat.v4.new_code_cell(GRAPH), nbformat.v4.new_code_cell(CNN)]
     nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
     nbformat.write(nb, str(path))
 
@@ -276,6 +293,8 @@ def test_widgets_in_browser(app, tmp_path):
                 hist_state = lambda: page.evaluate("""() => { const b = Array.from(document.querySelectorAll('.widget-vbox'))
                     .filter(b => b.querySelector('.widget-hslider')).pop();
                     return {label: b.innerText, src: b.querySelector('img').src.length + ':' + b.querySelector('img').src.slice(-64)}; }""")
+                page.wait_for_function(f"() => ({ACTS_VIEW})() !== null", timeout=60000)  # the last cell is done: the kernel is free
+                page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'", timeout=60000)
                 before = hist_state()
                 handle = hist_box.locator('.noUi-handle').first
                 handle.focus(); page.keyboard.press('Home')   # move the epoch slider to the first snapshot
@@ -293,6 +312,13 @@ def test_widgets_in_browser(app, tmp_path):
                 svg = page.locator('.jupyter-widgets svg', has_text='gjoin (Concatenate)').first
                 svg.scroll_into_view_if_needed()
                 svg.screenshot(path=str(ARTIFACTS / f'browser_{app}_graph_summary.png'))
+                # the CNN: conv layers in its live summary, and the ActivationStats picture
+                acts = page.evaluate(ACTS_VIEW)
+                cnn_summary = page.evaluate("""() => Array.from(document.querySelectorAll('table.sl-sum'))
+                    .map(t => t.closest('.jp-OutputArea-output').innerText).find(t => t.includes('cnn_test')) || ''""")
+                view = page.locator('.widget-vbox', has_text='batches recorded').first
+                view.scroll_into_view_if_needed()
+                view.screenshot(path=str(ARTIFACTS / f'browser_{app}_activation_stats.png'))
             finally:
                 browser.close()
     finally:
@@ -309,6 +335,8 @@ def test_widgets_in_browser(app, tmp_path):
     assert before['src'] != after['src']                             # the slider moved the picture
     assert graph['rects'] == 8 and graph['lines'] == 9, graph          # one box per layer, one arrow per connection
     assert 'gshared (Dense)' in graph['text'] and 'gres (Add)' in graph['text'], graph
+    assert '24 batches recorded' in acts['label'] and abs(acts['shown'] - acts['width'] / 2) <= 1, acts  # 3 epochs x 8; natural size
+    assert all(w in cnn_summary for w in ('conv2d', 'Conv2D', 'MaxPooling2D', 'BatchNormalization', 'non-trainable: 16')), repr(cnn_summary[:800])
     line = (f"{app}: stop handled {res['t_stop'] - t_click:.3f}s after the click, fit returned {res['t_end'] - t_click:.3f}s "
             f"after it (seen in the page after {t_seen - t_click:.2f}s), {res['it_end'] - res['it_stop']} updates after "
             f"handling, {res['epochs']}/{EPOCHS} epochs, {res['it_end']} updates in all")

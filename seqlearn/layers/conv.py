@@ -182,38 +182,54 @@ def _array(layer, name, shape, dtype):
     return _buf(layer, name, shape, dtype) if layer._buffered else np.empty(shape, dtype)
 
 @patch_to(Conv)
+def _weight_matrix(self, depth):
+    "The kernel as a `(depth, filters)` matrix with the bias as one more row."
+    if not self.use_bias: return self.kernel.value.reshape(depth, self.filters)
+    w = _array(self, '_wbuf', (depth + 1, self.filters), self.kernel.dtype)
+    w[:depth] = self.kernel.value.reshape(depth, self.filters); w[depth] = self.bias.value
+    return w
+
+@patch_to(Conv)
 def call(self, inputs, training=None):
-    "`activation(im2col(pad(inputs)) @ kernel + bias)`, keeping the columns and outputs for backward."
+    "`activation([im2col(pad(inputs)), 1] @ [kernel; bias])`, keeping the columns and outputs for backward."
     x, k = inputs, self.kernel.value
     self._xshape, self._pad_widths = x.shape, self._pads(x.shape[1:-1])
     view = windows(_pad(self, x, self._pad_widths), self.kernel_size, self.strides, self.dilation_rate)
     out = view.shape[1:1 + self.rank]
     rows, depth = x.shape[0] * int(np.prod(out, dtype=np.int64)), k.size // self.filters
-    cols = _array(self, '_colbuf', (rows, depth), x.dtype)
-    np.copyto(cols.reshape(view.shape), view)
-    z = np.matmul(cols, k.reshape(depth, self.filters), out=_array(self, '_zbuf', (rows, self.filters), k.dtype))
-    if self.use_bias: z += self.bias.value
+    cols = _array(self, '_colbuf', (rows, depth + self.use_bias), x.dtype)
+    np.copyto(cols[:, :depth].reshape(view.shape), view)  # splitting axes of a strided slice: a view, no copy
+    if self.use_bias: cols[:, depth] = 1
+    z = np.matmul(cols, self._weight_matrix(depth), out=_array(self, '_zbuf', (rows, self.filters), k.dtype))
     y = np.maximum(z, 0, out=z) if self.activation.name == 'relu' else self.activation(z)
     self._cols, self._z, self._y = cols, z, y
     return y.reshape((x.shape[0],) + out + (self.filters,))
 
 # %% ../../nbs/05a_layers_conv.ipynb #39b3d77a
 @patch_to(Conv)
+def _activation_grad(self, grad, wrt_preactivation):
+    "dL/dz from dL/dy (ReLU: a mask multiply in reused buffers)."
+    g = grad.reshape(self._z.shape)
+    if wrt_preactivation: return g
+    if self.activation.name == 'relu':
+        mask = np.greater(self._y, 0, out=_array(self, '_mask', g.shape, np.bool_))
+        return np.multiply(g, mask, out=_array(self, '_gbuf', g.shape, self._y.dtype))
+    return self.activation.backward(self._z, self._y, g)
+
+@patch_to(Conv)
 def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
     "Kernel and bias gradients from `grad`; returns the input's gradient (None when `need_input_grad=False`)."
     if self._cols is None:
         raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass first, e.g. model(x, training=True).")
-    g = grad.reshape(self._z.shape)
-    if wrt_preactivation: pass
-    elif self.activation.name == 'relu':
-        g = np.multiply(g, self._y > 0, out=_array(self, '_gbuf', g.shape, self._y.dtype))
-    else: g = self.activation.backward(self._z, self._y, g)
+    g = self._activation_grad(grad, wrt_preactivation)
     k = self.kernel.value
     depth = k.size // self.filters
-    np.matmul(self._cols.T, g, out=self.kernel.grad.reshape(depth, self.filters))
-    if self.use_bias: np.sum(g, axis=0, out=self.bias.grad)
+    if self.use_bias:
+        gw = np.matmul(self._cols.T, g, out=_array(self, '_gwbuf', (depth + 1, self.filters), k.dtype))
+        self.kernel.grad.reshape(depth, self.filters)[...] = gw[:depth]; self.bias.grad[...] = gw[depth]
+    else: np.matmul(self._cols.T, g, out=self.kernel.grad.reshape(depth, self.filters))
     if not need_input_grad: return None
-    dcols = np.matmul(g, k.reshape(depth, self.filters).T, out=_array(self, '_dcolbuf', self._cols.shape, k.dtype))
+    dcols = np.matmul(g, k.reshape(depth, self.filters).T, out=_array(self, '_dcolbuf', (len(g), depth), k.dtype))
     return self._col2im(dcols)
 
 @patch_to(Conv)

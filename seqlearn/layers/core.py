@@ -27,6 +27,14 @@ def _buf(layer, name, shape, dtype):
         b = np.empty(shape, dtype); setattr(layer, name, b)
     return b[:shape[0]]
 
+def _column_sums(g, out):
+    "`g.sum(axis=0)` into `out`, as a product with a row of ones: BLAS does it several times faster than numpy's reduction."
+    n = len(g)
+    ones = _ONES.get(g.dtype)
+    if ones is None or ones.shape[1] < n: ones = _ONES[g.dtype] = np.ones((1, max(n, 1024)), g.dtype)
+    return np.matmul(ones[:, :n], g, out=out.reshape(1, -1))
+_ONES = {}
+
 @register_layer
 class Dense(Layer):
     "Fully connected layer: `activation(x @ kernel + bias)`."
@@ -100,7 +108,7 @@ class Dense(Layer):
         x2, g2 = self._x.reshape(-1, self._x.shape[-1]), g.reshape(-1, self.units)
         k = self.kernel.value
         np.matmul(x2.T, g2, out=self.kernel.grad)
-        if self.use_bias: np.sum(g2, axis=0, out=self.bias.grad)
+        if self.use_bias: _column_sums(g2, self.bias.grad)
         if not need_input_grad: return None
         if self._reuse and g.dtype == k.dtype: return np.matmul(g, k.T, out=_buf(self, '_dxbuf', (len(g), k.shape[0]), k.dtype))
         return g @ k.T

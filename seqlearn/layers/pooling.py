@@ -50,11 +50,18 @@ def _slice(self, offset, out):
     return (slice(None),) + tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, self.strides, out)) + (slice(None),)
 
 @patch_to(Pooling)
-def _grad_buffer(self, dtype):
+def _grad_buffer(self, dtype, fill=True):
+    "The (padded) input's gradient, zeroed unless every element will be written."
     shape = (self._xshape[0],) + tuple(n + a + b for n, (a, b) in zip(self._xshape[1:-1], self._pads)) + (self._xshape[-1],)
     dx = _array(self, '_dxbuf', shape, dtype)
-    dx.fill(0)
+    if fill: dx.fill(0)
     return dx
+
+@patch_to(Pooling)
+def _tiles(self):
+    "Whether the windows cover the (padded) input exactly once: no overlap, nothing left over."
+    shape = tuple(n + a + b for n, (a, b) in zip(self._xshape[1:-1], self._pads))
+    return self.strides == self.pool_size and all(n % p == 0 for n, p in zip(shape, self.pool_size))
 
 # %% ../../nbs/05b_layers_pooling.ipynb #4d852c13
 class MaxPooling(Pooling):
@@ -69,13 +76,18 @@ class MaxPooling(Pooling):
         self._xp, self._y, self._out = xp, y, out
         return y
     def backward(self, grad):
-        dx, out = self._grad_buffer(grad.dtype), self._out
-        taken = np.zeros(self._y.shape, bool)
-        for o in np.ndindex(*self.pool_size):
+        out, y, tiles = self._out, self._y, self._tiles()
+        dx = self._grad_buffer(grad.dtype, fill=not tiles)
+        hit, free = _array(self, '_hit', y.shape, np.bool_), _array(self, '_free', y.shape, np.bool_)
+        offsets = list(np.ndindex(*self.pool_size))
+        for k, o in enumerate(offsets):
             idx = self._slice(o, out)
-            hit = (self._xp[idx] == self._y) & ~taken
-            dx[idx] += grad * hit
-            taken |= hit
+            np.equal(self._xp[idx], y, out=hit)
+            if k: np.logical_and(hit, free, out=hit)            # only windows whose maximum is unclaimed
+            if tiles: np.multiply(grad, hit, out=dx[idx])
+            else: dx[idx] += grad * hit
+            if k == 0: np.logical_not(hit, out=free)
+            elif k < len(offsets) - 1: np.greater(free, hit, out=free)  # free and not hit
         return dx[_inner(self._pads, self._xshape)]
 
 @register_layer

@@ -16,7 +16,7 @@ __all__ = ['activation_figure', 'ActivationStatsView']
 def activation_figure(stats, max_layers=12):
     "A matplotlib figure of `stats` (an `ActivationStats`): a colorful-dimension strip and a near-zero/dead chart per layer."
     names = [n for n in stats.names if stats.hist[n]][:max_layers]
-    fig = figure(8.0, 0.95 * len(names) + 0.75)
+    fig = figure(8.0, 1.05 * len(names) + 0.8)
     axes = fig.subplots(len(names), 2, squeeze=False, gridspec_kw={'width_ratios': [3, 1.3]})
     for (strip, chart), n in zip(axes, names):
         _, _, near, dead, hist = stats.arrays(n)
@@ -29,14 +29,15 @@ def activation_figure(stats, max_layers=12):
         chart.set_ylim(-0.03, 1.03); chart.set_xlim(0, max(len(near) - 1, 1))
         for e in stats.epochs[1:]:
             for ax in (strip, chart): ax.axvline(e, color='w' if ax is strip else '#999', lw=0.6, ls=':')
-        strip.set_ylabel(n, fontsize=8, rotation=0, ha='right', va='center')
+        strip.set_title(n, fontsize=7, loc='left', pad=2)
         for ax in (strip, chart): ax.tick_params(labelsize=6)
         if n != names[-1]: strip.set_xticklabels([]); chart.set_xticklabels([])
-    axes[0][0].set_title(f'|activation| per batch: histogram on a log scale (colour: log count)', fontsize=8)
-    axes[0][1].set_title('share near zero / dead units', fontsize=8)
+    top = 1 - 0.42 / fig.get_figheight()
+    fig.text(0.07, top + 0.2 / fig.get_figheight(), '|activation| per batch: histogram on a log scale (colour: log count)', fontsize=8)
+    fig.text(0.72, top + 0.2 / fig.get_figheight(), 'share near zero / dead units', fontsize=8)
     axes[0][1].legend(fontsize=6, loc='upper right', frameon=False)
     axes[-1][0].set_xlabel('training batch', fontsize=7); axes[-1][1].set_xlabel('training batch', fontsize=7)
-    fig.subplots_adjust(left=0.19, right=0.98, top=1 - 0.3 / fig.get_figheight(), bottom=0.42 / fig.get_figheight(), hspace=0.25, wspace=0.12)
+    fig.subplots_adjust(left=0.07, right=0.98, top=top, bottom=0.42 / fig.get_figheight(), hspace=0.45, wspace=0.12)
     return fig
 
 # %% ../../nbs/20_widgets_activations.ipynb #5c5afe7e
