@@ -1,20 +1,30 @@
 """cProfile of seqlearn training epochs: where the time goes (issue 6).
 
-    python bench/profile_epoch.py [mlp|small-batch|seed] [--epochs 1] [--top 25]
+    python bench/profile_epoch.py [mlp|small-batch|seed|image-cnn|mnist1d-cnn] [--epochs 1] [--top 25] [--lines]
+
+`--lines`: wall time per source line of seqlearn's layers (per layer), from line events: numpy's ufuncs and matmul do not
+show in cProfile (only the Python function that calls them), this says which product or copy it is.
 """
 import argparse, cProfile, io, pathlib, pstats, sys, time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from train_speed import workloads, make_data, seqlearn_model
+import cnn_speed
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument('workload', nargs='?', default='mlp')
     ap.add_argument('--epochs', type=int, default=1)
     ap.add_argument('--top', type=int, default=25)
+    ap.add_argument('--lines', action='store_true', help='also time each line of the layers (per layer) over the same epochs')
     a = ap.parse_args(argv)
-    sizes, kind, n, batch = workloads()[a.workload]
-    x, y = make_data(sizes, kind, n)
-    m = seqlearn_model(sizes, kind)
+    if a.workload in cnn_speed.workloads():
+        model, in_shape, n, batch, _, lr = cnn_speed.workloads()[a.workload]
+        x, y = cnn_speed.make_data(in_shape, n)
+        m = cnn_speed.seqlearn_cnn(model, in_shape, lr=lr)
+    else:
+        sizes, kind, n, batch = workloads()[a.workload]
+        x, y = make_data(sizes, kind, n)
+        m = seqlearn_model(sizes, kind)
     m.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # warm-up
     pr = cProfile.Profile()
     t0 = time.perf_counter(); pr.enable()
@@ -23,6 +33,31 @@ def main(argv=None):
     s = io.StringIO(); pstats.Stats(pr, stream=s).sort_stats('tottime').print_stats(a.top)
     print(f"{a.workload}: {a.epochs} epoch(s) of fit under cProfile: {t:.3f} s wall")
     print(s.getvalue())
+    if a.lines: line_times(m, x, y, batch, a.epochs, a.top)
+
+def line_times(m, x, y, batch, epochs, top):
+    "Seconds spent on each line of seqlearn/layers/*.py during `epochs` epochs of fit, by layer (a line's callees included)."
+    import collections, linecache, os
+    acc, last = collections.Counter(), {}
+    def tracer(frame, event, arg):
+        if os.sep + 'layers' + os.sep not in frame.f_code.co_filename: return None
+        def local(frame, event, arg):
+            now, key = time.perf_counter(), id(frame)
+            if key in last: acc[last[key][0]] += now - last[key][1]
+            if event == 'line':
+                who = getattr(frame.f_locals.get('self'), 'name', '?')
+                last[key] = ((who, frame.f_code.co_filename, frame.f_lineno), time.perf_counter())
+            elif event == 'return': last.pop(key, None)
+            return local
+        return local
+    t0 = time.perf_counter(); sys.settrace(tracer)
+    try: m.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
+    finally: sys.settrace(None)
+    t = time.perf_counter() - t0
+    print(f"{epochs} epoch(s) of fit under line tracing: {t:.3f} s wall; the layers' lines by time (a line that calls another "
+          f"layer function includes it):")
+    for (who, f, ln), v in acc.most_common(top):
+        print(f"{v:8.3f} s {100 * v / t:5.1f}%  {who:16s} {pathlib.Path(f).name}:{ln}  {linecache.getline(f, ln).strip()[:100]}")
 
 if __name__ == '__main__':
     main()

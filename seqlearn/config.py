@@ -4,11 +4,12 @@
 
 # %% ../nbs/14a_config.ipynb #5fbca7c1
 from __future__ import annotations
-import contextlib
+import contextlib, os
 from threadpoolctl import ThreadpoolController
 
 # %% auto #0
-__all__ = ['threads', 'AUTO_MIN_WORK', 'blas_controller', 'max_threads', 'threads_for', 'blas_threads']
+__all__ = ['threads', 'AUTO_MIN_WORK', 'PARALLEL_MIN', 'blas_controller', 'max_threads', 'threads_for', 'blas_threads', 'workers',
+           'cores', 'set_workers', 'split_rows']
 
 # %% ../nbs/14a_config.ipynb #b2f192ab
 threads = 'auto'  # 'auto', a whole number of BLAS threads, or None (leave BLAS alone)
@@ -45,3 +46,40 @@ def blas_threads(n # A number of threads, or None to leave BLAS as it is
     "Within this block, BLAS uses `n` threads (nothing changes for None); the setting before is restored after."
     if n is None: yield; return
     with blas_controller().limit(limits=n, user_api='blas'): yield
+
+# %% ../nbs/14a_config.ipynb #ead66bec
+PARALLEL_MIN = 200_000  # elements a pass must touch before it is split over threads
+_workers, _pool = 1, None
+
+def workers() -> int:
+    "How many threads elementwise passes may use now (set by `fit`)."
+    return _workers
+
+def cores() -> int:
+    "The cores this process may run on."
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
+def set_workers(n # A number of threads, or None for one per core
+               ) -> int:
+    "Let elementwise passes use `n` threads from now on; returns the previous number."
+    global _workers
+    old, _workers = _workers, max(1, n if n is not None else cores())
+    return old
+
+def split_rows(fn, # Called as fn(a, b) for rows a:b
+               n, # Number of rows
+               size # Elements the whole pass touches (decides whether splitting pays)
+              ):
+    "Run `fn` over `[0, n)` in row ranges, one per worker thread when the pass is large enough; returns their results in order."
+    k = min(_workers, n) if size >= PARALLEL_MIN else 1
+    if k <= 1: return [fn(0, n)]
+    global _pool
+    if _pool is None or _pool._max_workers < k - 1:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(max_workers=max(k - 1, 1), thread_name_prefix='seqlearn')
+    bounds = [n * i // k for i in range(k + 1)]
+    futures = [_pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
+    try: first = fn(bounds[0], bounds[1])
+    finally: rest = [f.result() for f in futures]  # wait for every range, even when this one failed
+    return [first] + rest

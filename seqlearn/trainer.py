@@ -31,6 +31,7 @@ class Trainer:
         self._fused = self._regularized = None  # per output: loss gives dL/dlogits; the weights with a penalty
         self._loss_items = None      # (output, loss, loss weight, fused) for each output that has a loss
         self._update_layers = []     # layers whose state updates wait for the optimizer's update (BatchNormalization)
+        self._thread_choice = None   # how the last fit used the cores: (mode, step seconds, when), see _ThreadTuner
         self._initial_epoch = None   # set by BackupAndRestore when it restores finished epochs
         self._output_keys = None     # the keys of a model whose outputs were given as a dict (then predict returns a dict)
         self._lock = threading.RLock()  # held while fit/evaluate/predict run: one thread at a time uses the model
@@ -426,26 +427,47 @@ def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed
 
 # %% ../nbs/15_trainer.ipynb #08583c7c
 class _ThreadTuner:
-    "Chooses one BLAS thread or all of them, by timing `k` steps of each at the start of every epoch."
-    def __init__(self, k=3):
-        self.k, self.best, self.limiter, self.trial, self.times, self.t0 = k, 1, None, False, {}, 0.0
-    def _use(self, n):
+    """Chooses how a step uses the cores, by timing `k` steps of each way: one BLAS thread (1), all of BLAS's
+    threads (None), or one BLAS thread in each of several Python threads that split the batch ('split', see
+    `config.split_rows`). It measures at the first epoch, again every `RETRY_EPOCHS` epochs, and as soon as steps
+    run `SLOWER` times slower than when the choice was made (the machine got busy). A fit soon after another one of
+    the same model starts from that one's choice (`last`)."""
+    MODES, RETRY_EPOCHS, SLOWER, FRESH_SECONDS = (1, 'split', None), 10, 1.5, 60  # all BLAS threads last: they spin on after their work
+    def __init__(self, k=3, last=None):
+        self.k, self.limiter, self.trial, self.times, self.t0, self.recent = k, None, False, {}, 0.0, []
+        self.workers_before = config.workers()
+        fresh = last is not None and time.monotonic() - last[2] < self.FRESH_SECONDS
+        self.best, self.ref, self.since = (last[0], last[1], 0) if fresh else (1, None, 0)
+    def _use(self, mode):
         if self.limiter is not None: self.limiter.restore_original_limits(); self.limiter = None
-        if n is not None: self.limiter = config.blas_controller().limit(limits=n, user_api='blas')
+        if mode is not None: self.limiter = config.blas_controller().limit(limits=1, user_api='blas')
+        config.set_workers(None if mode == 'split' else 1)
+    def _slower(self):
+        return self.ref is not None and len(self.recent) >= 5 and sorted(self.recent[-5:])[2] > self.SLOWER * self.ref
     def epoch_begin(self, steps):
-        self.trial, self.times = steps >= 6 * self.k, {1: [], None: []}
+        due = self.ref is None or self.since >= self.RETRY_EPOCHS or self._slower()
+        self.trial = due and steps >= 3 * len(self.MODES) * self.k
+        self.times, self.recent = {m: [] for m in self.MODES}, []
+        self.since = 0 if self.trial else self.since + 1
         self._use(self.best)
     def before(self, step):
-        if not self.trial: return
-        if step == 0: self._use(1)
-        elif step == self.k: self._use(None)
-        elif step == 2 * self.k:
-            self.best = min(self.times, key=lambda n: sorted(self.times[n])[len(self.times[n]) // 2])
+        n = len(self.MODES) * self.k
+        if self.trial and step < n and step % self.k == 0: self._use(self.MODES[step // self.k])
+        elif self.trial and step == n:
+            med = {m: sorted(t)[len(t) // 2] for m, t in self.times.items()}
+            self.best = min(med, key=med.get); self.ref = med[self.best]
             self._use(self.best)
         self.t0 = time.perf_counter()
     def after(self, step):
-        if self.trial and step < 2 * self.k: self.times[1 if step < self.k else None].append(time.perf_counter() - self.t0)
-    def close(self): self._use(None)
+        dt = time.perf_counter() - self.t0
+        if self.trial and step < len(self.MODES) * self.k: self.times[self.MODES[step // self.k]].append(dt)
+        else: self.recent.append(dt)
+    def state(self):
+        "What the next fit of this model may start from: (mode, step seconds, when)."
+        return (self.best, self.ref, time.monotonic()) if self.ref is not None else None
+    def close(self):
+        self._use(None)
+        config.set_workers(self.workers_before)
 
 # %% ../nbs/15_trainer.ipynb #9427c2f3
 class _FitRun:
@@ -460,7 +482,7 @@ class _FitRun:
         m = self.model
         m.stop_training = False
         choice = config.threads_for(m.work_per_sample() * self.batch_size)
-        self.tuner = _ThreadTuner() if choice == 'tune' else None
+        self.tuner = _ThreadTuner(last=m._thread_choice) if choice == 'tune' else None
         with _Interrupt() as self.intr, m._buffered(), np.errstate(over='ignore', invalid='ignore', divide='ignore'), \
                 config.blas_threads(None if self.tuner else choice):
             self.cb.on_train_begin()
@@ -473,7 +495,7 @@ class _FitRun:
             except KeyboardInterrupt:
                 self.interrupted = self.interrupted or "a second Ctrl-C, or a callback"
             finally:
-                if self.tuner: self.tuner.close()
+                if self.tuner: self.tuner.close(); m._thread_choice = self.tuner.state()
                 self.cb.on_train_end(self.logs)
         if self.interrupted:
             # as Keras: the interrupt goes on, so a loop of fits (a sweep, cross-validation) stops too

@@ -218,3 +218,23 @@ def test_activation_stats_sees_a_vanishing_network():
     tanh = lambda st: [n for n in st.names if n.startswith('activation')]
     assert np.mean(plain.arrays(tanh(plain)[3])[2]) > 0.9   # the fourth tanh: nearly everything near zero
     assert np.mean(normed.arrays(tanh(normed)[3])[2]) < 0.1
+
+
+@pytest.mark.parametrize('layer', [lambda: Conv2D(4, 3, padding='same', activation='relu'), lambda: Conv2D(3, (3, 2), strides=2),
+                                   lambda: Conv1D(5, 3, dilation_rate=2, activation='tanh'), lambda: MaxPooling2D(), lambda: MaxPooling2D(3, strides=2, padding='same')])
+def test_splitting_the_batch_over_threads_gives_the_same_numbers(layer, monkeypatch):
+    "fit may split a batch over threads (config.split_rows); forward and backward must not change."
+    from seqlearn import config
+    rng = np.random.default_rng(0)
+    l = layer()
+    x = rng.normal(size=(7, 9, 8, 2) if 'Conv1D' not in type(l).__name__ else (7, 15, 2)).astype('float32')
+    y1 = l(x).copy(); r = rng.normal(size=y1.shape).astype('float32')
+    dx1 = l.backward(r).copy(); g1 = [w.grad.copy() for w in l.weights]
+    monkeypatch.setattr(config, 'PARALLEL_MIN', 0)
+    old = config.set_workers(3)
+    try:
+        y2 = l(x); dx2 = l.backward(r)
+    finally: config.set_workers(old)
+    np.testing.assert_allclose(y2, y1, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(dx2, dx1, rtol=1e-5, atol=1e-6)
+    for w, g in zip(l.weights, g1): np.testing.assert_allclose(w.grad, g, rtol=1e-5, atol=1e-5)

@@ -9,9 +9,11 @@ rng = np.random.default_rng(0)
 X = rng.normal(size=(256, 8)).astype('float32'); Y = X[:, :1]
 
 
-def fit_recording_threads(model, **kw):
+def fit_recording_threads(model, epochs=1, **kw):
+    "(BLAS threads, elementwise workers) after each training batch."
     seen = []
-    model.fit(X, Y, epochs=1, batch_size=8, verbose=0, callbacks=[LambdaCallback(on_train_batch_end=lambda b, l: seen.append(config.max_threads()))], **kw)
+    model.fit(X, Y, epochs=epochs, batch_size=8, verbose=0,
+              callbacks=[LambdaCallback(on_train_batch_end=lambda b, l: seen.append((config.max_threads(), config.workers())))], **kw)
     return seen
 
 
@@ -25,25 +27,43 @@ def model():
 
 def test_small_products_use_one_thread_and_limits_are_restored(model):
     before = config.max_threads()
-    assert set(fit_recording_threads(model)) == {1}
+    assert set(fit_recording_threads(model)) == {(1, 1)}
     assert config.max_threads() == before
     assert model.work_per_sample() == 16 * 8
 
 
 def test_the_users_choice_is_kept(model):
     config.threads = None
-    assert set(fit_recording_threads(model)) == {config.max_threads()}
+    assert set(fit_recording_threads(model)) == {(config.max_threads(), 1)}
     config.threads = 1
-    assert set(fit_recording_threads(model)) == {1}
+    assert set(fit_recording_threads(model)) == {(1, 1)}
     config.threads = 0
     with pytest.raises(ValueError, match="'auto', a whole number of threads"): model.fit(X, Y, verbose=0)
 
 
 @pytest.mark.skipif(config.max_threads() < 2, reason='one core: nothing to choose between')
-def test_large_products_are_measured_each_epoch(model):
+def test_large_products_are_measured(model):
+    "Three steps each: one BLAS thread, the batch split over one thread per core, all BLAS threads; then the fastest."
     config.AUTO_MIN_WORK = 0                     # treat this model as large
-    seen = fit_recording_threads(model)          # 32 steps: 3 with one thread, 3 with all, then the faster
-    n = config.max_threads()
-    assert seen[:3] == [1, 1, 1] and seen[3:6] == [n] * 3
-    assert len(set(seen[6:])) == 1 and seen[6] in (1, n)
-    assert config.max_threads() == n             # restored after fit
+    n, cores = config.max_threads(), config.cores()
+    seen = fit_recording_threads(model)          # 32 steps
+    assert seen[:3] == [(1, 1)] * 3 and seen[3:6] == [(1, cores)] * 3 and seen[6:9] == [(n, 1)] * 3
+    assert len(set(seen[9:])) == 1 and seen[9] in ((1, 1), (1, cores), (n, 1))
+    assert config.max_threads() == n and config.workers() == 1   # restored after fit
+    # the next epochs, and a fit right after, keep the choice instead of measuring again
+    again = fit_recording_threads(model, epochs=2)
+    assert len(set(again)) == 1 and again[0] == seen[9]
+    model._thread_choice = None                  # forgotten (or older than a minute): measured again
+    assert fit_recording_threads(model)[:3] == [(1, 1)] * 3
+
+
+def test_a_busy_machine_is_measured_again(model):
+    "Steps 1.5 times slower than when the choice was made: the next epoch measures again."
+    from seqlearn.trainer import _ThreadTuner
+    t = _ThreadTuner()
+    t.epoch_begin(40); assert t.trial
+    t.best, t.ref = 'split', 0.010
+    t.epoch_begin(40); assert not t.trial     # fresh choice, same speed
+    t.recent = [0.020] * 5
+    t.epoch_begin(40); assert t.trial         # the machine got busy
+    t.close()

@@ -13,6 +13,7 @@ from ..initializers import get_initializer, initializer_config
 from ..regularizers import get_regularizer, regularizer_config
 from .base import Layer, Input, gradient_check
 from .core import _buf, _check_units
+from ..config import split_rows
 
 # %% auto #0
 __all__ = ['conv_output_length', 'same_padding', 'windows', 'Conv', 'Conv1D', 'Conv2D', 'ZeroPadding', 'ZeroPadding1D',
@@ -196,57 +197,76 @@ def call(self, inputs, training=None):
     self._xshape, self._pad_widths = x.shape, self._pads(x.shape[1:-1])
     view = windows(_pad(self, x, self._pad_widths), self.kernel_size, self.strides, self.dilation_rate)
     out = view.shape[1:1 + self.rank]
-    rows, depth = x.shape[0] * int(np.prod(out, dtype=np.int64)), k.size // self.filters
-    cols = _array(self, '_colbuf', (rows, depth + self.use_bias), x.dtype)
-    np.copyto(cols[:, :depth].reshape(view.shape), view)  # splitting axes of a strided slice: a view, no copy
-    if self.use_bias: cols[:, depth] = 1
-    z = np.matmul(cols, self._weight_matrix(depth), out=_array(self, '_zbuf', (rows, self.filters), k.dtype))
-    y = np.maximum(z, 0, out=z) if self.activation.name == 'relu' else self.activation(z)
-    self._cols, self._z, self._y = cols, z, y
+    per, depth = int(np.prod(out, dtype=np.int64)), k.size // self.filters  # rows per sample; values per window
+    cols = _array(self, '_colbuf', (len(x) * per, depth + self.use_bias), x.dtype)
+    z = _array(self, '_zbuf', (len(x) * per, self.filters), k.dtype)
+    dst, w, relu = cols[:, :depth].reshape(view.shape), self._weight_matrix(depth), self.activation.name == 'relu'
+    def part(a, b):  # samples a:b: copy their windows, one GEMM, ReLU in place
+        r = slice(a * per, b * per)
+        np.copyto(dst[a:b], view[a:b])       # dst: splitting axes of a strided slice is a view, no copy
+        if self.use_bias: cols[r, depth] = 1
+        np.matmul(cols[r], w, out=z[r])
+        if relu: np.maximum(z[r], 0, out=z[r])
+    split_rows(part, len(x), cols.size)
+    y = z if relu else self.activation(z)
+    self._cols, self._z, self._y, self._per = cols, z, y, per
     return y.reshape((x.shape[0],) + out + (self.filters,))
 
 # %% ../../nbs/05a_layers_conv.ipynb #39b3d77a
 @patch_to(Conv)
-def _activation_grad(self, grad, wrt_preactivation):
-    "dL/dz from dL/dy (ReLU: a mask multiply in reused buffers)."
-    g = grad.reshape(self._z.shape)
-    if wrt_preactivation: return g
+def _activation_grad(self, g, r, wrt_preactivation):
+    "dL/dz for rows `r` from dL/dy (ReLU: a mask multiply in reused buffers)."
+    if wrt_preactivation: return g[r]
     if self.activation.name == 'relu':
-        mask = np.greater(self._y, 0, out=_array(self, '_mask', g.shape, np.bool_))
-        return np.multiply(g, mask, out=_array(self, '_gbuf', g.shape, self._y.dtype))
-    return self.activation.backward(self._z, self._y, g)
+        mask, out = _array(self, '_mask', g.shape, np.bool_), _array(self, '_gbuf', g.shape, self._y.dtype)
+        np.greater(self._y[r], 0, out=mask[r])
+        return np.multiply(g[r], mask[r], out=out[r])
+    return self.activation.backward(self._z[r], self._y[r], g[r])
 
 @patch_to(Conv)
 def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
     "Kernel and bias gradients from `grad`; returns the input's gradient (None when `need_input_grad=False`)."
     if self._cols is None:
         raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass first, e.g. model(x, training=True).")
-    g = self._activation_grad(grad, wrt_preactivation)
-    k = self.kernel.value
+    g, k, per = grad.reshape(self._z.shape), self.kernel.value, self._per
+    if self.activation.name == 'relu' and not wrt_preactivation:  # the buffers, made here once (not inside the threads)
+        _array(self, '_mask', g.shape, np.bool_); _array(self, '_gbuf', g.shape, self._y.dtype)
     depth = k.size // self.filters
-    if self.use_bias:
-        gw = np.matmul(self._cols.T, g, out=_array(self, '_gwbuf', (depth + 1, self.filters), k.dtype))
-        self.kernel.grad.reshape(depth, self.filters)[...] = gw[:depth]; self.bias.grad[...] = gw[depth]
-    else: np.matmul(self._cols.T, g, out=self.kernel.grad.reshape(depth, self.filters))
-    if not need_input_grad: return None
-    dcols = np.matmul(g, k.reshape(depth, self.filters).T, out=_array(self, '_dcolbuf', (len(g), depth), k.dtype))
-    return self._col2im(dcols)
+    kernel_t = k.reshape(depth, self.filters).T
+    dcols = _array(self, '_dcolbuf', (len(g), depth), k.dtype) if need_input_grad else None
+    dx = self._dx_buffer(k.dtype) if need_input_grad else None
+    def part(a, b):  # samples a:b: their ReLU gradient, their share of the weights' gradient, their input gradient
+        r = slice(a * per, b * per)
+        ga = self._activation_grad(g, r, wrt_preactivation)
+        gw = self._cols[r].T @ ga
+        if need_input_grad:
+            np.matmul(ga, kernel_t, out=dcols[r])
+            self._col2im(dcols, dx, a, b)
+        return gw
+    parts = split_rows(part, self._xshape[0], self._cols.size)
+    gw = parts[0] if len(parts) == 1 else sum(parts)
+    self.kernel.grad.reshape(depth, self.filters)[...] = gw[:depth]
+    if self.use_bias: self.bias.grad[...] = gw[depth]
+    return dx[_inner(self._pad_widths, self._xshape)] if need_input_grad else None
 
 @patch_to(Conv)
-def _col2im(self, dcols):
-    "Add each window element's gradient back to the input position it was copied from."
+def _dx_buffer(self, dtype):
+    "The gradient of the padded input."
     shape, pads = self._xshape, self._pad_widths
-    padded = (shape[0],) + tuple(n + a + b for n, (a, b) in zip(shape[1:-1], pads)) + (shape[-1],)
-    dx = _array(self, '_dxbuf', padded, dcols.dtype)
-    dx.fill(0)
-    out = tuple(conv_output_length(n, k, s, 'valid', d)
-                for n, k, s, d in zip(padded[1:-1], self.kernel_size, self.strides, self.dilation_rate))
-    d = dcols.reshape((shape[0],) + out + self.kernel_size + (shape[-1],))
+    return _array(self, '_dxbuf', (shape[0],) + tuple(n + a + b for n, (a, b) in zip(shape[1:-1], pads)) + (shape[-1],), dtype)
+
+@patch_to(Conv)
+def _col2im(self, dcols, dx, a, b):
+    "Add the window elements' gradients of samples a:b back to the input positions they were copied from."
+    out = self._y.shape[0] // self._xshape[0]
+    spatial = tuple(conv_output_length(n, k, s, 'valid', d)
+                    for n, k, s, d in zip(dx.shape[1:-1], self.kernel_size, self.strides, self.dilation_rate))
+    d = dcols[a * out:b * out].reshape((b - a,) + spatial + self.kernel_size + (dx.shape[-1],))
+    da = dx[a:b]
+    da.fill(0)
     for offset in np.ndindex(*self.kernel_size):
-        target = (slice(None),) + tuple(slice(o * dl, o * dl + s * (n - 1) + 1, s)
-                                        for o, dl, s, n in zip(offset, self.dilation_rate, self.strides, out)) + (slice(None),)
-        dx[target] += d[(slice(None),) * (1 + self.rank) + offset]
-    return dx[_inner(pads, shape)]
+        target = tuple(slice(o * dl, o * dl + s * (n - 1) + 1, s) for o, dl, s, n in zip(offset, self.dilation_rate, self.strides, spatial))
+        da[(slice(None),) + target] += d[(slice(None),) * (1 + self.rank) + offset]
 
 # %% ../../nbs/05a_layers_conv.ipynb #c47af23a
 @register_layer

@@ -9,6 +9,7 @@ from ..core import register_layer, fmt_shape, patch_to
 from .base import Layer, Input, gradient_check
 from .conv import (_ntuple, _check_padding, _check_data_format, _check_conv_input, _AXES, _fix_hint,
                                   conv_output_length, same_padding, _pad, _inner, _array, _filled_buf)
+from ..config import split_rows
 
 # %% auto #0
 __all__ = ['Pooling', 'MaxPooling', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling', 'AveragePooling1D', 'AveragePooling2D',
@@ -71,23 +72,30 @@ class MaxPooling(Pooling):
         xp, out = self._prepare(inputs)
         offsets = list(np.ndindex(*self.pool_size))
         y = _array(self, '_ybuf', (inputs.shape[0],) + out + (inputs.shape[-1],), inputs.dtype)
-        np.copyto(y, xp[self._slice(offsets[0], out)])
-        for o in offsets[1:]: np.maximum(y, xp[self._slice(o, out)], out=y)
+        sl = [self._slice(o, out)[1:] for o in offsets]  # per window position, without the batch axis
+        def part(a, b):  # samples a:b (split over threads when large)
+            xa, ya = xp[a:b], y[a:b]
+            np.copyto(ya, xa[(slice(None),) + sl[0]])
+            for s in sl[1:]: np.maximum(ya, xa[(slice(None),) + s], out=ya)
+        split_rows(part, len(y), xp.size)
         self._xp, self._y, self._out = xp, y, out
         return y
     def backward(self, grad):
         out, y, tiles = self._out, self._y, self._tiles()
         dx = self._grad_buffer(grad.dtype, fill=not tiles)
         hit, free = _array(self, '_hit', y.shape, np.bool_), _array(self, '_free', y.shape, np.bool_)
-        offsets = list(np.ndindex(*self.pool_size))
-        for k, o in enumerate(offsets):
-            idx = self._slice(o, out)
-            np.equal(self._xp[idx], y, out=hit)
-            if k: np.logical_and(hit, free, out=hit)            # only windows whose maximum is unclaimed
-            if tiles: np.multiply(grad, hit, out=dx[idx])
-            else: dx[idx] += grad * hit
-            if k == 0: np.logical_not(hit, out=free)
-            elif k < len(offsets) - 1: np.greater(free, hit, out=free)  # free and not hit
+        sl = [self._slice(o, out)[1:] for o in np.ndindex(*self.pool_size)]
+        def part(a, b):  # samples a:b (split over threads when large)
+            xa, ya, ga, ha, fa, da = self._xp[a:b], y[a:b], grad[a:b], hit[a:b], free[a:b], dx[a:b]
+            for k, s in enumerate(sl):
+                s = (slice(None),) + s
+                np.equal(xa[s], ya, out=ha)
+                if k: np.logical_and(ha, fa, out=ha)             # only windows whose maximum is unclaimed
+                if tiles: np.multiply(ga, ha, out=da[s])
+                else: da[s] += ga * ha
+                if k == 0: np.logical_not(ha, out=fa)
+                elif k < len(sl) - 1: np.greater(fa, ha, out=fa)  # free and not hit
+        split_rows(part, len(y), dx.size)
         return dx[_inner(self._pads, self._xshape)]
 
 @register_layer
