@@ -117,8 +117,9 @@ class BinaryCrossentropy(Loss):
         pc = np.clip(p, EPSILON, 1 - EPSILON)
         return np.where(inside, (pc - y) / (pc * (1 - pc)), 0).astype(p.dtype, copy=False) / p.dtype.type(d)
     def logits_gradient(self, y, p, sample_weight=None):
-        "dL/dz where p = sigmoid(z): (p - y) / d, reduced over the batch."
+        "dL/dz where p = sigmoid(z): (p - y) / d where p is inside Keras's clip range (0 where clipped), reduced over the batch."
         g = (p - self._smooth(y)) * p.dtype.type(1.0 / p.shape[-1])
+        g *= (p > EPSILON) & (p < 1 - EPSILON)
         return g * (self._scale(len(p), sample_weight).astype(g.dtype) if sample_weight is not None else g.dtype.type(self._scale(len(p), None)))
     def prepare_targets(self, y_true, y_pred_shape):
         y = super().prepare_targets(y_true, y_pred_shape)
@@ -149,8 +150,8 @@ class CategoricalCrossentropy(Loss):
         dq = np.where(inside, -y / np.clip(q, EPSILON, 1), 0)
         return ((dq - (dq * q).sum(axis=-1, keepdims=True)) / s).astype(p.dtype, copy=False)
     def logits_gradient(self, y, p, sample_weight=None):
-        "dL/dz where p = softmax(z): p * sum(y) - y, reduced over the batch."
-        y = self._smooth(y)
+        "dL/dz where p = softmax(z): p * sum(y') - y' with y' = y where p is inside Keras's clip range (0 where clipped), reduced over the batch."
+        y = self._smooth(y) * ((p > EPSILON) & (p < 1 - EPSILON))
         g = p * y.sum(axis=-1, keepdims=True) - y
         return g * (self._scale(len(p), sample_weight).astype(g.dtype) if sample_weight is not None else g.dtype.type(self._scale(len(p), None)))
     def prepare_targets(self, y_true, y_pred_shape):

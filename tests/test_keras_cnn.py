@@ -171,3 +171,20 @@ def test_model_training_matches_keras(name):
     assert sorted(ev) == sorted(case['evaluate_keys'])
     for k in case['evaluate_keys']:
         _close(ev[k], g(f'evaluate/{k}'), f'evaluate {k}', MODEL_RTOL, MODEL_ATOL)
+
+
+def test_saturated_predictions_stop_pulling_as_in_keras():
+    """Keras clips probabilities to [1e-7, 1 - 1e-7] before the log, so a clipped prediction has no gradient; the
+    fused softmax/sigmoid gradient seqlearn uses must do the same (it decides long runs: after 100% training accuracy
+    most predictions are clipped). The numbers: Keras 3.15.1, torch backend, autograd through
+    keras.activations.softmax/sigmoid and the Keras losses."""
+    from seqlearn.losses import SparseCategoricalCrossentropy, BinaryCrossentropy
+    from seqlearn.activations import get_activation
+    z = np.array([[30., 0, 0], [-30, 0, 0], [0.5, 0, -0.5]], np.float32)
+    loss = SparseCategoricalCrossentropy()
+    y = loss.prepare_targets(np.array([0, 0, 2]), z.shape)
+    g = loss.logits_gradient(y, get_activation('softmax')(z))
+    np.testing.assert_allclose(g, [[0, 0, 0], [0, 0, 0], [0.1688, 0.1024, -0.2712]], atol=1e-4)
+    zb = np.array([[20., 0.3, -20]], np.float32)
+    gb = BinaryCrossentropy().logits_gradient(np.ones((1, 3), np.float32), get_activation('sigmoid')(zb))
+    np.testing.assert_allclose(gb, [[0, -0.1419, 0]], atol=1e-4)
