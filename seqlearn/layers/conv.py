@@ -263,10 +263,18 @@ def _col2im(self, dcols, dx, a, b):
                     for n, k, s, d in zip(dx.shape[1:-1], self.kernel_size, self.strides, self.dilation_rate))
     d = dcols[a * out:b * out].reshape((b - a,) + spatial + self.kernel_size + (dx.shape[-1],))
     da = dx[a:b]
-    da.fill(0)
-    for offset in np.ndindex(*self.kernel_size):
-        target = tuple(slice(o * dl, o * dl + s * (n - 1) + 1, s) for o, dl, s, n in zip(offset, self.dilation_rate, self.strides, spatial))
-        da[(slice(None),) + target] += d[(slice(None),) * (1 + self.rank) + offset]
+    for i, offset in enumerate(np.ndindex(*self.kernel_size)):
+        target = (slice(None),) + tuple(slice(o * dl, o * dl + s * (n - 1) + 1, s)
+                                        for o, dl, s, n in zip(offset, self.dilation_rate, self.strides, spatial))
+        source = d[(slice(None),) * (1 + self.rank) + offset]
+        if i == 0 and self.strides == (1,) * self.rank:
+            # the first kernel position covers a block in the corner: copy it there, zero only the rest
+            da[target] = source
+            for axis, t in enumerate(target[1:], 1):
+                da[(slice(None),) * axis + (slice(t.stop, None),)] = 0
+        else:
+            if i == 0: da.fill(0)
+            da[target] += source
 
 # %% ../../nbs/05a_layers_conv.ipynb #c47af23a
 @register_layer

@@ -26,6 +26,9 @@ class Pooling(Layer):
         self.strides = self.pool_size if strides is None else _ntuple(strides, self.rank, 'strides', self)
         self.padding = _check_padding(padding, self)
         _check_data_format(data_format, self)
+        if int(np.prod(self.pool_size)) > 255:
+            raise ValueError(f"{type(self).__name__} '{self.name}': a pool of {int(np.prod(self.pool_size))} positions is too large "
+                             f"(at most 255), got pool_size={self.pool_size}. For a pool over the whole input use Global{type(self).__name__[:-2]}{self.rank}D.")
 
     def validate_input_shape(self, input_shape):
         _check_conv_input(self, input_shape, self.pool_size, (1,) * self.rank, self.padding, what='pool')
@@ -70,32 +73,40 @@ class MaxPooling(Pooling):
     fill = -np.inf
     def call(self, inputs, training=None):
         xp, out = self._prepare(inputs)
-        offsets = list(np.ndindex(*self.pool_size))
-        y = _array(self, '_ybuf', (inputs.shape[0],) + out + (inputs.shape[-1],), inputs.dtype)
-        sl = [self._slice(o, out)[1:] for o in offsets]  # per window position, without the batch axis
+        shape = (inputs.shape[0],) + out + (inputs.shape[-1],)
+        y = _array(self, '_ybuf', shape, inputs.dtype)
+        training = training or not self._buffered  # predict skips the winners; a direct call may be followed by backward
+        idx = _array(self, '_idx', shape, np.uint8) if training else None
+        tmp = [_array(self, '_larger', shape, np.bool_), _array(self, '_won', shape, np.uint8)] if training else None
+        sl = [self._slice(o, out)[1:] for o in np.ndindex(*self.pool_size)]  # per window position, without the batch axis
         def part(a, b):  # samples a:b (split over threads when large)
             xa, ya = xp[a:b], y[a:b]
             np.copyto(ya, xa[(slice(None),) + sl[0]])
-            for s in sl[1:]: np.maximum(ya, xa[(slice(None),) + s], out=ya)
+            if training: idx[a:b] = 0
+            for k, s in enumerate(sl[1:], 1):
+                xk = xa[(slice(None),) + s]
+                if training:  # element k wins where it is strictly larger than the maximum so far
+                    larger, won = tmp[0][a:b], tmp[1][a:b]
+                    np.greater(xk, ya, out=larger); np.multiply(larger, np.uint8(k), out=won); np.maximum(idx[a:b], won, out=idx[a:b])
+                np.maximum(ya, xk, out=ya)
         split_rows(part, len(y), xp.size)
-        self._xp, self._y, self._out = xp, y, out
+        self._idx, self._out = idx, out
         return y
     def backward(self, grad):
-        out, y, tiles = self._out, self._y, self._tiles()
+        if self._idx is None:
+            raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass in training mode, e.g. model(x, training=True).")
+        out, idx, tiles = self._out, self._idx, self._tiles()
         dx = self._grad_buffer(grad.dtype, fill=not tiles)
-        hit, free = _array(self, '_hit', y.shape, np.bool_), _array(self, '_free', y.shape, np.bool_)
+        hit = _array(self, '_hit', idx.shape, np.bool_)
         sl = [self._slice(o, out)[1:] for o in np.ndindex(*self.pool_size)]
         def part(a, b):  # samples a:b (split over threads when large)
-            xa, ya, ga, ha, fa, da = self._xp[a:b], y[a:b], grad[a:b], hit[a:b], free[a:b], dx[a:b]
+            ga, ha, da, ia = grad[a:b], hit[a:b], dx[a:b], idx[a:b]
             for k, s in enumerate(sl):
                 s = (slice(None),) + s
-                np.equal(xa[s], ya, out=ha)
-                if k: np.logical_and(ha, fa, out=ha)             # only windows whose maximum is unclaimed
+                np.equal(ia, k, out=ha)
                 if tiles: np.multiply(ga, ha, out=da[s])
                 else: da[s] += ga * ha
-                if k == 0: np.logical_not(ha, out=fa)
-                elif k < len(sl) - 1: np.greater(fa, ha, out=fa)  # free and not hit
-        split_rows(part, len(y), dx.size)
+        split_rows(part, len(idx), dx.size)
         return dx[_inner(self._pads, self._xshape)]
 
 @register_layer
