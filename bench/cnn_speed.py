@@ -105,6 +105,24 @@ def seqlearn_runner(model, in_shape, x, y, batch, epochs, lr):
         return float(sum(t.times[-epochs:]) / epochs)
     return run
 
+def memory_seqlearn(model, in_shape, x, y, batch, epochs=3, lr=1e-3):
+    """tracemalloc over a fit after one warm-up fit: the peak above the start, the growth of held memory between the
+    first and the last epoch, and one batch of activations (every layer's output, float32) for scale."""
+    import tracemalloc
+    m = seqlearn_cnn(model, in_shape, lr=lr)
+    m.fit(x[:batch * 2], y[:batch * 2], batch_size=batch, epochs=1, verbose=0)   # build, optimizer state, buffers
+    from seqlearn.callbacks import Callback
+    held = []
+    class C(Callback):
+        def on_epoch_end(self, epoch, logs=None): held.append(tracemalloc.get_traced_memory()[0])
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    m.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, callbacks=[C()])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    acts = batch * sum(math.prod(so) for _, _, so in walk(model, in_shape)) * 4
+    return {'peak_mb': (peak - base) / 2**20, 'growth_kb': (held[-1] - held[0]) / 2**10, 'batch_acts_mb': acts / 2**20}
+
 # -- numpy floor ------------------------------------------------------------------------------------
 def floor_gemms(model, in_shape, batch):
     "(M, K, N, input gradient needed) of each conv's im2col product (M = batch x output positions, K = taps x channels) and the dense's."
@@ -252,6 +270,13 @@ def main(argv=None):
         r.update({k: v[1] for k, v in sp.items()}); r['spread'] = sp
         rows.append(r)
     print_table(rows, targets=not args.tiny)
+    if sl and (not args.only or 'image-cnn' in args.only):
+        name, (model, in_shape, n, batch, _, lr) = 'image-cnn', workloads(args.tiny)['image-cnn']
+        x, y = make_data(in_shape, n)
+        mem = memory_seqlearn(model, in_shape, x, y, batch, epochs=2 if args.tiny else 3, lr=lr)
+        print(f"\nmemory, seqlearn {name} fit (tracemalloc, after a warm-up fit): peak {mem['peak_mb']:.1f} MB above the start "
+              f"= {mem['peak_mb'] / mem['batch_acts_mb']:.1f} batches of activations ({mem['batch_acts_mb']:.1f} MB each); held memory "
+              f"grew {mem['growth_kb']:+.1f} KB from the first epoch to the last (buffers are sized once per fit)")
     if args.mnist1d_cnn:
         try:
             if args.tiny: mnist1d_cnn_run(torch, seeds=(0,), epochs=2, use_seqlearn=bool(sl), targets=False)
