@@ -21,6 +21,7 @@ __all__ = ['INTEROP', 'LAYERS', 'keras_layer_args', 'keras_optimizer', 'keras_lo
 
 # %% ../nbs/23_export.ipynb #f9fe59d7
 INTEROP = 'pip install "seqlearn[interop]"'
+os.environ.setdefault('KERAS_BACKEND', 'torch')   # before anyone's `import keras`: the backend the interop extra installs
 
 def _require(name):
     "Import `keras` (its backend PyTorch, unless KERAS_BACKEND says otherwise) or `torch`; say how to install them if that fails."
@@ -178,16 +179,27 @@ def _weight_pairs(twins):
     "{id(seqlearn weight): Keras variable} over the layers of an export or import (`twins`: id -> (seqlearn layer, Keras layer))."
     return {id(w): kw for layer, twin in twins.values() if not isinstance(layer, Model) for w, kw in zip(layer.weights, twin.weights)}
 
-def _copy_state_to_keras(opt, kopt, kmodel, twins):
-    "Build Keras's optimizer for `kmodel` and give it seqlearn's step count and slot values."
+def _slot_owners(model):
+    "(weight, start, end): the stretch of the optimizer's flat slots that belongs to each weight."
+    keys, offsets = model.optimizer._layout
+    by_id = {id(w): w for w in model.weights}
+    owners = [by_id.get(k) for k in keys]
+    if not any(owners):   # a copy (copy.deepcopy, pickle) keeps the slots, not the ids they are keyed by: same order, same sizes
+        tw = model.trainable_weights
+        if [w.size for w in tw] == np.diff(offsets).tolist(): owners = tw
+    return [(w, a, b) for w, a, b in zip(owners, offsets[:-1], offsets[1:]) if w is not None]
+
+def _copy_state_to_keras(model, kmodel, twins):
+    "Build Keras's optimizer for `kmodel` and give it the seqlearn optimizer's step count and slot values."
+    opt, kopt = model.optimizer, kmodel.optimizer
     kopt.build(kmodel.trainable_variables)
     kopt.iterations.assign(opt.iterations)
     if hasattr(opt, 'u_product'): kopt._u_product.assign(opt.u_product)
     if opt._layout is None or not opt.slots: return   # no step yet: nothing to carry
     kvar, trainable = _weight_pairs(twins), {id(v) for v in kmodel.trainable_variables}
-    for key, a, b in zip(opt._layout[0], opt._layout[1][:-1], opt._layout[1][1:]):
-        kw = kvar.get(key)
-        if kw is None or id(kw) not in trainable: continue
+    for w, a, b in _slot_owners(model):
+        kw = kvar.get(id(w))
+        if kw is None or id(kw) not in trainable: continue   # frozen since the last step
         i = kopt._get_variable_index(kw)
         for slot, flat in opt.slots.items(): _keras_slots(kopt, slot)[i].assign(flat[a:b].reshape(kw.shape))
 
@@ -221,7 +233,7 @@ def to_keras(model, # A built seqlearn Sequential or functional model (nested mo
         kopt = keras_optimizer(model.optimizer)
         km.compile(optimizer=kopt, loss=_per_output(c['loss'], keras_loss), loss_weights=c['loss_weights'],
                    metrics=_metrics(c['metrics'], keras_metric))
-        _copy_state_to_keras(model.optimizer, kopt, km, ex.twins)
+        _copy_state_to_keras(model, km, ex.twins)
     return km
 
 # %% ../nbs/23_export.ipynb #7a1ad3ef

@@ -427,41 +427,51 @@ def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed
 
 # %% ../nbs/15_trainer.ipynb #08583c7c
 class _ThreadTuner:
-    """Chooses how a step uses the cores, by timing `k` steps of each way: one BLAS thread (1), all of BLAS's
-    threads (None), or one BLAS thread in each of several Python threads that split the batch ('split', see
-    `config.split_rows`). It measures at the first epoch, again every `RETRY_EPOCHS` epochs, and as soon as steps
-    run `SLOWER` times slower than when the choice was made (the machine got busy). A fit soon after another one of
-    the same model starts from that one's choice (`last`)."""
+    """Chooses how a step uses the cores, by timing `k` steps of each way: one BLAS thread (1), one BLAS thread in
+    each of several Python threads that split the batch ('split', see `config.split_rows`), or all of BLAS's threads
+    (None). It measures at the first epoch, again every `RETRY_EPOCHS` epochs, and as soon as five steps run `SLOWER`
+    times slower than when the choice was made (the machine got busy). A fit soon after another one of the same
+    model starts from that one's choice (`last`)."""
     MODES, RETRY_EPOCHS, SLOWER, FRESH_SECONDS = (1, 'split', None), 10, 1.5, 60  # all BLAS threads last: they spin on after their work
     def __init__(self, k=3, last=None):
-        self.k, self.limiter, self.trial, self.times, self.t0, self.recent = k, None, False, {}, 0.0, []
+        self.k, self.limiter, self.times, self.t0, self.recent, self.start, self.steps = k, None, {}, 0.0, [], None, 0
         self.workers_before = config.workers()
         fresh = last is not None and time.monotonic() - last[2] < self.FRESH_SECONDS
         self.best, self.ref, self.since = (last[0], last[1], 0) if fresh else (1, None, 0)
+    @property
+    def trial(self): return self.start is not None
     def _use(self, mode):
         if self.limiter is not None: self.limiter.restore_original_limits(); self.limiter = None
         if mode is not None: self.limiter = config.blas_controller().limit(limits=1, user_api='blas')
         config.set_workers(None if mode == 'split' else 1)
     def _slower(self):
         return self.ref is not None and len(self.recent) >= 5 and sorted(self.recent[-5:])[2] > self.SLOWER * self.ref
+    def _begin_trial(self, step):
+        "Measure from `step` on, if the epoch has the steps for it."
+        if self.steps - step < 3 * len(self.MODES) * self.k: return
+        self.start, self.times, self.recent, self.since = step, {m: [] for m in self.MODES}, [], 0
     def epoch_begin(self, steps):
+        self.steps, self.start = steps, None
         due = self.ref is None or self.since >= self.RETRY_EPOCHS or self._slower()
-        self.trial = due and steps >= 3 * len(self.MODES) * self.k
-        self.times, self.recent = {m: [] for m in self.MODES}, []
-        self.since = 0 if self.trial else self.since + 1
+        self.since, self.recent = self.since + 1, []
+        if due: self._begin_trial(0)
         self._use(self.best)
     def before(self, step):
-        n = len(self.MODES) * self.k
-        if self.trial and step < n and step % self.k == 0: self._use(self.MODES[step // self.k])
-        elif self.trial and step == n:
-            med = {m: sorted(t)[len(t) // 2] for m, t in self.times.items()}
-            self.best = min(med, key=med.get); self.ref = med[self.best]
-            self._use(self.best)
+        if self.trial:
+            rel, n = step - self.start, len(self.MODES) * self.k
+            if rel < n and rel % self.k == 0: self._use(self.MODES[rel // self.k])
+            elif rel == n:
+                med = {m: sorted(t)[len(t) // 2] for m, t in self.times.items()}
+                self.best = min(med, key=med.get); self.ref, self.start = med[self.best], None
+                self._use(self.best)
         self.t0 = time.perf_counter()
     def after(self, step):
         dt = time.perf_counter() - self.t0
-        if self.trial and step < len(self.MODES) * self.k: self.times[self.MODES[step // self.k]].append(dt)
-        else: self.recent.append(dt)
+        if self.trial and step - self.start < len(self.MODES) * self.k:
+            self.times[self.MODES[(step - self.start) // self.k]].append(dt)
+            return
+        self.recent.append(dt)
+        if not self.trial and self._slower(): self._begin_trial(step + 1)  # the machine got busy: measure again now
     def state(self):
         "What the next fit of this model may start from: (mode, step seconds, when)."
         return (self.best, self.ref, time.monotonic()) if self.ref is not None else None

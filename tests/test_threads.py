@@ -58,12 +58,13 @@ def test_large_products_are_measured(model):
 
 
 def test_a_busy_machine_is_measured_again(model):
-    "Steps 1.5 times slower than when the choice was made: the next epoch measures again."
+    "Five steps 1.5 times slower than when the choice was made: measured again at once, mid-epoch."
     from seqlearn.trainer import _ThreadTuner
     t = _ThreadTuner()
-    t.epoch_begin(40); assert t.trial
-    t.best, t.ref = 'split', 0.010
-    t.epoch_begin(40); assert not t.trial     # fresh choice, same speed
-    t.recent = [0.020] * 5
-    t.epoch_begin(40); assert t.trial         # the machine got busy
+    t.epoch_begin(40); assert t.trial                 # first epoch: measure
+    t.start, t.best, t.ref = None, 'split', 0.010
+    t.epoch_begin(40); assert not t.trial             # a fresh choice: keep it
+    for step in range(5):
+        t.before(step); t.t0 -= 0.020; t.after(step)  # steps of 20 ms instead of 10
+    assert t.trial and t.start == 5                   # measuring from the next step
     t.close()
