@@ -238,3 +238,24 @@ def test_splitting_the_batch_over_threads_gives_the_same_numbers(layer, monkeypa
     np.testing.assert_allclose(y2, y1, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(dx2, dx1, rtol=1e-5, atol=1e-6)
     for w, g in zip(l.weights, g1): np.testing.assert_allclose(w.grad, g, rtol=1e-5, atol=1e-5)
+
+
+def test_maxpooling_taking_over_the_convolutions_relu_changes_nothing():
+    "In fit/predict a MaxPooling applies its Conv's ReLU after pooling; training must give bitwise the same weights."
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 10, 10, 2)).astype('float32'); y = rng.integers(0, 3, 48)
+    def train(watch):
+        seqlearn.clear_session(); set_seed(0)
+        m = Sequential([Conv2D(4, 3, activation='relu', input_shape=(10, 10, 2)), MaxPooling2D(), Flatten(), Dense(3)])
+        m.compile('adam', seqlearn.losses.SparseCategoricalCrossentropy(from_logits=True))
+        if watch: remove = m.layers[0]._add_hook(lambda layer, out, training: None)   # a watched conv keeps its own ReLU
+        m.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
+        deferred = m.layers[0]._deferred
+        return m.get_weights(), m.predict(x, verbose=0), deferred
+    (w1, p1, d1), (w2, p2, d2) = train(False), train(True)
+    assert d1 and not d2          # fused in the first run only
+    for a, b in zip(w1, w2): np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(p1, p2)
+    m = Sequential([Conv2D(4, 3, activation='relu', input_shape=(10, 10, 2)), MaxPooling2D()])
+    np.testing.assert_array_equal(m.predict(x, verbose=0), m(x))   # predict (fused) = a direct call (not fused)
+    assert (m.predict(x, verbose=0) >= 0).all()

@@ -297,6 +297,10 @@ def _set_buffered(self, on):
     "Let (or stop) `call` write its output into buffers reused every batch (a model's fit and predict loops)."
     self._buffered = on
 
+@patch_to(Layer)
+def _fuse_previous(self, previous, on):
+    "In a chain's fit/predict loop, `previous` feeds only this layer: a layer may take over part of its work (see MaxPooling)."
+
 @patch_to(Layer, as_prop=True)
 def fused_activation(self):
     "Name of the activation `backward(grad, wrt_preactivation=True)` skips when a loss gives dL/dlogits (None: none)."

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from ..core import register_layer, fmt_shape, patch_to
 from .base import Layer, Input, gradient_check
-from .conv import (_ntuple, _check_padding, _check_data_format, _check_conv_input, _AXES, _fix_hint,
+from .conv import (Conv, _ntuple, _check_padding, _check_data_format, _check_conv_input, _AXES, _fix_hint,
                                   conv_output_length, same_padding, _pad, _inner, _array, _filled_buf)
 from ..config import split_rows
 
@@ -90,11 +90,14 @@ class MaxPooling(Pooling):
                     np.greater(xk, ya, out=larger); np.multiply(larger, np.uint8(k), out=won); np.maximum(idx[a:b], won, out=idx[a:b])
                 np.maximum(ya, xk, out=ya)
         split_rows(part, len(y), xp.size)
-        self._idx, self._out = idx, out
+        self._relu = self._relu_source is not None and self._relu_source._deferred
+        if self._relu: np.maximum(y, 0, out=y)   # the previous layer's ReLU, on the pooled (smaller) array
+        self._idx, self._out, self._y = idx, out, y
         return y
     def backward(self, grad):
         if self._idx is None:
             raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass in training mode, e.g. model(x, training=True).")
+        if self._relu: grad = np.multiply(grad, self._y > 0, out=_array(self, '_rgrad', grad.shape, grad.dtype))
         out, idx, tiles = self._out, self._idx, self._tiles()
         dx = self._grad_buffer(grad.dtype, fill=not tiles)
         hit = _array(self, '_hit', idx.shape, np.bool_)
@@ -108,6 +111,15 @@ class MaxPooling(Pooling):
                 else: da[s] += ga * ha
         split_rows(part, len(idx), dx.size)
         return dx[_inner(self._pads, self._xshape)]
+
+@patch_to(MaxPooling)
+def _fuse_previous(self, previous, on):
+    "Take over a ReLU convolution's activation: relu(max(z)) = max(relu(z)), on an array `pool_size` times smaller."
+    ok = on and isinstance(previous, Conv) and previous.activation.name == 'relu'
+    self._relu_source = previous if ok else None
+    if isinstance(previous, Conv): previous._defer_relu = ok
+
+MaxPooling._relu_source, MaxPooling._relu = None, False
 
 @register_layer
 class MaxPooling1D(MaxPooling):

@@ -284,6 +284,7 @@ def _backward(self, grads, fused=None):
 @patch_to(Sequential)
 def _set_buffered(self, on):
     for l in self._layers: l._set_buffered(on)
+    for a, b in zip(self._layers, self._layers[1:]): b._fuse_previous(a, on)  # in a chain each layer feeds only the next
 
 # %% ../../nbs/18_sequential.ipynb #b252791a
 @patch_to(Sequential)
