@@ -44,6 +44,16 @@ class Trainer:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        self._rekey_optimizer()
+
+    def _rekey_optimizer(self):
+        """After a copy (pickle, `copy.deepcopy`) the weights are new objects, while the optimizer's state rows are
+        keyed by the old ones: key them by the new ones, in the same order, so Adam's moments survive the copy."""
+        opt, flat = self.optimizer, self._flat
+        layout = getattr(opt, '_layout', None)
+        if flat is None or layout is None or layout[0] != flat.key: return
+        opt._layout = (tuple(id(v) for v in flat.variables), layout[1])
+        self._flat = None  # made again from the copied weights (a copy's arrays no longer share the flat buffer)
 
 # %% ../nbs/15_trainer.ipynb #f7b06a4b
 def one_thread(f):

@@ -231,3 +231,16 @@ def test_load_model_can_restore_the_random_state(tmp_path):
     assert same_weights(straight, again)                                                # the same shuffles as straight through
     m.save_weights(tmp_path / 'w.seqlearn')
     with pytest.raises(ValueError, match='holds weights only'): load_model(tmp_path / 'w.seqlearn', restore_random_state=True)
+
+
+def test_a_copied_model_keeps_its_optimizer_state():
+    "pickle and copy.deepcopy of a trained model keep Adam's moments: training the copy continues exactly."
+    import copy, pickle
+    from seqlearn import Sequential, Dense, Input, set_seed
+    rng = np.random.default_rng(0); x = rng.normal(size=(64, 5)).astype('f4'); y = x[:, :1]
+    set_seed(0); m = Sequential([Input((5,)), Dense(4, activation='relu'), Dense(1)]); m.compile('adam', 'mse')
+    m.fit(x, y, epochs=2, verbose=0, shuffle=False)
+    copies = [copy.deepcopy(m), pickle.loads(pickle.dumps(m))]
+    for mm in [m] + copies: mm.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    for c in copies:
+        for a, b in zip(m.get_weights(), c.get_weights()): np.testing.assert_array_equal(a, b)
