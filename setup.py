@@ -32,6 +32,7 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = (cfg.get('dev_requirements') or '').split()
 bench_requirements = (cfg.get('bench_requirements') or '').split()
 docs_requirements = (cfg.get('docs_requirements') or '').split()
+interop_requirements = (cfg.get('interop_requirements') or '').split()  # Keras 3 and PyTorch (CPU) for seqlearn.export
 
 project_urls = {}
 if cfg.get('doc_host'): project_urls["Documentation"] = cfg['doc_host'] + cfg.get('doc_baseurl', '')
@@ -48,7 +49,8 @@ setuptools.setup(
     packages = setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'docs': docs_requirements},
+    extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'docs': docs_requirements,
+                    'interop': interop_requirements},
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

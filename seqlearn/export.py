@@ -11,7 +11,7 @@ from .core import snake_case, patch_to
 from .activations import ACTIVATIONS
 from .initializers import INITIALIZERS
 from . import layers as L, optimizers as O, losses as Ls, metrics as M
-from .layers.base import Input, InputLayer
+from .layers.base import Input
 from .layers.conv import same_padding
 from .models import Model, Sequential, Functional
 
@@ -550,7 +550,7 @@ def _torch_graph(model):
             for t, k in zip(node.outputs, keys): vals[id(t)] = graph.call_function(operator.getitem, (out, k))
     outs = [vals[id(t)] for t in g.outputs]
     graph.output(dict(zip(model._output_keys, outs)) if model._output_keys else tuple(outs) if model._several_out else outs[0])
-    return fx.GraphModule(mods, graph, class_name=_identifier(model.name, set()))
+    return fx.GraphModule(mods, graph, class_name=''.join(w.capitalize() for w in re.split(r'[\W_]+', model.name) if w) or 'Functional')
 
 def _torch_any(layer):
     "The module for a layer or a (nested) model."

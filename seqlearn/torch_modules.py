@@ -209,15 +209,15 @@ class Reshape(nn.Module):
 
 # %% ../nbs/23a_torch_modules.ipynb #52f204df
 class _Merge(nn.Module):
-    "Base of the merges: `forward` takes a list of tensors and folds them with `op`."
+    "Base of the merges: `forward` takes a list of tensors and folds them with `_op`."
     def forward(self, xs):
         out = xs[0]
-        for x in xs[1:]: out = self.op(out, x)
+        for x in xs[1:]: out = self._op(out, x)
         return out
 
 class Add(_Merge):
     "Sum of a list of tensors."
-    op = staticmethod(torch.add)
+    _op = staticmethod(torch.add)
 
 class Subtract(nn.Module):
     "`a - b` for `[a, b]`."
@@ -225,20 +225,20 @@ class Subtract(nn.Module):
 
 class Multiply(_Merge):
     "Product of a list of tensors."
-    op = staticmethod(torch.mul)
+    _op = staticmethod(torch.mul)
 
 class Average(_Merge):
     "Mean of a list of tensors."
-    op = staticmethod(torch.add)
+    _op = staticmethod(torch.add)
     def forward(self, xs): return super().forward(xs) / len(xs)
 
 class Maximum(_Merge):
     "Elementwise maximum of a list of tensors."
-    op = staticmethod(torch.maximum)
+    _op = staticmethod(torch.maximum)
 
 class Minimum(_Merge):
     "Elementwise minimum of a list of tensors."
-    op = staticmethod(torch.minimum)
+    _op = staticmethod(torch.minimum)
 
 class Concatenate(nn.Module):
     "A list of tensors joined along `dim` (Keras's `axis`, by default the last)."
