@@ -4,7 +4,7 @@
 #   2. notebooks are clean (nbdev_clean leaves no diff) and README.md matches index.ipynb
 #   3. every notebook runs top to bottom with its tests (nbdev_test; `#| slow` cells skipped)
 #   4. pytest tests/
-# Usage: bash tools/test_all.sh   (after: pip install -e ".[dev]")
+# Usage: bash tools/test_all.sh   (after: pip install -e ".[dev,interop]")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n=== %s\n' "$*"; }
