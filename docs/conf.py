@@ -43,8 +43,22 @@ html_show_sourcelink = False
 
 # Docstrings are written for show_doc (markdown): `code` in single backticks, and |x| for absolute values.
 default_role = 'literal'
+import re
+_LINK = re.compile(r'\[([^\]]+)\]\((https?://[^)\s]+)\)')
 def _markdownish_docstring(app, what, name, obj, options, lines):
-    for i, line in enumerate(lines): lines[i] = line.replace('|', r'\|')
+    for i, line in enumerate(lines): lines[i] = _LINK.sub(r'`\1 <\2>`__', line.replace('|', r'\|'))
+    if what in ('function', 'method', 'class'): lines.extend(_param_docs(obj))
+
+def _param_docs(obj):
+    "The parameters' comments (nbdev's docments: `name, # what it is`) as a reST field list."
+    try:
+        from fastcore.docments import docments
+        target = obj.__init__ if inspect.isclass(obj) else obj
+        docs = docments(target, full=True)
+    except Exception: return []
+    fields = [f":param {k}: {v['docment'].replace('|', chr(92) + '|')}" for k, v in docs.items()
+              if k not in ('self', 'return', 'kwargs', 'args') and v.get('docment')]
+    return ([''] + fields) if fields else []
 
 # Model.__new__ only sends Model(inputs, outputs) to Functional (as Keras does); each class's signature is its __init__'s
 def _init_signature(app, what, name, obj, options, signature, return_annotation):
