@@ -45,9 +45,12 @@ html_show_sourcelink = False
 default_role = 'literal'
 import re
 _LINK = re.compile(r'\[([^\]]+)\]\((https?://[^)\s]+)\)')
+_GLUED = re.compile(r'(`[^`]+`)(?=[A-Za-z0-9])')  # `Callback`s: reST needs a (escaped) space after inline markup
+def _markdownish(line):
+    return _GLUED.sub(r'\1\\ ', _LINK.sub(r'`\1 <\2>`__', line.replace('|', r'\|')))
 def _markdownish_docstring(app, what, name, obj, options, lines):
-    for i, line in enumerate(lines): lines[i] = _LINK.sub(r'`\1 <\2>`__', line.replace('|', r'\|'))
     if what in ('function', 'method', 'class'): lines.extend(_param_docs(obj))
+    for i, line in enumerate(lines): lines[i] = _markdownish(line)
 
 def _param_docs(obj):
     "The parameters' comments (nbdev's docments: `name, # what it is`) as a reST field list."
@@ -56,7 +59,7 @@ def _param_docs(obj):
         target = obj.__init__ if inspect.isclass(obj) else obj
         docs = docments(target, full=True)
     except Exception: return []
-    fields = [f":param {k}: {v['docment'].replace('|', chr(92) + '|')}" for k, v in docs.items()
+    fields = [f":param {k}: {v['docment']}" for k, v in docs.items()
               if k not in ('self', 'return', 'kwargs', 'args') and v.get('docment')]
     return ([''] + fields) if fields else []
 

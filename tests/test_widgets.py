@@ -1,4 +1,4 @@
-"Headless tests of seqlearn.widgets: the widget objects driven directly, no kernel, no browser."
+"Headless tests of seqlearn.widgets: the display objects driven directly, no kernel, no browser."
 import subprocess, sys
 import numpy as np
 import pytest
@@ -49,20 +49,20 @@ def test_terminal_gets_text_progress():
 def test_summary_follows_add_pop_build_freeze_and_fit():
     m = Sequential([Dense(8, activation='relu'), Dense(3)], name='live')
     s = ModelSummary(m)
-    assert '?' in s.table.value                      # unbuilt
+    assert '?' in s.table                            # unbuilt
     m.build((None, 4))
-    assert '(None, 8)' in s.table.value and '(None, 3)' in s.table.value and 'Total params: <b>67</b>' in s.table.value
-    m.add(Dense(2)); assert s.last_event == 'add' and 'Total params: <b>75</b>' in s.table.value
-    m.pop(); assert s.last_event == 'pop' and 'Total params: <b>67</b>' in s.table.value
+    assert '(None, 8)' in s.table and '(None, 3)' in s.table and 'Total params: <b>67</b>' in s.table
+    m.add(Dense(2)); assert s.last_event == 'add' and 'Total params: <b>75</b>' in s.table
+    m.pop(); assert s.last_event == 'pop' and 'Total params: <b>67</b>' in s.table
     m.layers[0].trainable = False
-    assert 'class="frozen"' in s.table.value and 'non-trainable: 40' in s.table.value
-    assert 'stroke-dasharray' in s.diagram.value and '(None, 4)' in s.diagram.value
+    assert 'class="frozen"' in s.table and 'non-trainable: 40' in s.table
+    assert 'stroke-dasharray' in s.diagram and '(None, 4)' in s.diagram
     m.layers[0].trainable = True
     m.compile('adam', 'mse'); s.refresh()           # compile sends no model event (yet)
-    assert 'not trained yet' in s.table.value
+    assert 'not trained yet' in s.table
     x = np.zeros((64, 4), np.float32); y = np.zeros((64, 3), np.float32)
     m.fit(x, y, epochs=1, verbose=0, callbacks=[TrainingProgress(show=False)])
-    assert 'Trained: 2 updates' in s.table.value and s.last_event == 'trained'
+    assert 'Trained: 2 updates' in s.table and s.last_event == 'trained'
     n = s.redraws; s.close(); m.add(Dense(1))
     assert s.redraws == n and s._on_event not in m._observers
 
@@ -72,7 +72,7 @@ def test_summary_bundle_and_live_flag():
     s = m.summary(live=True)
     assert isinstance(s, ModelSummary)
     b = s._repr_mimebundle_()
-    assert {'text/plain', 'text/html', WIDGET} <= set(b)
+    assert set(b) == {'text/plain', 'text/html'}      # no widget view: a saved notebook shows it with no kernel
     assert '<table' in b['text/html'] and '<svg' in b['text/html']
     assert s._repr_html_().startswith('<div')
 
@@ -88,7 +88,7 @@ def test_progress_state_after_fit_and_fallback():
     assert tp.metrics_html.value == '' and tp.stop_button.layout.display == 'none'   # final metrics shown once; no dead button
     assert tp.stop_button.disabled
     b = tp._repr_mimebundle_()
-    assert {'text/plain', 'text/html', 'image/png', WIDGET} <= set(b)
+    assert set(b) == {'text/plain', 'text/html', 'image/png'}   # finished: the picture, no widget view
     assert 'data:image/png;base64,' in b['text/html']
     import base64
     assert base64.b64decode(b['image/png']).startswith(b'\x89PNG')
@@ -137,14 +137,39 @@ def test_histograms_counts_and_view():
     mat, edges, eps = wh.overview(wh.keys[0])
     assert mat.shape == (12, 4) and (mat.sum(axis=0) == m.layers[0].kernel.size).all()
     wh.record()                                       # by hand, after training
-    assert wh.epochs[-1] == 4 and wh.slider.max == 4
+    assert wh.epochs[-1] == 4
     b = wh._repr_mimebundle_()
-    assert {'text/html', 'image/png', WIDGET} <= set(b)
-    r = wh.renders
-    wh.slider.value = 1
-    assert wh.renders == r + 1 and 'after epoch 1' in wh.label.value
-    wh.layer.value = wh.keys[-1]
-    assert wh.renders == r + 2
+    assert set(b) == {'text/plain', 'text/html', 'image/png'}   # no widget view
+    view = b['text/html']
+    # the browser picks the epoch and the array: every snapshot ships, the last one shown
+    assert 'type="range" min="0" max="4" value="4"' in view and view.count('oninput=') == 2
+    assert view.count('class="sl-strip"') == view.count('class="sl-mark"') == len(wh.keys) == 8
+    assert all(f'<option value="{k}">' in view for k in wh.keys)
+    assert view.count('<span data-e="4">') == 1 + len(wh.keys)        # the label and each array's range, shown
+    assert view.count('<span data-e="1" style="display:none">') == 1 + len(wh.keys)
+    assert '>after epoch 1 of 4</span>' in view
+
+
+def test_histogram_strips_hold_every_snapshot():
+    "Each array's film strip: one band per snapshot, the window one band tall, shifted to the last; bars where counts are."
+    import base64, io, re
+    from matplotlib.image import imread
+    from seqlearn.widgets.summary import png_size
+    m = make_model(); x, y = data()
+    wh = WeightHistograms(m, bins=10)
+    m.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[wh])
+    view = wh._static_html()
+    img = re.search(r'<img class="sl-strip" data-h="(\d+)" width="(\d+)" height="(\d+)"[^>]*margin-top:-(\d+)px[^>]*base64,([^"]+)"', view)
+    h, w, total, shift, data64 = int(img[1]), int(img[2]), int(img[3]), int(img[4]), img[5]
+    png = base64.b64decode(data64)
+    assert (total, shift) == (3 * h, 2 * h) and png_size(png) == (2 * w, 2 * total)   # 3 snapshots, drawn at 2x
+    pixels = imread(io.BytesIO(png))[:, :, :3]
+    counts = wh.histogram(wh.keys[0], 0)[0]
+    band0 = pixels[:2 * h]                                   # snapshot 0, top band
+    bars = (band0[-3] < 0.9).any(axis=-1).reshape(10, -1).any(axis=1)   # which bins have a bar at the bottom row
+    assert (bars == (counts > 0)).all(), (bars, counts)
+    wh.max_shown = 2; wh.record()
+    assert wh._shown_snapshots() == [0, 3] and 'max="1"' in wh._static_html()
 
 
 def test_histograms_memory_is_bounded():
@@ -171,14 +196,14 @@ def test_widgets_follow_a_functional_model():
     s = ModelSummary(m)
     svg = s._static_html().split('<svg', 1)[1]
     assert svg.count('<rect') == 8 and svg.count('<line') == 8, svg   # 8 layers (inputs included); 8 connections
-    assert 'Connected to' in s.table.value and 'shared[0][0]' in s.table.value
+    assert 'Connected to' in s.table and 'shared[0][0]' in s.table
     r = np.random.default_rng(0)
     xa, xb = r.normal(size=(64, 4)), r.normal(size=(64, 3))
     tp, hist = TrainingProgress(), WeightHistograms(m)
     m.fit([xa, xb], [xa[:, :1], (xa[:, 0] > 0).astype(int)], epochs=3, validation_split=0.25, callbacks=[tp, hist], verbose=0)
     html = tp._static_html()
     assert all(k in html for k in ('price_loss', 'kind_accuracy', 'val_kind_loss')), html[:500]
-    assert 'Trained:' in s.table.value                                # the summary followed the fit
+    assert 'Trained:' in s.table                                # the summary followed the fit
     assert len(hist.keys) == 8, hist.keys                            # kernel and bias of 4 Dense layers
 
 
@@ -212,4 +237,7 @@ def test_pictures_are_sharp_and_shown_at_their_natural_size():
     assert tp.image.width == str(w // 2) and f'width="{w // 2}"' in tp._static_html()
     assert tp._png_metadata() == {'image/png': {'width': w // 2, 'height': h // 2}}
     hw = png_size(hist._static_png())[0]
-    assert f'width="{hw // 2}"' in hist._static_html() and hw >= 2 * 500   # rendered at HiDPI resolution
+    assert hw >= 2 * 500                                                     # rendered at HiDPI resolution
+    import base64, re
+    for w_shown, data64 in re.findall(r'<img[^>]*width="(\d+)"[^>]*base64,([^"]+)"', hist._static_html()):
+        assert png_size(base64.b64decode(data64))[0] == 2 * int(w_shown)    # the view's strips and heat maps too

@@ -6,7 +6,6 @@
 from __future__ import annotations
 import html, time
 import numpy as np
-import ipywidgets as widgets
 from .summary import LiveDisplay, figure, png, png_size, img_tag
 
 # %% auto #0
@@ -43,12 +42,12 @@ def activation_figure(stats, max_layers=12):
 # %% ../../nbs/20_widgets_activations.ipynb #5c5afe7e
 class ActivationStatsView(LiveDisplay):
     "The picture of an `ActivationStats` callback; `refresh()` redraws it (throttled while training)."
-    def __init__(self, stats, live=True, budget=0.05):
-        self.stats, self.budget = stats, budget
-        self.image = widgets.Image(format='png') if live else None
-        self.label = widgets.HTML() if live else None
-        self.widget = widgets.VBox([self.label, self.image]) if live else None
-        self._t0, self._spent, self._png, self._stamp, self._shown = time.perf_counter(), 0.0, None, None, False
+    def __init__(self, stats, # An `ActivationStats` callback
+                 live=True, # Redraw during training (False: a one-off picture)
+                 budget=0.05 # Most of the training time that redrawing may take
+                ):
+        self.stats, self.live, self.budget, self.redraws = stats, live, budget, 0
+        self._t0, self._spent, self._png, self._stamp = time.perf_counter(), 0.0, None, None
 
     def _stamp_now(self):
         s = self.stats
@@ -62,16 +61,13 @@ class ActivationStatsView(LiveDisplay):
 
     def refresh(self, final=False):
         "Redraw, unless drawing would take more than `budget` of the time since training began (always when `final`)."
-        if self.image is None: return
+        if not self.live: return
         now = time.perf_counter()
         if not final and self._spent > self.budget * (now - self._t0): return
-        data = self._static_png()
-        if data is None: return
-        self.image.value, self.image.width = data, str(png_size(data)[0] // 2)
-        n = len(self.stats.mean[self.stats.names[0]])
-        self.label.value = f"<span style='font-family:monospace'>{html.escape(type(self.stats).__name__)}: {n} batches recorded</span>"
+        if self._static_png() is None: return
+        self._update(final)
+        self.redraws += 1
         self._spent += time.perf_counter() - now
-        if final: self._sync_static()
 
     def _text(self): return self.stats.report()
     def _static_html(self):

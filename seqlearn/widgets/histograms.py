@@ -4,11 +4,11 @@
 
 # %% ../../nbs/20_widgets_histograms.ipynb #8914d5a5
 from __future__ import annotations
-import html, time
+import base64, html, io, time
 import numpy as np
-import ipywidgets as widgets
+from fastcore.basics import patch
 from ..callbacks import Callback
-from .summary import LiveDisplay, figure, png, png_size, img_tag
+from .summary import LiveDisplay, figure, png, png_size
 
 # %% auto #0
 __all__ = ['WeightHistograms']
@@ -20,18 +20,14 @@ class WeightHistograms(Callback, LiveDisplay):
                  bins=30, # Bins per histogram
                  gradients=False, # Also record the gradients (of the last batch of each epoch)
                  initial=True, # Record the weights before training (epoch 0)
-                 interval=0.5 # Seconds between view refreshes during `fit` (also kept under 2% of the elapsed time)
+                 interval=0.5, # Seconds between view refreshes during `fit` (also kept under 2% of the elapsed time)
+                 max_shown=50 # Most snapshots the view's epoch slider offers (spread evenly, first and last included)
                 ):
         Callback.__init__(self)
         self.model, self.bins, self.gradients, self.initial, self.interval = model, int(bins), gradients, initial, interval
-        self.snapshots = []  # [(label, {key: (counts, lo, hi)})]
-        self.layer = widgets.Dropdown(description='Weights', options=[])
-        self.slider = widgets.IntSlider(description='Epoch', min=0, max=0, continuous_update=False)
-        self.label = widgets.HTML()
-        self.image = widgets.Image(format='png')
-        self.widget = widgets.VBox([widgets.HBox([self.layer, self.slider, self.label]), self.image])
-        self.layer.observe(self._on_change, 'value'); self.slider.observe(self._on_change, 'value')
-        self._shown, self._last, self._cost, self.renders, self._t0 = False, -1e9, 0.0, 0, time.perf_counter()
+        self.max_shown, self.snapshots = max_shown, []  # [(label, {key: (counts, lo, hi)})]
+        self._last, self._cost, self.renders, self._t0 = -1e9, 0.0, 0, time.perf_counter()
+        self._html, self._static = (None, ''), (None, None)   # (stamp, picture) caches of the view and the PNG
 
     # -- recording ---------------------------------------------------------------------------------
     def _arrays(self):
@@ -54,7 +50,6 @@ class WeightHistograms(Callback, LiveDisplay):
             hists[key] = (counts.astype(np.int64), lo, hi)
         label = epoch if epoch is not None else (self.snapshots[-1][0] + 1 if self.snapshots else 0)
         self.snapshots.append((label, hists))
-        self._sync_controls()
         return hists
 
     def on_train_begin(self, logs=None):
@@ -63,9 +58,8 @@ class WeightHistograms(Callback, LiveDisplay):
     def on_epoch_end(self, epoch, logs=None):
         self.record(epoch + 1)
         now = time.perf_counter()
-        if self._shown and now - self._last >= max(self.interval, 50 * self._cost): self.refresh()
-    def on_train_end(self, logs=None):
-        if self._shown: self.refresh(); self._sync_static()
+        if now - self._last >= max(self.interval, 50 * self._cost): self.refresh(final=False)
+    def on_train_end(self, logs=None): self.refresh()
 
     # -- querying ----------------------------------------------------------------------------------
     @property
@@ -89,19 +83,7 @@ class WeightHistograms(Callback, LiveDisplay):
             cols.append(np.histogram(centres, bins=edges, weights=counts)[0])
         return np.stack(cols, axis=1), edges, [l for l, _ in snaps]
 
-    # -- view --------------------------------------------------------------------------------------
-    def _sync_controls(self):
-        keys = self.keys
-        if list(self.layer.options) != keys:
-            self.layer.options = keys
-            if keys and self.layer.value not in keys: self.layer.value = keys[0]
-        at_end = self.slider.value == self.slider.max
-        self.slider.max = max(len(self.snapshots) - 1, 0)
-        if at_end: self.slider.value = self.slider.max  # follow training unless the user moved back
-
-    def _on_change(self, change=None):
-        if self._shown: self.refresh()
-
+    # -- pictures --------------------------------------------------------------------------------
     def _plot_key(self, ax_h, ax_o, key, i):
         counts, edges = self.histogram(key, i)
         ax_h.bar(edges[:-1], counts, width=np.diff(edges), align='edge', color='C0')
@@ -114,30 +96,18 @@ class WeightHistograms(Callback, LiveDisplay):
         ticks = range(0, len(eps), max(1, len(eps) // 8))
         ax_o.set_xticks(list(ticks)); ax_o.set_xticklabels([str(eps[t]) for t in ticks])
 
-    def render(self, key=None, i=None) -> bytes:
-        "PNG of one key's histogram at snapshot `i` beside its overview heat map."
-        key = key or self.layer.value or self.keys[0]
-        i = self.slider.value if i is None else i
+    def render(self, key, i=-1) -> bytes:
+        "PNG of one key's histogram at snapshot `i` beside its overview heat map (for a slide or a paper)."
         fig = figure(7.5, 2.6); ax_h, ax_o = fig.subplots(1, 2)
-        self._plot_key(ax_h, ax_o, key, i)
+        self._plot_key(ax_h, ax_o, key, i % len(self.snapshots))
         fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.18, wspace=0.2)
         return png(fig, scale=2)
 
-    def refresh(self):
-        "Redraw the view for the selected layer and epoch."
-        if not self.snapshots: return
-        t = time.perf_counter()
-        i = self.slider.value
-        self.image.value = self.render(self.layer.value, i)
-        self.image.width = str(png_size(self.image.value)[0] // 2)  # natural size, sharp on HiDPI
-        self.label.value = f"<span style='font-family:monospace'>after epoch {self.snapshots[i][0]} of {self.snapshots[-1][0]}</span>"
-        self.renders, self._last, self._cost = self.renders + 1, time.perf_counter(), time.perf_counter() - t
-
     def _static_png(self, max_keys=8):
-        "Every key (up to `max_keys`): last histogram and overview, one row each (cached until the next record)."
+        "Every key (up to `max_keys`): last histogram and overview, one row each (for PNG consumers: PDF, LaTeX)."
         if not self.snapshots: return None
         stamp = (len(self.snapshots), id(self.snapshots[-1]))
-        if getattr(self, '_static', (None,))[0] != stamp:
+        if self._static[0] != stamp:
             keys = self.keys[:max_keys]
             fig = figure(7.5, 2.0 * len(keys))
             axes = fig.subplots(len(keys), 2, squeeze=False)
@@ -146,14 +116,98 @@ class WeightHistograms(Callback, LiveDisplay):
             self._static = (stamp, png(fig, scale=2))
         return self._static[1]
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        b = super()._repr_mimebundle_(include, exclude)
-        self.refresh()
-        return b
-
-    def _static_html(self):
-        if not self.snapshots: return '<i>WeightHistograms: nothing recorded yet (fit with it as a callback, or call record()).</i>'
-        data = self._static_png()
-        return (f'<div style="font-family:monospace">Weight histograms, {len(self.snapshots)} snapshots (epochs '
-                f'{self.snapshots[0][0]}..{self.snapshots[-1][0]}), {self.bins} bins</div>' + img_tag(data, 'weight histograms', scale=2))
     def _text(self): return f"<WeightHistograms keys={len(self.keys)} snapshots={len(self.snapshots)}>"
+
+# %% ../../nbs/20_widgets_histograms.ipynb #8e6e470c
+_C0 = np.array([31, 119, 180], np.uint8)   # matplotlib's first colour, as in the curves
+
+def _png_array(a) -> bytes:
+    "PNG bytes of an (h, w, 3) uint8 array."
+    from matplotlib.image import imsave
+    buf = io.BytesIO(); imsave(buf, a, format='png')
+    return buf.getvalue()
+
+def _strip(counts_list, h=80, bw=8) -> bytes:
+    "One bar chart per histogram (`h` px tall, bars `bw` px wide with a 1 px gap), stacked top to bottom, at 2x."
+    bands = []
+    for counts in counts_list:
+        tall = np.round(counts / max(counts.max(), 1) * (h - 4)).astype(int)
+        band = np.repeat(np.arange(h)[::-1, None] < tall, bw, axis=1)   # True where a bar is, bottom up
+        band[:, bw - 1::bw] = False
+        bands.append(band)
+    img = np.where(np.concatenate(bands)[..., None], _C0, np.uint8(255))
+    return _png_array(np.repeat(np.repeat(img, 2, 0), 2, 1))
+
+def _heat(m, w=300, h=80) -> bytes:
+    "The overview matrix (rows: value bins, bottom up; columns: snapshots) as a heat map of about `w` x `h`, at 2x."
+    from matplotlib import colormaps
+    v = np.log1p(m[::-1].astype(float))
+    img = colormaps['magma'](v / max(v.max(), 1e-12), bytes=True)[..., :3]
+    return _png_array(np.repeat(np.repeat(img, max(1, 2 * h // m.shape[0]), 0), max(1, 2 * w // m.shape[1]), 1))
+
+_PICK = ("const v=this.closest('.sl-hist'),s=v.querySelector('input'),i=+s.value,k=v.querySelector('select').value;"
+         "v.querySelectorAll('[data-e]').forEach(t=>t.style.display=t.dataset.e==i?'':'none');"
+         "v.querySelectorAll('.sl-strip').forEach(t=>t.style.marginTop=-i*t.dataset.h+'px');"
+         "v.querySelectorAll('.sl-mark').forEach(t=>t.style.left=s.dataset.x.split(' ')[i]+'%');"
+         "v.querySelectorAll('[data-k]').forEach(t=>t.style.display=k&&t.dataset.k!=k?'none':'')")
+
+def _at(j, last):
+    "Attributes of an element shown only at slider position `j` (the view opens at `last`)."
+    return f' data-e="{j}"' + ('' if j == last else ' style="display:none"')
+
+# %% ../../nbs/20_widgets_histograms.ipynb #c591bdf6
+@patch
+def _shown_snapshots(self:WeightHistograms):
+    "Indices of the snapshots the view offers: all, or `max_shown` spread evenly (first and last included)."
+    n = len(self.snapshots)
+    return list(range(n)) if n <= self.max_shown else sorted(set(np.linspace(0, n - 1, self.max_shown).round().astype(int).tolist()))
+
+@patch
+def _row_html(self:WeightHistograms, key, shown):
+    e, last, n = html.escape, len(shown) - 1, len(self.snapshots)
+    hists = [self.snapshots[i][1].get(key) for i in shown]
+    strip = _strip([np.zeros(self.bins) if h is None else h[0] for h in hists])
+    sw, sh = png_size(strip)[0] // 2, png_size(strip)[1] // 2 // len(shown)
+    ranges = ''.join(f'<span{_at(j, last)}>' + ('not recorded' if h is None else f'{h[1]:.3g} … {h[2]:.3g}') + '</span>'
+                     for j, h in enumerate(hists))
+    m, edges, _ = self.overview(key)
+    full = np.zeros((m.shape[0], n)); full[:, [i for i, (_, s) in enumerate(self.snapshots) if key in s]] = m
+    heat = _heat(full); hw, hh = png_size(heat)[0] // 2, png_size(heat)[1] // 2
+    b64 = lambda d: base64.b64encode(d).decode()
+    return (f'<div data-k="{e(key)}"><div style="display:flex;gap:24px;margin-top:8px"><div><b>{e(key)}</b>'
+            f'<div style="width:{sw}px;height:{sh}px;overflow:hidden;border-bottom:1px solid #999">'
+            f'<img class="sl-strip" data-h="{sh}" width="{sw}" height="{sh * len(shown)}" alt="histogram of {e(key)}" '
+            f'style="display:block;max-width:none;margin-top:-{last * sh}px" src="data:image/png;base64,{b64(strip)}"></div>'
+            f'<div style="text-align:center">{ranges}</div></div>'
+            f'<div><span style="color:#666">over epochs (value up, epoch across)</span>'
+            f'<div style="position:relative;width:{hw}px;height:{hh}px"><img width="{hw}" height="{hh}" alt="{e(key)} over epochs" '
+            f'style="display:block;max-width:none" src="data:image/png;base64,{b64(heat)}">'
+            f'<div class="sl-mark" style="position:absolute;top:0;height:100%;left:{(shown[-1] + 0.5) * 100 / n:.2f}%;'
+            f'border-left:2px dotted #fff"></div></div>'
+            f'<div style="display:flex;justify-content:space-between"><span>epoch {self.snapshots[0][0]}</span>'
+            f'<span>values {edges[0]:.3g} … {edges[-1]:.3g}</span><span>{self.snapshots[-1][0]}</span></div></div></div></div>')
+
+@patch
+def _static_html(self:WeightHistograms):
+    if not self.snapshots: return '<i>WeightHistograms: nothing recorded yet (fit with it as a callback, or call record()).</i>'
+    stamp = (len(self.snapshots), id(self.snapshots[-1]))
+    if self._html[0] == stamp: return self._html[1]
+    e, shown, pick = html.escape, self._shown_snapshots(), html.escape(_PICK)
+    last, n = len(shown) - 1, len(self.snapshots)
+    x = ' '.join(f'{(i + 0.5) * 100 / n:.2f}' for i in shown)
+    at = ''.join(f'<span{_at(j, last)}>after epoch {self.snapshots[i][0]} of {self.snapshots[-1][0]}</span>'
+                 for j, i in enumerate(shown))
+    head = (f'<div>Weight histograms, {n} snapshots, {self.bins} bins · <select oninput="{pick}"><option value="">all arrays</option>'
+            + ''.join(f'<option value="{e(k)}">{e(k)}</option>' for k in self.keys) +
+            f'</select> epoch <input type="range" min="0" max="{last}" value="{last}" data-x="{x}" oninput="{pick}"> {at}</div>')
+    self._html = (stamp, f'<div class="sl-hist" style="font-family:monospace;font-size:12px">{head}'
+                         + ''.join(self._row_html(k, shown) for k in self.keys) + '</div>')
+    return self._html[1]
+
+@patch
+def refresh(self:WeightHistograms, final=True):
+    "Redraw every output that shows the histograms (`final=False`: the HTML view only, as during `fit`)."
+    if self._display_id is None or not self.snapshots: return
+    t = time.perf_counter()
+    self._update(final)
+    self.renders, self._last, self._cost = self.renders + 1, time.perf_counter(), time.perf_counter() - t

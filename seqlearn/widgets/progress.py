@@ -8,7 +8,7 @@ import html, math, time
 import numpy as np
 import ipywidgets as widgets
 from ..callbacks import Callback, _fmt_time
-from .summary import LiveDisplay, figure, png, png_size, img_tag
+from .summary import LiveDisplay, WIDGET_VIEW, figure, png, png_size, img_tag
 from .kernel import KernelPoll
 
 # %% auto #0
@@ -49,7 +49,14 @@ class TrainingProgress(Callback, LiveDisplay):
                 ):
         Callback.__init__(self)
         self.interval, self.plot_interval, self.plot, self.smooth, self.show, self.clock = interval, plot_interval, plot, smooth, show, clock
-        self.poll_interval, self._poll = poll_interval, None
+        self.poll_interval, self._poll, self._live = poll_interval, None, False
+        self._build_widgets()
+        self.redraws, self.plots, self.stopped, self.done, self._shown = 0, 0, False, False, False
+        self.epochs_logs, self._png, self._png_epochs, self.logs, self.best = [], None, 0, {}, None
+        self.fig, self._plot_total = None, 0.0  # the plot's figure; seconds spent drawing curves in this fit
+
+    def _build_widgets(self):
+        "The live view: bars, labels, Stop, the curves and the final line (made again for a fit after a finished one)."
         self.epoch_bar = widgets.IntProgress(value=0, min=0, max=1, description='Epoch', bar_style='info')
         self.epoch_label = widgets.HTML()
         self.batch_bar = widgets.IntProgress(value=0, min=0, max=1, description='Batch')
@@ -63,13 +70,11 @@ class TrainingProgress(Callback, LiveDisplay):
         self.image = widgets.Image(format='png', layout=widgets.Layout(min_height=f'{int(2.3 * 72)}px', max_width='100%'))
         self.widget = widgets.VBox([widgets.HBox([self.epoch_bar, self.epoch_label, self.stop_button]),
                                     widgets.HBox([self.batch_bar, self.batch_label]), self.metrics_html, self.image, self.status])
-        self.redraws, self.plots, self.stopped, self.done, self._shown, self._handle = 0, 0, False, False, False, None
-        self.epochs_logs, self._png, self._png_epochs, self.logs, self.best = [], None, 0, {}, None
-        self.fig, self._plot_total = None, 0.0  # the plot's figure; seconds spent drawing curves in this fit
 
     # -- hooks -------------------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
         p = self.params
+        if self.widget.comm is None: self._build_widgets()   # closed at the end of an earlier fit
         self.t_start = self._last_draw = self._last_plot = self.clock()
         self._last_draw -= self.interval  # the first batch draws
         self._plot_cost, self.epochs_logs, self.logs, self._png, self._png_epochs, self.best = 0.02, [], {}, None, 0, None
@@ -82,7 +87,9 @@ class TrainingProgress(Callback, LiveDisplay):
         self.batch_bar.max, self.batch_bar.value = p.get('steps') or 1, 0
         self.stop_button.disabled, self.stop_button.description = False, 'Stop'
         self.status.value = ''
+        self._live = True   # the live view is shown until on_train_end
         if self.show is True or (self.show == 'auto' and _ipython_running()):
+            self._display_id = None   # a new output for each fit
             self._ipython_display_()
         if self.poll_interval is not None and self._viewed(): self._poll = KernelPoll()
         self._last_poll = self.t_start
@@ -133,9 +140,11 @@ class TrainingProgress(Callback, LiveDisplay):
         self.stop_button.layout.display = 'none'   # the finished state is the line below, not a disabled button
         self.metrics_html.value = ''               # the final metrics are in that line: shown once
         self.status.value = self._final_html()
-        self._sync_static()
+        self._live = False
+        if self._display_id is not None: self._update(); self.widget.close()   # the finished picture replaces the widgets
 
-    def _viewed(self): return self._shown or self._handle is not None
+    def _viewed(self): return self._shown or self._display_id is not None
+    def _live_view(self): return self.widget._repr_mimebundle_()[WIDGET_VIEW] if self._live and self.widget.comm is not None else None
 
     def _on_stop(self, button=None):
         "The Stop button: ask `fit` to stop after the current batch."
@@ -215,10 +224,10 @@ class TrainingProgress(Callback, LiveDisplay):
     # -- static fallback ----------------------------------------------------------------------------
     def _static_html(self):
         eb, bb = self.epoch_bar, self.batch_bar
-        bars = (f'<div style="font-family:monospace">Epoch <progress value="{eb.value - eb.min}" max="{max(eb.max - eb.min, 1)}"></progress> '
-                f'{eb.value}/{eb.max} &nbsp; Batch <progress value="{bb.value}" max="{bb.max}"></progress> {html.escape(self.batch_label.value)}</div>')
+        bars = (f'<div style="font-family:monospace;line-height:1.8">Epoch <progress value="{eb.value - eb.min}" max="{max(eb.max - eb.min, 1)}"></progress> '
+                f'{eb.value}/{eb.max}<br>Batch <progress value="{bb.value}" max="{bb.max}"></progress> {html.escape(self.batch_label.value)}</div>')
         body, plot = self._final_html() or self.metrics_html.value, self._static_png()
-        return bars + body + (img_tag(plot, 'training curves', scale=2) if plot else '')
+        return bars + (img_tag(plot, 'training curves', scale=2) if plot else '') + body
     def _static_png(self):
         if self.plot and self.epochs_logs and self._png_epochs != len(self.epochs_logs): self._render_plot(self.clock())
         return self._png

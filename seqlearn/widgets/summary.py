@@ -4,15 +4,17 @@
 
 # %% ../../nbs/20_widgets_summary.ipynb #621a336f
 from __future__ import annotations
-import base64, html, io, math
-import ipywidgets as widgets
+import base64, html, io, math, uuid
 from ..core import fmt_shape
 from ..summary import summary_html, summary_rows, param_counts, _shape_text
 
 # %% auto #0
-__all__ = ['figure', 'png', 'png_size', 'img_tag', 'LiveDisplay', 'stack_svg', 'graph_svg', 'model_svg', 'ModelSummary']
+__all__ = ['WIDGET_VIEW', 'figure', 'png', 'png_size', 'img_tag', 'LiveDisplay', 'stack_svg', 'graph_svg', 'model_svg',
+           'ModelSummary']
 
 # %% ../../nbs/20_widgets_summary.ipynb #688d34eb
+WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
+
 def figure(w=6.0, # Width in inches
            h=3.0, # Height in inches
            dpi=80):
@@ -38,37 +40,45 @@ def img_tag(data:bytes, alt='plot', scale=1):
     w = png_size(data)[0] // scale
     return f'<img alt="{alt}" width="{w}" style="max-width:100%" src="data:image/png;base64,{base64.b64encode(data).decode()}"/>'
 
+# %% ../../nbs/20_widgets_summary.ipynb #48ddad13
 class LiveDisplay:
-    "Base of seqlearn's displays: an ipywidgets view in a kernel, static `text/html` (and `image/png`) everywhere else."
-    widget = None
+    "Base of seqlearn's displays: `text/html` (and `image/png`) that the kernel redraws in place while it runs."
+    _display_id, _shown = None, False
     def _static_html(self) -> str: raise NotImplementedError
     def _static_png(self): return None
     def _text(self): return f"<{type(self).__name__}>"
+    def _live_view(self): return None  # an ipywidgets view, only while the browser must talk back
     def _repr_html_(self): return self._static_html()
-    def _ipython_display_(self):
-        "Display with a handle, so the saved output's static fallback can follow the live widget."
-        from IPython.display import display
-        self._handle = display(self._repr_mimebundle_(), metadata=self._png_metadata(), raw=True, display_id=True)
-    def _sync_static(self):
-        "Rewrite the displayed bundle with the current state: a saved notebook, its HTML export and the docs show the final state."
-        h = getattr(self, '_handle', None)
-        if h is not None: h.update(self._repr_mimebundle_(), metadata=self._png_metadata(), raw=True)
+    def _repr_mimebundle_(self, include=None, exclude=None): return self._bundle()
+
+    def _bundle(self, with_png=True):
+        self._shown = True
+        b = {'text/plain': self._text(), 'text/html': self._static_html()}
+        data = self._static_png() if with_png else None
+        if data is not None: b['image/png'] = base64.b64encode(data).decode()
+        view = self._live_view()
+        if view is not None: b[WIDGET_VIEW] = view
+        return b
+
     def _png_metadata(self):
         "The PNG's display size: half its pixels (rendered at twice the resolution, sharp on HiDPI screens)."
         data = self._static_png()
         if data is None: return {}
         w, h = png_size(data)
         return {'image/png': {'width': w // 2, 'height': h // 2}}
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        self._shown = True
-        b = {'text/plain': self._text(), 'text/html': self._static_html()}
-        data = self._static_png()
-        if data is not None: b['image/png'] = base64.b64encode(data).decode()
-        if self.widget is not None:
-            view = self.widget._repr_mimebundle_()
-            if view and 'application/vnd.jupyter.widget-view+json' in view:
-                b['application/vnd.jupyter.widget-view+json'] = view['application/vnd.jupyter.widget-view+json']
-        return b
+
+    def _ipython_display_(self):
+        "Show with this object's display id (one per object: every copy shown follows it)."
+        from IPython.display import display
+        self._display_id = self._display_id or uuid.uuid4().hex
+        display(self._bundle(), metadata=self._png_metadata(), raw=True, display_id=self._display_id)
+
+    def _update(self, final=True):
+        "Redraw every output showing this display, in any cell; `final=False` skips the separate PNG (live redraws)."
+        if self._display_id is None: return
+        from IPython.display import update_display
+        update_display(self._bundle(with_png=final), metadata=self._png_metadata() if final else {}, raw=True,
+                       display_id=self._display_id)
 
 # %% ../../nbs/20_widgets_summary.ipynb #d4a00a9b
 def _box(parts, x, y, w, h, label, sub, frozen=False):
@@ -156,34 +166,30 @@ def model_svg(model) -> str:
 
 # %% ../../nbs/20_widgets_summary.ipynb #24e593cf
 class ModelSummary(LiveDisplay):
-    "A live summary of `model`: table and stack diagram, redrawn on every change to the model."
+    "A live summary of `model`: table and diagram (HTML), redrawn on every change to the model."
     def __init__(self, model # A model (Sequential, functional or subclassed)
                 ):
-        self.model, self.redraws, self.last_event, self._shown = model, 0, None, False
-        self.table, self.diagram = widgets.HTML(), widgets.HTML()
-        self.widget = widgets.HBox([self.table, self.diagram], layout=widgets.Layout(align_items='flex-start'))
-        self.diagram.layout.margin = '0 0 0 24px'
+        self.model, self.redraws, self.last_event, self.table, self.diagram = model, 0, None, '', ''
         model._observers.append(self._on_event)
         self.refresh()
 
     def _on_event(self, model, event):
         self.last_event = event
         self.refresh()
-        self._sync_static()
 
     def refresh(self):
-        "Redraw from the model's current state."
-        self.table.value, self.diagram.value = summary_html(self.model), model_svg(self.model)
+        "Redraw from the model's current state, wherever the summary is shown."
+        self.table, self.diagram = summary_html(self.model), model_svg(self.model)
         self.redraws += 1
+        self._update()
 
     def close(self):
         "Stop following the model."
         if self._on_event in self.model._observers: self.model._observers.remove(self._on_event)
-        self.widget.close()
 
     def _static_html(self):
-        return (f'<div style="display:flex;gap:24px;align-items:flex-start"><div>{summary_html(self.model)}</div>'
-                f'<div>{model_svg(self.model)}</div></div>')
+        return (f'<div style="display:flex;gap:24px;align-items:flex-start"><div>{self.table}</div>'
+                f'<div>{self.diagram}</div></div>')
     def _text(self):
         c = param_counts(self.model)
         return f"<ModelSummary '{self.model.name}': {len(self.model.layers)} layers, {c['total']:,} params>"
