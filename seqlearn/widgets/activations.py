@@ -12,6 +12,11 @@ from .summary import LiveDisplay, figure, png, png_size, img_tag
 __all__ = ['activation_figure', 'ActivationStatsView']
 
 # %% ../../nbs/20_widgets_activations.ipynb #b0763240
+def _cmap():
+    "viridis in 16 steps: a stepped picture compresses to a PNG several times smaller than a smooth one."
+    from matplotlib import colormaps
+    return colormaps['viridis'].resampled(16)
+
 def activation_figure(stats, max_layers=12):
     "A matplotlib figure of `stats` (an `ActivationStats`): a colorful-dimension strip and a near-zero/dead chart per layer."
     names = [n for n in stats.names if stats.hist[n]][:max_layers]
@@ -19,7 +24,7 @@ def activation_figure(stats, max_layers=12):
     axes = fig.subplots(len(names), 2, squeeze=False, gridspec_kw={'width_ratios': [3, 1.3]})
     for (strip, chart), n in zip(axes, names):
         _, _, near, dead, hist = stats.arrays(n)
-        strip.imshow(np.log1p(hist.T), aspect='auto', origin='lower', cmap='viridis', interpolation='nearest',
+        strip.imshow(np.log1p(hist.T), aspect='auto', origin='lower', cmap=_cmap(), interpolation='nearest',
                      extent=(0, len(hist), 0, hist.shape[1]))
         edges = stats.edges
         ticks = [(i, e) for i, e in enumerate(edges) if i and np.isclose(np.log10(e), round(np.log10(e)), atol=1e-6) and round(np.log10(e)) % 2 == 0]
