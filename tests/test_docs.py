@@ -79,6 +79,14 @@ def test_api_entry_for_fit_and_the_model_classes(site):
     assert 'validation_split' in sig and 'epochs' in sig, sig       # the signature
     assert 'Train the model' in doc, doc                              # the docstring
 
+def test_api_docs_list_parameters_with_clean_signatures(site):
+    "The API page lists each parameter's comment; signatures on every page never read `x:NoneType=None`."
+    api = re.sub(r'<[^>]+>', '', (site / 'api.html').read_text(encoding='utf-8'))
+    assert 'Number of output units' in api and 'Name or callable; None means linear' in api   # Dense's parameters
+    ugly = [p.name for p in site.rglob('*.html') if 'NoneType' in re.sub(r'<[^>]+>', '', p.read_text(encoding='utf-8'))]
+    assert not ugly, f"signatures with NoneType annotations on {ugly[:5]}"
+
+
 def test_lesson_pages_show_outputs(site):
     html = (site / 'nbs' / 'tutorials' / '03_three_layers.html').read_text(encoding='utf-8')
     assert re.search(r'Total params:\s*(<b>)?897', html)             # the summary table (rich HTML in a notebook)

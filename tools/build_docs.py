@@ -14,7 +14,7 @@
 Navigation: the landing page (index.ipynb), then the lessons (nbs/tutorials), then the library notebooks,
 then the API reference; each group in notebook order.
 """
-import argparse, time, copy, os, pathlib, pkgutil, re, shutil, subprocess, sys, warnings
+import inspect, argparse, time, copy, os, pathlib, pkgutil, re, shutil, subprocess, sys, warnings
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
@@ -36,6 +36,11 @@ def _process(src_dst):
     import matplotlib; matplotlib.use('Agg')
     from execnb.nbio import read_nb, write_nb
     from nbdev import processors
+    import fastcore.docments as docments
+    _fmt = docments.DocmentText._fmt_param
+    def fmt_param(self, nm, p):  # show_doc fills a missing annotation with the default's type: `x:NoneType=None` reads badly
+        return _fmt(self, nm, {**p, 'anno': inspect.Parameter.empty} if p.get('anno') is type(None) else p)
+    docments.DocmentText._fmt_param = fmt_param
     problems = []
 
     class tolerant_exec_show_docs(processors.exec_show_docs):
