@@ -440,14 +440,17 @@ class _ThreadTuner:
     """Chooses how a step uses the cores, by timing `k` steps of each way: one BLAS thread (1), one BLAS thread in
     each of several Python threads that split the batch ('split', see `config.split_rows`), or all of BLAS's threads
     (None). It measures at the first epoch, again every `RETRY_EPOCHS` epochs, and as soon as five steps run `SLOWER`
-    times slower than when the choice was made (the machine got busy). A fit soon after another one of the same
-    model starts from that one's choice (`last`)."""
-    MODES, RETRY_EPOCHS, SLOWER, FRESH_SECONDS = (1, 'split', None), 10, 1.5, 60  # all BLAS threads last: they spin on after their work
+    times slower than when the choice was made (the machine got busy). A way that wins the measurement but is slow
+    right after (threads spinning on a busy machine measure well for a few steps, then collapse) is not tried again
+    until the next scheduled measurement. A fit soon after another one of the same model starts from that one's
+    choice (`last`)."""
+    MODES, RETRY_EPOCHS, SLOWER, FRESH_SECONDS, MARGIN = (1, 'split', None), 10, 1.5, 60, 1.1  # all BLAS threads last: they spin on after their work
     def __init__(self, k=3, last=None):
         self.k, self.limiter, self.times, self.t0, self.recent, self.start, self.steps = k, None, {}, 0.0, [], None, 0
-        self.workers_before = config.workers()
+        self.workers_before, self.banned, self.decided = config.workers(), set(), -1
         fresh = last is not None and time.monotonic() - last[2] < self.FRESH_SECONDS
         self.best, self.ref, self.since = (last[0], last[1], 0) if fresh else (1, None, 0)
+        self.modes = list(self.MODES)
     @property
     def trial(self): return self.start is not None
     def _use(self, mode):
@@ -457,31 +460,39 @@ class _ThreadTuner:
     def _slower(self):
         return self.ref is not None and len(self.recent) >= 5 and sorted(self.recent[-5:])[2] > self.SLOWER * self.ref
     def _begin_trial(self, step):
-        "Measure from `step` on, if the epoch has the steps for it."
-        if self.steps - step < 3 * len(self.MODES) * self.k: return
-        self.start, self.times, self.recent, self.since = step, {m: [] for m in self.MODES}, [], 0
+        "Measure the ways not ruled out from `step` on, if the epoch has the steps for it."
+        self.modes = [m for m in self.MODES if m not in self.banned] or [1]
+        if len(self.modes) == 1:
+            self.best, self.ref, self.recent = self.modes[0], None, []; self._use(self.best); return
+        if self.steps - step < 3 * len(self.modes) * self.k: return
+        self.start, self.times, self.recent, self.since = step, {m: [] for m in self.modes}, [], 0
     def epoch_begin(self, steps):
-        self.steps, self.start = steps, None
+        self.steps, self.start, self.decided = steps, None, -1
         due = self.ref is None or self.since >= self.RETRY_EPOCHS or self._slower()
+        if self.since >= self.RETRY_EPOCHS: self.banned = set()
         self.since, self.recent = self.since + 1, []
         if due: self._begin_trial(0)
         self._use(self.best)
     def before(self, step):
         if self.trial:
-            rel, n = step - self.start, len(self.MODES) * self.k
-            if rel < n and rel % self.k == 0: self._use(self.MODES[rel // self.k])
+            rel, n = step - self.start, len(self.modes) * self.k
+            if rel < n and rel % self.k == 0: self._use(self.modes[rel // self.k])
             elif rel == n:
                 med = {m: sorted(t)[len(t) // 2] for m, t in self.times.items()}
-                self.best = min(med, key=med.get); self.ref, self.start = med[self.best], None
+                best = min(med, key=med.get)
+                if 1 in med and med[1] <= self.MARGIN * med[best]: best = 1  # more threads only for a clear gain
+                self.best, self.ref, self.start, self.decided = best, med[best], None, step
                 self._use(self.best)
         self.t0 = time.perf_counter()
     def after(self, step):
         dt = time.perf_counter() - self.t0
-        if self.trial and step - self.start < len(self.MODES) * self.k:
-            self.times[self.MODES[(step - self.start) // self.k]].append(dt)
+        if self.trial and step - self.start < len(self.modes) * self.k:
+            self.times[self.modes[(step - self.start) // self.k]].append(dt)
             return
         self.recent.append(dt)
-        if not self.trial and self._slower(): self._begin_trial(step + 1)  # the machine got busy: measure again now
+        if not self.trial and self._slower():   # the machine got busy, or the choice did not hold: measure again now
+            if 0 <= self.decided and step - self.decided < 10 and self.best != 1: self.banned.add(self.best)
+            self._begin_trial(step + 1)
     def state(self):
         "What the next fit of this model may start from: (mode, step seconds, when)."
         return (self.best, self.ref, time.monotonic()) if self.ref is not None else None
