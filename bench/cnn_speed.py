@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse, contextlib, io, math, pathlib, sys, time
 import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_speed import CORES, SL, interleaved, _timed, _verdict, _blas_threads, _EpochTimer, torch_or_none
+from train_speed import CORES, SL, interleaved, _timed, _verdict, _blas_threads, _EpochTimer, torch_or_none, torch_epoch_loop
 
 # -- workloads --------------------------------------------------------------------------------------
 # A model is a list of layers: ('conv', filters, kernel, strides, padding, activation), ('pool', size), ('flatten',),
@@ -181,16 +181,8 @@ def torch_epoch_fn(torch, model, in_shape, x, y, batch, lr=1e-3, seed=0):
     net = torch_cnn(torch, model, in_shape, seed=seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     lossf = torch.nn.CrossEntropyLoss()
-    xt, yt, n = torch.from_numpy(channels_first(x)), torch.from_numpy(y), len(x)
-    def epoch():
-        net.train()
-        perm = torch.randperm(n)
-        for a in range(0, n, batch):
-            idx = perm[a:a + batch]
-            opt.zero_grad(set_to_none=True)
-            loss = lossf(net(xt[idx]), yt[idx])
-            loss.backward(); opt.step()
-    return net, epoch
+    xt, yt = torch.from_numpy(channels_first(x)), torch.from_numpy(y)
+    return net, torch_epoch_loop(torch, net, opt, lossf, xt, yt, batch)
 
 def torch_runner(torch, model, in_shape, x, y, batch, epochs, lr):
     _, epoch = torch_epoch_fn(torch, model, in_shape, x, y, batch, lr=lr)

@@ -179,16 +179,20 @@ def torch_epoch_fn(torch, sizes, kind, x, y, batch, lr=ADAM_LR, seed=0):
     lossf = torch.nn.CrossEntropyLoss() if kind == 'multi' else torch.nn.BCEWithLogitsLoss()
     xt = torch.from_numpy(x)
     yt = torch.from_numpy(y) if kind == 'multi' else torch.from_numpy(y).reshape(-1, 1)
-    n = len(x)
+    return model, torch_epoch_loop(torch, model, opt, lossf, xt, yt, batch)
+
+def torch_epoch_loop(torch, net, opt, lossf, xt, yt, batch):
+    "One PyTorch epoch as a function: a new random order, mini-batches gathered from it, one optimizer step each."
+    n = len(xt)
     def epoch():
-        model.train()
+        net.train()
         perm = torch.randperm(n)
         for a in range(0, n, batch):
             idx = perm[a:a + batch]
             opt.zero_grad(set_to_none=True)
-            loss = lossf(model(xt[idx]), yt[idx])
+            loss = lossf(net(xt[idx]), yt[idx])
             loss.backward(); opt.step()
-    return model, epoch
+    return epoch
 
 def torch_runner(torch, sizes, kind, x, y, batch):
     _, epoch = torch_epoch_fn(torch, sizes, kind, x, y, batch)
