@@ -4,7 +4,6 @@
 
 # %% ../../nbs/05a_layers_conv.ipynb #6d80c379
 from __future__ import annotations
-import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from ..core import register_layer, fmt_shape, closest_name, patch_to
@@ -72,10 +71,14 @@ def _filled_buf(layer, name, shape, dtype, fill=0):
         b = np.full(shape, fill, dtype); setattr(layer, name, b)
     return b
 
+def _padded(shape, pads):
+    "`shape` (batch, *spatial, channels) with `pads` ((before, after) per spatial axis) added to its spatial axes."
+    return (shape[0],) + tuple(n + a + b for n, (a, b) in zip(shape[1:-1], pads)) + (shape[-1],)
+
 def _pad(layer, x, pads, name='_xpad', fill=0):
     "`x` with `pads` ((before, after) per spatial axis) of `fill` around its spatial axes (x itself when no padding)."
     if not any(a or b for a, b in pads): return x
-    shape = (x.shape[0],) + tuple(n + a + b for n, (a, b) in zip(x.shape[1:-1], pads)) + (x.shape[-1],)
+    shape = _padded(x.shape, pads)
     xp = _filled_buf(layer, name, shape, x.dtype, fill) if layer._buffered else np.full(shape, fill, x.dtype)
     xp[_inner(pads, x.shape)] = x
     return xp
@@ -226,11 +229,10 @@ def call(self, inputs, training=None):
 
 # %% ../../nbs/05a_layers_conv.ipynb #39b3d77a
 @patch_to(Conv)
-def _activation_grad(self, g, r, wrt_preactivation):
-    "dL/dz for rows `r` from dL/dy (ReLU: a mask multiply in reused buffers)."
+def _activation_grad(self, g, r, wrt_preactivation, mask, out):
+    "dL/dz for rows `r` from dL/dy (ReLU: a mask multiply into the arrays `mask` and `out`)."
     if wrt_preactivation: return g[r]
     if self.activation.name == 'relu':
-        mask, out = _array(self, '_mask', g.shape, np.bool_), _array(self, '_gbuf', g.shape, self._y.dtype)
         np.greater(self._y[r], 0, out=mask[r])
         return np.multiply(g[r], mask[r], out=out[r])
     return self.activation.backward(self._z[r], self._y[r], g[r])
@@ -242,15 +244,16 @@ def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
         raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass first, e.g. model(x, training=True).")
     g, k, per = grad.reshape(self._z.shape), self.kernel.value, self._per
     wrt_preactivation = wrt_preactivation or self._deferred   # the pooling layer after it took the ReLU's gradient too
-    if self.activation.name == 'relu' and not wrt_preactivation:  # the buffers, made here once (not inside the threads)
-        _array(self, '_mask', g.shape, np.bool_); _array(self, '_gbuf', g.shape, self._y.dtype)
+    relu_grad = self.activation.name == 'relu' and not wrt_preactivation  # its buffers: made here once, not in each thread
+    mask = _array(self, '_mask', g.shape, np.bool_) if relu_grad else None
+    gbuf = _array(self, '_gbuf', g.shape, self._y.dtype) if relu_grad else None
     depth = k.size // self.filters
     kernel_t = k.reshape(depth, self.filters).T
     dcols = _array(self, '_dcolbuf', (len(g), depth), k.dtype) if need_input_grad else None
     dx = self._dx_buffer(k.dtype) if need_input_grad else None
     def part(a, b):  # samples a:b: their ReLU gradient, their share of the weights' gradient, their input gradient
         r = slice(a * per, b * per)
-        ga = self._activation_grad(g, r, wrt_preactivation)
+        ga = self._activation_grad(g, r, wrt_preactivation, mask, gbuf)
         gw = self._cols[r].T @ ga
         if need_input_grad:
             np.matmul(ga, kernel_t, out=dcols[r])
@@ -265,13 +268,12 @@ def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
 @patch_to(Conv)
 def _dx_buffer(self, dtype):
     "The gradient of the padded input."
-    shape, pads = self._xshape, self._pad_widths
-    return _array(self, '_dxbuf', (shape[0],) + tuple(n + a + b for n, (a, b) in zip(shape[1:-1], pads)) + (shape[-1],), dtype)
+    return _array(self, '_dxbuf', _padded(self._xshape, self._pad_widths), dtype)
 
 @patch_to(Conv)
 def _col2im(self, dcols, dx, a, b):
     "Add the window elements' gradients of samples a:b back to the input positions they were copied from."
-    out = self._y.shape[0] // self._xshape[0]
+    out = self._per
     spatial = tuple(conv_output_length(n, k, s, 'valid', d)
                     for n, k, s, d in zip(dx.shape[1:-1], self.kernel_size, self.strides, self.dilation_rate))
     d = dcols[a * out:b * out].reshape((b - a,) + spatial + self.kernel_size + (dx.shape[-1],))
@@ -332,7 +334,7 @@ class ZeroPadding(Layer):
         return (input_shape[0],) + tuple(None if n is None else n + a + b for n, (a, b) in zip(input_shape[1:-1], self.padding)) + (input_shape[-1],)
     def call(self, inputs, training=None):
         self._xshape = inputs.shape
-        return _pad(self, inputs, self.padding, '_padbuf') if self._buffered else _pad(self, inputs, self.padding)
+        return _pad(self, inputs, self.padding, '_padbuf')
     def backward(self, grad): return grad[_inner(self.padding, self._xshape)]
     def get_config(self): return {**super().get_config(), 'padding': [list(p) for p in self.padding]}
 

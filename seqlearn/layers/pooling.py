@@ -8,7 +8,7 @@ import numpy as np
 from ..core import register_layer, fmt_shape, patch_to
 from .base import Layer, Input, gradient_check
 from .conv import (Conv, _ntuple, _check_padding, _check_data_format, _check_conv_input, _AXES, _fix_hint,
-                                  conv_output_length, same_padding, _pad, _inner, _array, _filled_buf)
+                                  conv_output_length, same_padding, _pad, _padded, _inner, _array)
 from ..config import split_rows
 
 # %% auto #0
@@ -56,15 +56,14 @@ def _slice(self, offset, out):
 @patch_to(Pooling)
 def _grad_buffer(self, dtype, fill=True):
     "The (padded) input's gradient, zeroed unless every element will be written."
-    shape = (self._xshape[0],) + tuple(n + a + b for n, (a, b) in zip(self._xshape[1:-1], self._pads)) + (self._xshape[-1],)
-    dx = _array(self, '_dxbuf', shape, dtype)
+    dx = _array(self, '_dxbuf', _padded(self._xshape, self._pads), dtype)
     if fill: dx.fill(0)
     return dx
 
 @patch_to(Pooling)
 def _tiles(self):
     "Whether the windows cover the (padded) input exactly once: no overlap, nothing left over."
-    shape = tuple(n + a + b for n, (a, b) in zip(self._xshape[1:-1], self._pads))
+    shape = _padded(self._xshape, self._pads)[1:-1]
     return self.strides == self.pool_size and all(n % p == 0 for n, p in zip(shape, self.pool_size))
 
 # %% ../../nbs/05b_layers_pooling.ipynb #4d852c13
@@ -138,7 +137,7 @@ class AveragePooling(Pooling):
         "1 / (real values per window), shaped to broadcast over the output."
         key = (self._xshape[1:-1], out)
         if getattr(self, '_count_key', None) != key:
-            ones = np.zeros((1,) + tuple(n + a + b for n, (a, b) in zip(self._xshape[1:-1], self._pads)) + (1,))
+            ones = np.zeros(_padded((1,) + self._xshape[1:-1] + (1,), self._pads))
             ones[_inner(self._pads, (1,) + self._xshape[1:-1] + (1,))] = 1
             c = sum(ones[self._slice(o, out)] for o in np.ndindex(*self.pool_size))
             self._inv_count, self._count_key = (1 / c).astype(self.dtype), key
