@@ -7,19 +7,15 @@ from __future__ import annotations
 import numpy as np
 from .core import in_notebook
 from .callbacks import Callback
+from .layers.base import leaf_layers
 
 # %% auto #0
 __all__ = ['watched_layers', 'hist_edges', 'batch_stats', 'ActivationStats']
 
 # %% ../nbs/12b_activation_stats.ipynb #b06a44b3
-def _leaf_layers(model):
-    for l in model.layers:
-        if isinstance(getattr(l, 'layers', None), list): yield from _leaf_layers(l)
-        else: yield l
-
 def watched_layers(model, names=None):
     "The layers `ActivationStats` watches: those named, or each with weights or an activation."
-    layers = [l for l in _leaf_layers(model) if type(l).__name__ != 'InputLayer']
+    layers = [l for l in leaf_layers(model) if type(l).__name__ != 'InputLayer']
     if names is None: return [l for l in layers if l.weights or getattr(l, 'activation', None) is not None]
     by_name = {l.name: l for l in layers}
     missing = [n for n in names if n not in by_name]
@@ -77,7 +73,10 @@ class ActivationStats(Callback):
 
     def _hook(self, layer, y, training):
         if not training or self._batch % self.every: return
-        stats = batch_stats(y, self.eps, self.edges, self.hist_sample, self._bufs.get(layer.name))
+        shape = (y.size // y.shape[-1], y.shape[-1]) if y.ndim > 1 else (y.size, 1)
+        buf = self._bufs.get(layer.name)   # |a| goes into a buffer kept for the fit, one per layer
+        if buf is None or buf.shape != shape or buf.dtype != y.dtype: buf = self._bufs[layer.name] = np.empty(shape, y.dtype)
+        stats = batch_stats(y, self.eps, self.edges, self.hist_sample, buf)
         for d, v in zip((self.mean, self.std, self.near_zero, self.dead, self.hist), stats): d[layer.name].append(v)
 
     def on_epoch_begin(self, epoch, logs=None): self.epochs.append(len(self.mean[self.names[0]]) if self.names else 0)
@@ -87,7 +86,7 @@ class ActivationStats(Callback):
 
     def on_train_end(self, logs=None):
         for r in self._removers: r()
-        self._removers = []
+        self._removers, self._bufs = [], {}
         if self._view is not None: self._view.refresh(final=True)
 
 # %% ../nbs/12b_activation_stats.ipynb #be3c0c20

@@ -11,7 +11,7 @@ from .core import snake_case, patch_to
 from .activations import ACTIVATIONS
 from .initializers import INITIALIZERS
 from . import layers as L, optimizers as O, losses as Ls, metrics as M
-from .layers.base import Input
+from .layers.base import Input, leaf_layers
 from .layers.conv import same_padding
 from .models import Model, Sequential, Functional
 
@@ -206,13 +206,8 @@ def _copy_state_to_keras(model, kmodel, twins):
 # %% ../nbs/23_export.ipynb #a83b1ed5
 def _uneven_average_pooling(model):
     "The AveragePooling layers of `model` (nested ones too) whose 'same' padding is uneven for their input."
-    found = []
-    for l in model.layers:
-        if isinstance(l, Model): found += _uneven_average_pooling(l)
-        elif type(l).__name__.startswith('AveragePooling') and l.padding == 'same':
-            if any(a != b for a, b in (same_padding(n, p, s) for n, p, s in zip(l.input_shape[1:-1], l.pool_size, l.strides))):
-                found.append(l.name)
-    return found
+    return [l.name for l in leaf_layers(model) if type(l).__name__.startswith('AveragePooling') and l.padding == 'same'
+            and any(a != b for a, b in (same_padding(n, p, s) for n, p, s in zip(l.input_shape[1:-1], l.pool_size, l.strides)))]
 
 # %% ../nbs/23_export.ipynb #0f25f3c7
 def to_keras(model, # A built seqlearn Sequential or functional model (nested models are fine)

@@ -11,6 +11,7 @@ from .data import standardize, check_finite, check_samples
 from . import losses as losses_mod, optimizers as optimizers_mod, metrics as metrics_mod, config
 from .optimizers import FlatParams
 from .callbacks import Callback, CallbackList, History, progress_display, _fmt_logs
+from .layers.base import leaf_layers
 
 # %% auto #0
 __all__ = ['Trainer', 'one_thread']
@@ -255,13 +256,7 @@ def _setup_training(self, data):
     self._regularized = [v for v in self.trainable_weights if v.regularizer is not None]
     # (output index, loss, loss weight, fused) for the outputs that have a loss: what each step loops over
     self._loss_items = [(i, l, w, f) for i, (l, w, f) in enumerate(zip(self._losses, self._loss_weights, self._fused)) if l is not None]
-    self._update_layers = [l for l in _leaf_layers(self) if hasattr(l, '_commit')]
-
-def _leaf_layers(model):
-    "Every layer inside `model`, nested models opened."
-    for l in model.layers:
-        if isinstance(getattr(l, 'layers', None), list): yield from _leaf_layers(l)
-        else: yield l
+    self._update_layers = [l for l in leaf_layers(self) if hasattr(l, '_commit')]
 
 @patch_to(Trainer)
 def _commit_updates(self):

@@ -13,7 +13,8 @@ from ..initializers import get_initializer
 from ..regularizers import get_regularizer
 
 # %% auto #0
-__all__ = ['KerasTensor', 'Node', 'is_symbolic', 'Layer', 'active_tape', 'Tape', 'InputLayer', 'Input', 'gradient_check']
+__all__ = ['KerasTensor', 'Node', 'is_symbolic', 'Layer', 'leaf_layers', 'active_tape', 'Tape', 'InputLayer', 'Input',
+           'gradient_check']
 
 # %% ../../nbs/04_layer.ipynb #23688732
 _OPS = {'+': ('Add', 'add'), '-': ('Subtract', 'subtract'), '*': ('Multiply', 'multiply')}
@@ -296,6 +297,12 @@ def _set_call_state(self, state): self.__dict__.update(state)
 def _set_buffered(self, on):
     "Let (or stop) `call` write its output into buffers reused every batch (a model's fit and predict loops)."
     self._buffered = on
+
+def leaf_layers(model):
+    "Every layer inside `model` (anything with a `layers` list), nested models opened."
+    for l in model.layers:
+        if isinstance(getattr(l, 'layers', None), list): yield from leaf_layers(l)
+        else: yield l
 
 @patch_to(Layer)
 def _fuse_previous(self, previous, on):
