@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse, contextlib, io, math, pathlib, sys, time
 import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_speed import CORES, SL, interleaved, _timed, _verdict, _blas_threads, _EpochTimer, torch_or_none, torch_epoch_loop
+from train_speed import CORES, SL, interleaved, _timed, _verdict, _blas_threads, _EpochTimer, torch_or_none, torch_epoch_loop, fit_memory
 
 # -- workloads --------------------------------------------------------------------------------------
 # A model is a list of layers: ('conv', filters, kernel, strides, padding, activation), ('pool', size), ('flatten',),
@@ -106,22 +106,11 @@ def seqlearn_runner(model, in_shape, x, y, batch, epochs, lr):
     return run
 
 def memory_seqlearn(model, in_shape, x, y, batch, epochs=3, lr=1e-3):
-    """tracemalloc over a fit after one warm-up fit: the peak above the start, the growth of held memory between the
-    first and the last epoch, and one batch of activations (every layer's output, float32) for scale."""
-    import tracemalloc
-    m = seqlearn_cnn(model, in_shape, lr=lr)
-    m.fit(x[:batch * 2], y[:batch * 2], batch_size=batch, epochs=1, verbose=0)   # build, optimizer state, buffers
-    from seqlearn.callbacks import Callback
-    held = []
-    class C(Callback):
-        def on_epoch_end(self, epoch, logs=None): held.append(tracemalloc.get_traced_memory()[0])
-    tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    m.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, callbacks=[C()])
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    """tracemalloc over a fit after one warm-up fit (`train_speed.fit_memory`): the peak above the start, the growth of
+    held memory between the first and the last epoch, and one batch of activations (every layer's output, float32) for scale."""
+    peak, growth = fit_memory(seqlearn_cnn(model, in_shape, lr=lr), x, y, batch, epochs)
     acts = batch * sum(math.prod(so) for _, _, so in walk(model, in_shape)) * 4
-    return {'peak_mb': (peak - base) / 2**20, 'growth_kb': (held[-1] - held[0]) / 2**10, 'batch_acts_mb': acts / 2**20}
+    return {'peak_mb': peak / 2**20, 'growth_kb': growth / 2**10, 'batch_acts_mb': acts / 2**20}
 
 # -- numpy floor ------------------------------------------------------------------------------------
 def floor_gemms(model, in_shape, batch):

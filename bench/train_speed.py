@@ -92,10 +92,10 @@ def widget_runner(sizes, kind, x, y, batch, final_costs):
     tp = Timed(show=False); tp._shown = True  # what a displayed widget does, minus the browser
     return seqlearn_runner(sizes, kind, x, y, batch, callbacks=[tp])
 
-def memory_seqlearn(sizes, kind, x, y, batch, epochs):
-    "tracemalloc during fit: peak above the start, and growth of held memory from the end of epoch 1 to the last."
-    m = seqlearn_model(sizes, kind)
-    m.fit(x[:batch * 2], y[:batch * 2], batch_size=batch, epochs=1, verbose=0)  # build + optimizer state
+def fit_memory(m, x, y, batch, epochs):
+    """tracemalloc over `epochs` of m.fit after a short warm-up fit (build, optimizer state, buffers): bytes of the peak
+    above the start, and growth of held memory from the end of the first epoch to the last."""
+    m.fit(x[:batch * 2], y[:batch * 2], batch_size=batch, epochs=1, verbose=0)
     from seqlearn.callbacks import Callback
     held = []
     class C(Callback):
@@ -105,9 +105,15 @@ def memory_seqlearn(sizes, kind, x, y, batch, epochs):
     m.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, callbacks=[C()])
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    return peak - base, held[-1] - held[0]
+
+def memory_seqlearn(sizes, kind, x, y, batch, epochs):
+    "tracemalloc during fit: peak above the start, and growth of held memory from the end of epoch 1 to the last."
+    m = seqlearn_model(sizes, kind)
+    peak, growth = fit_memory(m, x, y, batch, epochs)
     params = sum(w.size for w in m.get_weights()) * 4
     acts = batch * sum(sizes[1:]) * 4
-    return {'peak_mb': (peak - base) / 2**20, 'growth_kb': (held[-1] - held[0]) / 2**10,
+    return {'peak_mb': peak / 2**20, 'growth_kb': growth / 2**10,
             # issue 6: fit may grow by the data plus a few copies of the parameters and one batch of activations
             'budget_mb': (x.nbytes + y.size * sizes[-1] * 4 + batch * sizes[0] * 4 + 6 * params + 4 * acts) / 2**20, 'epochs': epochs}
 

@@ -1,11 +1,14 @@
 "Smoke run of the benchmark with tiny sizes: it runs end to end, with or without the optional peers. No timing assertions."
 import importlib.util, pathlib, sys
 
-def _bench():
-    p = pathlib.Path(__file__).resolve().parents[1] / 'bench' / 'train_speed.py'
-    spec = importlib.util.spec_from_file_location('train_speed', p)
+def _load(name):
+    "A benchmark script of bench/ as a module."
+    p = pathlib.Path(__file__).resolve().parents[1] / 'bench' / f'{name}.py'
+    spec = importlib.util.spec_from_file_location(name, p)
     mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     return mod
+
+def _bench(): return _load('train_speed')
 
 def test_bench_tiny_runs(capsys):
     rows = _bench().main(['--tiny', '--no-peers'])
@@ -29,11 +32,7 @@ def test_bench_tiny_contention_mode(capsys):
     assert all(r['busy']['seqlearn'][1] > 0 for r in rows) and 'busy/quiet' in out
 
 
-def _cnn_bench():
-    p = pathlib.Path(__file__).resolve().parents[1] / 'bench' / 'cnn_speed.py'
-    spec = importlib.util.spec_from_file_location('cnn_speed', p)
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
-    return mod
+def _cnn_bench(): return _load('cnn_speed')
 
 def test_cnn_bench_tiny_runs(capsys):
     rows = _cnn_bench().main(['--tiny', '--no-peers'])
