@@ -22,12 +22,12 @@ def activation_figure(stats, max_layers=12):
     names = [n for n in stats.names if stats.hist[n]][:max_layers]
     fig = figure(8.0, 1.05 * len(names) + 0.8)
     axes = fig.subplots(len(names), 2, squeeze=False, gridspec_kw={'width_ratios': [3, 1.3]})
+    edges, cmap = stats.edges, _cmap()  # the same bins and colours for every layer
+    ticks = [(i, e) for i, e in enumerate(edges) if i and np.isclose(np.log10(e), round(np.log10(e)), atol=1e-6) and round(np.log10(e)) % 2 == 0]
     for (strip, chart), n in zip(axes, names):
         _, _, near, dead, hist = stats.arrays(n)
-        strip.imshow(np.log1p(hist.T), aspect='auto', origin='lower', cmap=_cmap(), interpolation='nearest',
+        strip.imshow(np.log1p(hist.T), aspect='auto', origin='lower', cmap=cmap, interpolation='nearest',
                      extent=(0, len(hist), 0, hist.shape[1]))
-        edges = stats.edges
-        ticks = [(i, e) for i, e in enumerate(edges) if i and np.isclose(np.log10(e), round(np.log10(e)), atol=1e-6) and round(np.log10(e)) % 2 == 0]
         strip.set_yticks([i - 1 for i, _ in ticks]); strip.set_yticklabels([f"{e:g}" for _, e in ticks])
         chart.plot(near, color='C1', lw=1, label='near zero'); chart.plot(dead, color='C3', lw=1, label='dead units')
         chart.set_ylim(-0.03, 1.03); chart.set_xlim(0, max(len(near) - 1, 1))
@@ -60,8 +60,8 @@ class ActivationStatsView(LiveDisplay):
 
     def _static_png(self):
         if not self.stats.names or not any(self.stats.hist[n] for n in self.stats.names): return None
-        if self._stamp != self._stamp_now():
-            self._png, self._stamp = png(activation_figure(self.stats), scale=2), self._stamp_now()
+        stamp = self._stamp_now()
+        if self._stamp != stamp: self._png, self._stamp = png(activation_figure(self.stats), scale=2), stamp
         return self._png
 
     def refresh(self, final=False):
