@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse, contextlib, io, math, pathlib, sys, time
 import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_speed import CORES, SL, interleaved, _timed, _verdict, _blas_threads, _EpochTimer, torch_or_none, torch_epoch_loop, fit_memory
+from train_speed import CORES, SL, interleaved, _timed, _verdict, _blas_threads, _EpochTimer, torch_or_none, torch_epoch_loop, fit_memory, print_runs
 
 # -- workloads --------------------------------------------------------------------------------------
 # A model is a list of layers: ('conv', filters, kernel, strides, padding, activation), ('pool', size), ('flatten',),
@@ -209,11 +209,7 @@ def mnist1d_cnn_run(torch, seeds=(0, 1, 2), epochs=200, batch=100, lr=1e-2, use_
             res['pytorch'].append((acc, t))
     print(f"\nMNIST-1D CNN: {len(x)} train / {len(xt)} test, {describe(MNIST1D_CNN, in_shape)}, Adam lr {lr:g}, batch {batch}, "
           f"{epochs} epochs, shuffled each epoch, seeds {list(seeds)}")
-    for k, v in res.items():
-        if not v: print(f"  {k:22s} not run"); continue
-        accs, ts = zip(*v)
-        print(f"  {k:22s} mean test accuracy {100 * np.mean(accs):.1f}% ({', '.join(f'{100 * a:.1f}' for a in accs)})"
-              f"   wall time per run {np.mean(ts):.1f} s ({', '.join(f'{t:.1f}' for t in ts)})")
+    print_runs(res, 22, 'not run')
     if targets and res[SL] and res['pytorch']:
         sl_t, pt_t = (np.mean([t for _, t in res[k]]) for k in (SL, 'pytorch'))
         sl_a = np.mean([a for a, _ in res[SL]])

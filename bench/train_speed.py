@@ -264,12 +264,16 @@ def mnist1d_run(torch, seeds=(0, 1, 2), epochs=200, batch=100, lr=1e-2):
             res['pytorch'].append((acc, t))
     print(f"\nMNIST-1D: {len(x)} train / {len(xt)} test, {sizes[0]}-256-256-10 ReLU, Adam lr {lr:g}, batch {batch}, "
           f"{epochs} epochs, seeds {list(seeds)}")
-    for k, v in res.items():
-        if not v: print(f"  {k:9s} not installed"); continue
-        accs, ts = zip(*v)
-        print(f"  {k:9s} mean test accuracy {100 * np.mean(accs):.1f}% ({', '.join(f'{100 * a:.1f}' for a in accs)})"
-              f"   wall time per run {np.mean(ts):.1f} s ({', '.join(f'{t:.1f}' for t in ts)})")
+    print_runs(res, 9, 'not installed')
     return res
+
+def print_runs(res, width, missing):
+    "One line per entry of `res` ({name: [(accuracy, seconds), ...]}): mean test accuracy and wall time, with each run's."
+    for k, v in res.items():
+        if not v: print(f"  {k:{width}s} {missing}"); continue
+        accs, ts = zip(*v)
+        print(f"  {k:{width}s} mean test accuracy {100 * np.mean(accs):.1f}% ({', '.join(f'{100 * a:.1f}' for a in accs)})"
+              f"   wall time per run {np.mean(ts):.1f} s ({', '.join(f'{t:.1f}' for t in ts)})")
 
 # -- main -------------------------------------------------------------------------------------------
 # -- a busy machine ---------------------------------------------------------------------------------
