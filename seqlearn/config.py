@@ -8,12 +8,12 @@ import contextlib, os
 from threadpoolctl import ThreadpoolController
 
 # %% auto #0
-__all__ = ['threads', 'AUTO_MIN_WORK', 'PARALLEL_MIN', 'blas_controller', 'max_threads', 'threads_for', 'blas_threads', 'workers',
-           'cores', 'set_workers', 'split_rows']
+__all__ = ['threads', 'AUTO_MIN_WORK', 'PARALLEL_MIN', 'splits', 'blas_controller', 'max_threads', 'threads_for', 'blas_threads',
+           'workers', 'cores', 'set_workers', 'split_rows']
 
 # %% ../nbs/14a_config.ipynb #b2f192ab
 threads = 'auto'  # 'auto', a whole number of BLAS threads, or None (leave BLAS alone)
-AUTO_MIN_WORK = 8_000_000  # multiply-adds of a step's largest product below which one thread is always used
+AUTO_MIN_WORK = 2_000_000  # multiply-adds of a step's largest product below which one thread is always used
 
 _controller = None
 
@@ -50,6 +50,7 @@ def blas_threads(n # A number of threads, or None to leave BLAS as it is
 # %% ../nbs/14a_config.ipynb #ead66bec
 PARALLEL_MIN = 200_000  # elements a pass must touch before it is split over threads
 _workers, _pool = 1, None
+splits = 0  # passes split so far (how `fit` tells whether a model has anything to split)
 
 def workers() -> int:
     "How many threads elementwise passes may use now (set by `fit`)."
@@ -74,7 +75,8 @@ def split_rows(fn, # Called as fn(a, b) for rows a:b
     "Run `fn` over `[0, n)` in row ranges, one per worker thread when the pass is large enough; returns their results in order."
     k = min(_workers, n) if size >= PARALLEL_MIN else 1
     if k <= 1: return [fn(0, n)]
-    global _pool
+    global _pool, splits
+    splits += 1
     if _pool is None or _pool._max_workers < k - 1:
         from concurrent.futures import ThreadPoolExecutor
         _pool = ThreadPoolExecutor(max_workers=max(k - 1, 1), thread_name_prefix='seqlearn')

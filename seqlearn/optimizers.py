@@ -7,9 +7,10 @@ from __future__ import annotations
 import inspect, math, weakref
 import numpy as np
 from .core import unknown_name_error, closest_name
+from .config import split_rows
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'OPTIMIZERS', 'FlatParams', 'LearningRateSchedule', 'ExponentialDecay', 'CosineDecay',
+__all__ = ['SCHEDULES', 'SPLIT_MIN', 'OPTIMIZERS', 'FlatParams', 'LearningRateSchedule', 'ExponentialDecay', 'CosineDecay',
            'PiecewiseConstantDecay', 'Optimizer', 'SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad', 'Nadam', 'get']
 
 # %% ../nbs/09_optimizers.ipynb #dbc3e461
@@ -38,6 +39,11 @@ class FlatParams:
     def push(self):
         "Copy the updated values back into variables kept in their own dtype (after a step)."
         for v, a, b in self.cast: v.value = self.values[a:b].reshape(v.shape)
+    def grads_finite(self) -> bool:
+        "Whether every gradient is finite: their sum is, taken as a product with ones (BLAS does that twice as fast as `sum`)."
+        ones = getattr(self, '_ones', None)
+        if ones is None or len(ones) != len(self.grads): ones = self._ones = np.ones(len(self.grads), self.grads.dtype)
+        return bool(np.isfinite(np.dot(self.grads, ones)))
 
 # %% ../nbs/09_optimizers.ipynb #1a858f82
 class LearningRateSchedule:
@@ -93,8 +99,11 @@ def _check_lr(opt, lr):
         raise ValueError(f"{type(opt).__name__} needs a finite learning_rate >= 0, got {lr!r}. Typical values are 1e-4 to 1e-1.")
     return float(lr)
 
+SPLIT_MIN = 400_000  # parameters from which an update may be split over threads
+
 class Optimizer:
-    "Base class. Subclasses define `slot_names` and `update(theta, g, lr)` working in place on flat arrays."
+    """Base class. Subclasses define `slot_names`, `coefficients(lr)` (the step's scalars) and `rule(theta, g, t, slots, c)`
+    (the elementwise update, in place, on any part of the flat arrays) — or override `update(theta, g, lr)` whole."""
     slot_names = ()
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
         if kwargs:
@@ -179,7 +188,6 @@ class Optimizer:
         lr = self.learning_rate
         theta, g = flat.values, flat.grads
         self._clip(g, flat)
-        if self.weight_decay: theta -= theta * theta.dtype.type(self.weight_decay * lr)
         self.update(theta, g, lr)
         flat.push()
         self.iterations += 1
@@ -205,7 +213,23 @@ class Optimizer:
         self.step(self._flat)
 
     def update(self, theta, g, lr):
-        "The update rule, in place on flat arrays (override)."
+        """The step, in place on the flat arrays: `coefficients(lr)` once, then weight decay and `rule` on parts of the
+        arrays — one part per worker thread when they are large (`config.split_rows`; `fit` decides whether that pays)."""
+        c, t, slots = self.coefficients(lr), self._tmp, self.slots
+        wd = theta.dtype.type(self.weight_decay * lr) if self.weight_decay else None
+        def part(a, b):
+            th, tt = theta[a:b], t[a:b]
+            if wd is not None: np.multiply(th, wd, out=tt); th -= tt   # decoupled weight decay, before the rule (as Keras)
+            self.rule(th, g[a:b], tt, {k: v[a:b] for k, v in slots.items()}, c)
+        if len(theta) >= SPLIT_MIN: split_rows(part, len(theta), len(theta))
+        else: part(0, len(theta))
+
+    def coefficients(self, lr):
+        "This step's scalars for `rule`, computed once per step (override; the default is the learning rate)."
+        return self._tmp.dtype.type(lr)
+
+    def rule(self, theta, g, t, slots, c):
+        "The update of one part of the flat arrays, in place: `theta` from `g`, the `slots` parts and scratch `t` (override)."
         raise NotImplementedError
 
     def get_config(self):
@@ -229,15 +253,16 @@ class SGD(Optimizer):
         if not 0 <= momentum <= 1: raise ValueError(f"SGD momentum must be in [0, 1], got {momentum}.")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self.slot_names = ('momentum',) if self.momentum else ()
-    def update(self, theta, g, lr):
-        t, f = self._tmp, theta.dtype.type
+    def coefficients(self, lr): f = self._tmp.dtype.type; return f(lr), f(self.momentum)
+    def rule(self, theta, g, t, slots, c):
+        lr, mu = c
         if not self.momentum:
-            np.multiply(g, f(lr), out=t); theta -= t; return
-        m = self.slots['momentum']
-        m *= f(self.momentum); np.multiply(g, f(lr), out=t); m -= t
+            np.multiply(g, lr, out=t); theta -= t; return
+        m = slots['momentum']
+        m *= mu; np.multiply(g, lr, out=t); m -= t
         if self.nesterov:
-            np.multiply(m, f(self.momentum), out=t); theta += t
-            np.multiply(g, f(lr), out=t); theta -= t
+            np.multiply(m, mu, out=t); theta += t
+            np.multiply(g, lr, out=t); theta -= t
         else: theta += m
     def get_config(self): return {**super().get_config(), 'momentum': self.momentum, 'nesterov': self.nesterov}
 
@@ -247,15 +272,18 @@ class Adam(Optimizer):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, bool(amsgrad)
         self.slot_names = ('momentum', 'velocity') + (('velocity_hat',) if self.amsgrad else ())
-    def update(self, theta, g, lr):
-        t, f, step = self._tmp, theta.dtype.type, self.iterations + 1
-        m, v = self.slots['momentum'], self.slots['velocity']
+    def coefficients(self, lr):
+        f, step = self._tmp.dtype.type, self.iterations + 1
         alpha = f(lr) * np.sqrt(f(1) - f(self.beta_2) ** f(step)) / (f(1) - f(self.beta_1) ** f(step))
-        np.subtract(g, m, out=t); t *= f(1 - self.beta_1); m += t
-        np.multiply(g, g, out=t); t -= v; t *= f(1 - self.beta_2); v += t
+        return f(self.beta_1), f(1 - self.beta_1), f(self.beta_2), f(1 - self.beta_2), f(self.epsilon), alpha
+    def rule(self, theta, g, t, slots, c):
+        beta1, b1, beta2, b2, eps, alpha = c   # b1 = 1 - beta_1, b2 = 1 - beta_2
+        m, v = slots['momentum'], slots['velocity']
+        m *= beta1; np.multiply(g, b1, out=t); m += t      # m + (1 - beta_1)(g - m), in 3 passes instead of 4
+        v *= beta2; np.multiply(g, g, out=t); t *= b2; v += t
         if self.amsgrad:
-            vh = self.slots['velocity_hat']; np.maximum(vh, v, out=vh); v = vh
-        np.sqrt(v, out=t); t += f(self.epsilon); np.divide(m, t, out=t); t *= alpha; theta -= t
+            vh = slots['velocity_hat']; np.maximum(vh, v, out=vh); v = vh
+        np.sqrt(v, out=t); t += eps; np.divide(m, t, out=t); t *= alpha; theta -= t
     def get_config(self):
         return {**super().get_config(), 'beta_1': self.beta_1, 'beta_2': self.beta_2, 'epsilon': self.epsilon, 'amsgrad': self.amsgrad}
 
@@ -271,18 +299,21 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.rho, self.momentum, self.epsilon, self.centered = rho, float(momentum), epsilon, bool(centered)
         self.slot_names = ('velocity',) + (('momentum',) if self.momentum else ()) + (('average_gradient',) if self.centered else ())
-    def update(self, theta, g, lr):
-        t, f = self._tmp, theta.dtype.type
-        v = self.slots['velocity']
-        v *= f(self.rho); np.multiply(g, g, out=t); t *= f(1 - self.rho); v += t
+    def coefficients(self, lr):
+        f = self._tmp.dtype.type
+        return f(lr), f(self.rho), f(1 - self.rho), f(self.epsilon), f(self.momentum)
+    def rule(self, theta, g, t, slots, c):
+        lr, rho, rho1, eps, mu = c
+        v = slots['velocity']
+        v *= rho; np.multiply(g, g, out=t); t *= rho1; v += t
         if self.centered:
-            a = self.slots['average_gradient']
-            a *= f(self.rho); np.multiply(g, f(1 - self.rho), out=t); a += t
-            np.multiply(a, a, out=t); np.subtract(v, t, out=t); t += f(self.epsilon)
-        else: np.add(v, f(self.epsilon), out=t)
-        np.sqrt(t, out=t); np.divide(g, t, out=t); t *= f(lr)
+            a = slots['average_gradient']
+            a *= rho; np.multiply(g, rho1, out=t); a += t
+            np.multiply(a, a, out=t); np.subtract(v, t, out=t); t += eps
+        else: np.add(v, eps, out=t)
+        np.sqrt(t, out=t); np.divide(g, t, out=t); t *= lr
         if self.momentum:
-            mo = self.slots['momentum']; mo *= f(self.momentum); mo += t; theta -= mo
+            mo = slots['momentum']; mo *= mu; mo += t; theta -= mo
         else: theta -= t
     def get_config(self):
         return {**super().get_config(), 'rho': self.rho, 'momentum': self.momentum, 'epsilon': self.epsilon, 'centered': self.centered}
@@ -294,10 +325,12 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
     def _slot_init(self, name, n, dtype): return np.full(n, self.initial_accumulator_value, dtype)
-    def update(self, theta, g, lr):
-        t, f, acc = self._tmp, theta.dtype.type, self.slots['accumulator']
+    def coefficients(self, lr): f = self._tmp.dtype.type; return f(lr), f(self.epsilon)
+    def rule(self, theta, g, t, slots, c):
+        lr, eps = c
+        acc = slots['accumulator']
         np.multiply(g, g, out=t); acc += t
-        np.add(acc, f(self.epsilon), out=t); np.sqrt(t, out=t); np.divide(g, t, out=t); t *= f(lr); theta -= t
+        np.add(acc, eps, out=t); np.sqrt(t, out=t); np.divide(g, t, out=t); t *= lr; theta -= t
     def get_config(self):
         return {**super().get_config(), 'initial_accumulator_value': self.initial_accumulator_value, 'epsilon': self.epsilon}
 
@@ -308,20 +341,25 @@ class Nadam(Optimizer):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.u_product = 1.0
-    def update(self, theta, g, lr):
-        t, f = self._tmp, theta.dtype.type
+    def coefficients(self, lr):
+        "The momentum schedule's scalars for this step (it advances `u_product`, so once per step)."
+        f = self._tmp.dtype.type
         b1, b2, step = f(self.beta_1), f(self.beta_2), f(self.iterations + 1)
         u_t = b1 * (f(1) - f(0.5) * f(0.96) ** step)
         u_t1 = b1 * (f(1) - f(0.5) * f(0.96) ** (step + f(1)))
         self.u_product = f(self.u_product) * u_t
         u_prod, u_prod1 = self.u_product, self.u_product * u_t1
-        m, v = self.slots['momentum'], self.slots['velocity']
-        np.subtract(g, m, out=t); t *= f(1) - b1; m += t
-        np.multiply(g, g, out=t); t -= v; t *= f(1) - b2; v += t
+        return (f(1) - b1, f(1) - b2, u_t1 / (f(1) - u_prod1), (f(1) - u_t) / (f(1) - u_prod), f(1) - b2 ** step,
+                f(self.epsilon), f(lr))
+    def rule(self, theta, g, t, slots, c):
+        b1, b2, cm, cg, vc, eps, lr = c
+        m, v = slots['momentum'], slots['velocity']
+        np.subtract(g, m, out=t); t *= b1; m += t
+        np.multiply(g, g, out=t); t -= v; t *= b2; v += t
         # theta -= lr * m_hat / (sqrt(v_hat) + eps), m_hat = u_t1 m / (1 - u_prod1) + (1 - u_t) g / (1 - u_prod)
-        m_hat = m * (u_t1 / (f(1) - u_prod1)) + g * ((f(1) - u_t) / (f(1) - u_prod))
-        np.divide(v, f(1) - b2 ** step, out=t); np.sqrt(t, out=t); t += f(self.epsilon)
-        np.divide(m_hat, t, out=t); t *= f(lr); theta -= t
+        m_hat = m * cm + g * cg
+        np.divide(v, vc, out=t); np.sqrt(t, out=t); t += eps
+        np.divide(m_hat, t, out=t); t *= lr; theta -= t
     def get_config(self): return {**super().get_config(), 'beta_1': self.beta_1, 'beta_2': self.beta_2, 'epsilon': self.epsilon}
 
 OPTIMIZERS = {'sgd': SGD, 'adam': Adam, 'adamw': AdamW, 'rmsprop': RMSprop, 'adagrad': Adagrad, 'nadam': Nadam}

@@ -378,7 +378,8 @@ class _Gather:
         self.pairs = [(a, None if a is None else np.empty((batch_size,) + a.shape[1:], a.dtype)) for g in groups for a in g]
     def batch(self, idx):
         k = len(idx)
-        vals = [None if a is None else np.take(a, idx, axis=0, out=b[:k]) for a, b in self.pairs]
+        # mode='clip' (the indices are valid anyway): with the default 'raise', numpy gathers into a temporary and copies
+        vals = [None if a is None else np.take(a, idx, axis=0, out=b[:k], mode='clip') for a, b in self.pairs]
         n1, n2, n3, _ = self.sizes
         return _Data(vals[:n1], vals[n1:n1 + n2], vals[n1 + n2:n1 + n2 + n3], vals[n1 + n2 + n3:])
 
@@ -432,65 +433,79 @@ def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed
 
 # %% ../nbs/15_trainer.ipynb #08583c7c
 class _ThreadTuner:
-    """Chooses how a step uses the cores, by timing `k` steps of each way: one BLAS thread (1), one BLAS thread in
-    each of several Python threads that split the batch ('split', see `config.split_rows`), or all of BLAS's threads
-    (None). It measures at the first epoch, again every `RETRY_EPOCHS` epochs, and as soon as five steps run `SLOWER`
-    times slower than when the choice was made (the machine got busy). A way that wins the measurement but is slow
-    right after (threads spinning on a busy machine measure well for a few steps, then collapse) is not tried again
-    until the next scheduled measurement. A fit soon after another one of the same model starts from that one's
-    choice (`last`)."""
-    MODES, RETRY_EPOCHS, SLOWER, FRESH_SECONDS, MARGIN = (1, 'split', None), 10, 1.5, 60, 1.1  # all BLAS threads last: they spin on after their work
+    """Chooses how a step uses the cores: one BLAS thread (1), one BLAS thread in each of several Python threads that
+    split the work ('split', see `config.split_rows`), or all of BLAS's threads (None). A measurement runs `k` steps
+    of each way, `ROUNDS` times over (so a passing disturbance does not decide), and keeps the fastest by the median
+    of the steps after each switch; a way `DROP` times slower than one thread (a busy machine) leaves the measurement
+    at once, and so does 'split' when the model splits nothing (no pass large enough). It measures at the start, again every `RETRY_STEPS` steps — counted across fits of the same model, so a
+    loop of one-epoch fits measures again too — and as soon as five steps run `SLOWER` times slower than when the
+    choice was made (the machine got busy). A way that wins but collapses right after (threads spinning on a busy
+    machine measure well for a few steps) is not tried again until the next scheduled measurement. A fit soon after
+    another one of the same model starts from that one's choice (`last`)."""
+    MODES, ROUNDS, RETRY_STEPS, SLOWER, DROP, FRESH_SECONDS, MARGIN = (1, 'split', None), 2, 500, 1.5, 3.0, 60, 1.05
     def __init__(self, k=3, last=None):
         self.k, self.limiter, self.times, self.t0, self.recent, self.start, self.steps = k, None, {}, 0.0, [], None, 0
-        self.workers_before, self.banned, self.decided = config.workers(), set(), -1
+        self.workers_before, self.banned, self.decided, self.plan, self.mode = config.workers(), set(), -1, [], None
         fresh = last is not None and time.monotonic() - last[2] < self.FRESH_SECONDS
-        self.best, self.ref, self.since = (last[0], last[1], 0) if fresh else (1, None, 0)
-        self.modes = list(self.MODES)
+        self.best, self.ref, self.since = (last[0], last[1], last[3]) if fresh else (1, None, 0)
     @property
     def trial(self): return self.start is not None
     def _use(self, mode):
         if self.limiter is not None: self.limiter.restore_original_limits(); self.limiter = None
         if mode is not None: self.limiter = config.blas_controller().limit(limits=1, user_api='blas')
         config.set_workers(None if mode == 'split' else 1)
+        self.mode = mode
     def _slower(self):
         return self.ref is not None and len(self.recent) >= 5 and sorted(self.recent[-5:])[2] > self.SLOWER * self.ref
     def _begin_trial(self, step):
         "Measure the ways not ruled out from `step` on, if the epoch has the steps for it."
-        self.modes = [m for m in self.MODES if m not in self.banned] or [1]
-        if len(self.modes) == 1:
-            self.best, self.ref, self.recent = self.modes[0], None, []; self._use(self.best); return
-        if self.steps - step < 3 * len(self.modes) * self.k: return
-        self.start, self.times, self.recent, self.since = step, {m: [] for m in self.modes}, [], 0
+        modes = [m for m in self.MODES if m not in self.banned] or [1]
+        if len(modes) == 1:
+            self.best, self.ref, self.recent = modes[0], None, []; self._use(self.best); return
+        plan = [m for _ in range(self.ROUNDS) for m in modes for _ in range(self.k)]
+        if self.steps - step < 1.5 * len(plan): return
+        self.start, self.plan, self.times, self.recent, self.since = step, plan, {m: [] for m in modes}, [], 0
+    def _decide(self, step):
+        med = {m: sorted(t)[len(t) // 2] for m, t in self.times.items() if t}
+        best = min(med, key=med.get)
+        if 1 in med and med[1] <= self.MARGIN * med[best]: best = 1  # more threads only for a clear gain
+        self.best, self.ref, self.start, self.decided = best, med[best], None, step
+        self._use(best)
     def epoch_begin(self, steps):
         self.steps, self.start, self.decided = steps, None, -1
-        due = self.ref is None or self.since >= self.RETRY_EPOCHS or self._slower()
-        if self.since >= self.RETRY_EPOCHS: self.banned = set()
-        self.since, self.recent = self.since + 1, []
+        due = self.ref is None or self.since >= self.RETRY_STEPS or self._slower()
+        if self.since >= self.RETRY_STEPS: self.banned = set()
+        self.recent = []
         if due: self._begin_trial(0)
         self._use(self.best)
     def before(self, step):
         if self.trial:
-            rel, n = step - self.start, len(self.modes) * self.k
-            if rel < n and rel % self.k == 0: self._use(self.modes[rel // self.k])
-            elif rel == n:
-                med = {m: sorted(t)[len(t) // 2] for m, t in self.times.items()}
-                best = min(med, key=med.get)
-                if 1 in med and med[1] <= self.MARGIN * med[best]: best = 1  # more threads only for a clear gain
-                self.best, self.ref, self.start, self.decided = best, med[best], None, step
-                self._use(self.best)
-        self.t0 = time.perf_counter()
+            rel = step - self.start
+            if rel == len(self.plan): self._decide(step)
+            elif self.plan[rel] != self.mode: self._use(self.plan[rel])
+        self.splits, self.t0 = config.splits, time.perf_counter()
     def after(self, step):
         dt = time.perf_counter() - self.t0
-        if self.trial and step - self.start < len(self.modes) * self.k:
-            self.times[self.modes[(step - self.start) // self.k]].append(dt)
+        rel = step - self.start if self.trial else -1
+        if 0 <= rel < len(self.plan):
+            mode = self.plan[rel]
+            if mode in self.times:
+                base = self.times.get(1)
+                if (mode != 1 and base and dt > self.DROP * sorted(base)[len(base) // 2]
+                        or mode == 'split' and config.splits == self.splits):  # far slower, or the same as one thread
+                    del self.times[mode]; self.plan = self.plan[:rel + 1] + [m for m in self.plan[rel + 1:] if m != mode]
+                elif rel and self.plan[rel - 1] == mode: self.times[mode].append(dt)  # not the first step after a switch
             return
-        self.recent.append(dt)
-        if not self.trial and self._slower():   # the machine got busy, or the choice did not hold: measure again now
+        self.recent.append(dt); self.since += 1
+        if self.trial: return
+        if self._slower():   # the machine got busy, or the choice did not hold: measure again now
             if 0 <= self.decided and step - self.decided < 10 and self.best != 1: self.banned.add(self.best)
             self._begin_trial(step + 1)
+        elif self.since >= self.RETRY_STEPS:
+            self.banned = set(); self._begin_trial(step + 1)
     def state(self):
-        "What the next fit of this model may start from: (mode, step seconds, when)."
-        return (self.best, self.ref, time.monotonic()) if self.ref is not None else None
+        "What the next fit of this model may start from: (mode, step seconds, when, steps since the measurement)."
+        return (self.best, self.ref, time.monotonic(), self.since) if self.ref is not None else None
     def close(self):
         self._use(None)
         config.set_workers(self.workers_before)
@@ -559,7 +574,7 @@ def step(self, batch, tracker, epoch, step):
     "One batch: forward, backward, and the update if the loss and every gradient are finite. False when training diverged."
     m, intr = self.model, self.intr
     loss, per_output, outs = m._train_step(batch)
-    if not (math.isfinite(loss) and np.isfinite(m._flat.grads.sum())):  # checked before the update: nothing has changed yet
+    if not (math.isfinite(loss) and m._flat.grads_finite()):  # checked before the update: nothing has changed yet
         self.diverged(loss, epoch, step)
         return False
     intr.critical = True   # a second Ctrl-C now waits until the update is whole
@@ -665,7 +680,7 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
     self._setup_training(data)
     with self._buffered():
         loss, per_output, outs = self._train_step(data)
-        if not (math.isfinite(loss) and np.isfinite(self._flat.grads.sum())):
+        if not (math.isfinite(loss) and self._flat.grads_finite()):
             raise FloatingPointError(f"train_on_batch: the loss ({loss}) or its gradient is not finite; the update was not applied. "
                                      "Try a lower learning_rate.")
         self.optimizer.step(self._flat)
