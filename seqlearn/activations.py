@@ -37,9 +37,12 @@ def _flush_tiny(p):
     return p
 
 def _sigmoid(x):
-    # exp of a negative number only: no overflow for any x
-    e = np.exp(np.maximum(-np.abs(x), x.dtype.type(_EXP_ARG_FLOOR) if x.dtype.kind == 'f' else _EXP_ARG_FLOOR))
-    return _flush_tiny(np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False))
+    # exp of a negative number only, e = exp(-|x|): no overflow for any x; 1/(1+e) for x >= 0, e/(1+e) below
+    e = np.abs(x); np.negative(e, out=e)
+    np.maximum(e, e.dtype.type(_EXP_ARG_FLOOR) if e.dtype.kind == 'f' else _EXP_ARG_FLOOR, out=e); np.exp(e, out=e)
+    r = e + 1; np.reciprocal(r, out=r)
+    np.multiply(e, r, out=e); np.copyto(r, e, where=x < 0)
+    return _flush_tiny(r)
 
 def _softmax(x):
     s = x - x.max(axis=-1, keepdims=True)

@@ -29,8 +29,8 @@ class Mean(Metric):
     "The (weighted) mean of the values given."
     def reset_state(self): self.total, self.count = 0.0, 0.0
     def update_state(self, values, sample_weight=None):
-        values = np.asarray(values, dtype=np.float64)
-        if sample_weight is None: self.total += float(values.sum()); self.count += values.size
+        values = np.asarray(values)
+        if sample_weight is None: self.total += float(values.sum(dtype=np.float64)); self.count += values.size
         else:
             w = np.broadcast_to(np.asarray(sample_weight, np.float64), values.shape)
             self.total += float((values * w).sum()); self.count += float(w.sum())
@@ -52,7 +52,7 @@ def _match(y_true, y_pred):
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     "Per-sample fraction of outputs where `(y_pred > threshold) == y_true`."
     y_pred = np.asarray(y_pred)
-    return ((y_pred > threshold) == (_match(y_true, y_pred) > 0.5)).mean(axis=-1)
+    return _losses._mean_last((y_pred > threshold) == (_match(y_true, y_pred) > 0.5)).astype(np.float32)
 
 def categorical_accuracy(y_true, y_pred):
     "1 where argmax(y_pred) is the one-hot target's class."

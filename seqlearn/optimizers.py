@@ -217,6 +217,7 @@ class Optimizer:
         arrays — one part per worker thread when they are large (`config.split_rows`; `fit` decides whether that pays)."""
         c, t, slots = self.coefficients(lr), self._tmp, self.slots
         wd = theta.dtype.type(self.weight_decay * lr) if self.weight_decay else None
+        if wd is None and len(theta) < SPLIT_MIN: return self.rule(theta, g, t, slots, c)   # the common case, directly
         def part(a, b):
             th, tt = theta[a:b], t[a:b]
             if wd is not None: np.multiply(th, wd, out=tt); th -= tt   # decoupled weight decay, before the rule (as Keras)
@@ -274,7 +275,8 @@ class Adam(Optimizer):
         self.slot_names = ('momentum', 'velocity') + (('velocity_hat',) if self.amsgrad else ())
     def coefficients(self, lr):
         f, step = self._tmp.dtype.type, self.iterations + 1
-        alpha = f(lr) * np.sqrt(f(1) - f(self.beta_2) ** f(step)) / (f(1) - f(self.beta_1) ** f(step))
+        # in float32 as Keras; math.sqrt of a float32, rounded back, is float32's sqrt (and costs less than np.sqrt)
+        alpha = f(lr) * f(math.sqrt(f(1) - f(self.beta_2) ** f(step))) / (f(1) - f(self.beta_1) ** f(step))
         return f(self.beta_1), f(1 - self.beta_1), f(self.beta_2), f(1 - self.beta_2), f(self.epsilon), alpha
     def rule(self, theta, g, t, slots, c):
         beta1, b1, beta2, b2, eps, alpha = c   # b1 = 1 - beta_1, b2 = 1 - beta_2
