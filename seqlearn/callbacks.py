@@ -44,10 +44,17 @@ class CallbackList:
                 raise TypeError(f"callbacks must be Callback instances (e.g. EarlyStopping(patience=3)), got {type(c).__name__} {c!r}.")
             if model is not None: c.set_model(model)
             if params is not None: c.set_params(params)
+    def _methods(self, hook):
+        "The callbacks' own `hook` methods: the base class's do nothing, and leaving them out keeps the batch loop short."
+        base = getattr(Callback, hook)
+        return [f for f in (getattr(c, hook) for c in self.callbacks) if getattr(f, '__func__', None) is not base]
+    def listens(self, hook) -> bool:
+        "Whether any callback does something on `hook` (`fit` builds each batch's logs only when one does)."
+        return bool(self._methods(hook))
     def __getattr__(self, hook):
         if not hook.startswith('on_'): raise AttributeError(hook)
         indexed = 'batch' in hook or 'epoch' in hook
-        methods = [getattr(c, hook) for c in self.callbacks]
+        methods = self._methods(hook)
         if indexed:
             def call(index, logs=None):
                 # Keras always passes logs (a dict, possibly empty), so `lambda batch, logs: ...` works everywhere

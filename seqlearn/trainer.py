@@ -379,7 +379,7 @@ class _Gather:
     def batch(self, idx):
         k = len(idx)
         # mode='clip' (the indices are valid anyway): with the default 'raise', numpy gathers into a temporary and copies
-        vals = [None if a is None else np.take(a, idx, axis=0, out=b[:k], mode='clip') for a, b in self.pairs]
+        vals = [None if a is None else a.take(idx, axis=0, out=b[:k], mode='clip') for a, b in self.pairs]
         n1, n2, n3, _ = self.sizes
         return _Data(vals[:n1], vals[n1:n1 + n2], vals[n1 + n2:n1 + n2 + n3], vals[n1 + n2 + n3:])
 
@@ -518,6 +518,7 @@ class _FitRun:
         self.batch_size, self.shuffle, self.val_batch_size, self.val_freq = batch_size, shuffle, val_batch_size, val_freq
         self.gather = _Gather(data, batch_size) if shuffle else None
         self.logs, self.interrupted, self.intr = {}, None, None
+        self.batch_logs = cb.listens('on_train_batch_end')
 
     def train(self, initial_epoch, epochs):
         m = self.model
@@ -561,6 +562,7 @@ def epoch(self, epoch):
         if not self.step(batch, tracker, epoch, step): return False
         if tuner: tuner.after(step)
         if m.stop_training or self.intr.flag: break
+    if tracker.n: self.logs = tracker.logs()   # the epoch's (built here when no callback wanted them batch by batch)
     epoch_logs = dict(self.logs)
     if self.val is not None and _validates(epoch, self.val_freq) and not self.intr.flag:
         vlogs = m._evaluate_data(self.val, self.val_batch_size, cb)
@@ -583,8 +585,9 @@ def step(self, batch, tracker, epoch, step):
     intr.critical = False
     if intr.deferred: raise KeyboardInterrupt
     tracker.update(batch.n, loss, per_output, batch.ys, outs)
-    self.logs = tracker.logs()
-    self.cb.on_train_batch_end(step, self.logs)
+    if self.batch_logs:    # a callback reads each batch's logs (the progress bar does): build them
+        self.logs = tracker.logs()
+        self.cb.on_train_batch_end(step, self.logs)
     return True
 
 # %% ../nbs/15_trainer.ipynb #e5b5c78d
