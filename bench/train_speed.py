@@ -85,7 +85,7 @@ def widget_runner(sizes, kind, x, y, batch, final_costs):
     cost at the end of each fit (the final plot) is not in the epoch time; it is appended to `final_costs`."""
     try: from seqlearn.widgets import TrainingProgress
     except ImportError: return None
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot  # noqa: a one-off import, not a per-fit cost
+    import matplotlib.pyplot  # noqa: a one-off import, not a per-fit cost (no backend switch: a notebook running this keeps its own)
     class Timed(TrainingProgress):
         def on_train_end(self, logs=None):
             t0 = time.perf_counter(); super().on_train_end(logs); final_costs.append(time.perf_counter() - t0)
