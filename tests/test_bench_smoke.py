@@ -60,3 +60,16 @@ def test_cnn_bench_torch_same_padding():
     assert lengths == [so[0] for s, si, so in b.walk(b.MNIST1D_CNN, (40, 1)) if s[0] == 'conv'] == [20, 10, 5]
     assert tuple(h.shape) == (2, 10)
     assert [m.padding for m in net if isinstance(m, torch.nn.ZeroPad1d)] == [(1, 2), (0, 1), (0, 1)]
+
+
+def test_profile_phases_split_a_step(capsys):
+    "profile_epoch --phases: every phase of a step, in microseconds per step, and the methods it wrapped put back."
+    from seqlearn import trainer
+    update, batch = trainer._Tracker.update, trainer._Gather.batch
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'bench'))
+    _load('profile_epoch').main(['seed', '--phases'])
+    out = capsys.readouterr().out
+    for phase in ('gather', 'forward', 'loss', 'backward', 'finite check', 'optimizer', 'metrics', 'rest'):
+        assert phase in out, phase
+    assert 'us per step' in out
+    assert trainer._Tracker.update is update and trainer._Gather.batch is batch
