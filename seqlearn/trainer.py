@@ -437,11 +437,12 @@ class _ThreadTuner:
     split the work ('split', see `config.split_rows`), or all of BLAS's threads (None). A measurement runs `k` steps
     of each way, `ROUNDS` times over (so a passing disturbance does not decide), and keeps the fastest by the median
     of the steps after each switch; a way `DROP` times slower than one thread (a busy machine) leaves the measurement
-    at once, and so does 'split' when the model splits nothing (no pass large enough). It measures at the start, again every `RETRY_STEPS` steps — counted across fits of the same model, so a
-    loop of one-epoch fits measures again too — and as soon as five steps run `SLOWER` times slower than when the
-    choice was made (the machine got busy). A way that wins but collapses right after (threads spinning on a busy
-    machine measure well for a few steps) is not tried again until the next scheduled measurement. A fit soon after
-    another one of the same model starts from that one's choice (`last`)."""
+    at once, and so does 'split' when the model splits nothing (no pass large enough). It measures at the start,
+    again every `RETRY_STEPS` steps — counted across fits of the same model, so a loop of one-epoch fits measures
+    again too — and as soon as five steps run `SLOWER` times slower than when the choice was made (the machine got
+    busy). A way that wins but collapses right after (threads spinning on a busy machine measure well for a few
+    steps) is not tried again until the next scheduled measurement. A fit soon after another one of the same model
+    starts from that one's choice (`last`)."""
     MODES, ROUNDS, RETRY_STEPS, SLOWER, DROP, FRESH_SECONDS, MARGIN = (1, 'split', None), 2, 500, 1.5, 3.0, 60, 1.05
     def __init__(self, k=3, last=None):
         self.k, self.limiter, self.times, self.t0, self.recent, self.start, self.steps = k, None, {}, 0.0, [], None, 0
