@@ -23,9 +23,11 @@ def _check_units(layer, units):
 def _buf(layer, name, shape, dtype):
     "A work array kept between steps: the first `shape[0]` rows of a buffer sized for the largest batch seen."
     b = layer.__dict__.get(name)
+    if b is not None and b.shape == shape and b.dtype is dtype: return b   # the usual case, first: called every step
     if b is None or b.shape[1:] != shape[1:] or b.shape[0] < shape[0] or b.dtype != dtype:
         b = np.empty(shape, dtype); setattr(layer, name, b)
     return b[:shape[0]]
+_BOOL = np.dtype(bool)
 
 def _column_sums(g, out):
     "`g.sum(axis=0)` into `out`, as a product with a row of ones: BLAS does it several times faster than numpy's reduction."
@@ -102,7 +104,7 @@ class Dense(Layer):
             raise RuntimeError(f"Dense '{self.name}': backward needs a forward pass first, e.g. model(x, training=True).")
         if wrt_preactivation: g = grad
         elif self._reuse and self.activation.name == 'relu':
-            mask = np.greater(self._y, 0, out=_buf(self, '_mask', self._y.shape, np.bool_))
+            mask = np.greater(self._y, 0, out=_buf(self, '_mask', self._y.shape, _BOOL))
             g = np.multiply(grad, mask, out=_buf(self, '_gbuf', self._y.shape, self._y.dtype))
         else: g = self.activation.backward(self._z, self._y, grad)
         x2, g2 = self._x.reshape(-1, self._x.shape[-1]), g.reshape(-1, self.units)
