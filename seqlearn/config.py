@@ -8,12 +8,13 @@ import contextlib, os
 from threadpoolctl import ThreadpoolController
 
 # %% auto #0
-__all__ = ['threads', 'AUTO_MIN_WORK', 'PARALLEL_MIN', 'splits', 'blas_controller', 'max_threads', 'threads_for', 'blas_threads',
-           'workers', 'cores', 'set_workers', 'split_rows']
+__all__ = ['threads', 'AUTO_MIN_WORK', 'INFERENCE_MIN_WORK', 'PARALLEL_MIN', 'splits', 'blas_controller', 'max_threads',
+           'threads_for', 'blas_threads', 'workers', 'cores', 'set_workers', 'split_rows']
 
 # %% ../nbs/14a_config.ipynb #b2f192ab
 threads = 'auto'  # 'auto', a whole number of BLAS threads, or None (leave BLAS alone)
 AUTO_MIN_WORK = 2_000_000  # multiply-adds of a step's largest product below which one thread is always used
+INFERENCE_MIN_WORK = 8_000_000  # the same for evaluate and predict, which have no steps to measure in
 
 _controller = None
 
@@ -28,13 +29,14 @@ def max_threads() -> int:
     return max([lib.num_threads for lib in blas_controller().select(user_api='blas').lib_controllers] or [1])
 
 # %% ../nbs/14a_config.ipynb #fd3e6690
-def threads_for(work # Multiply-adds of the largest matrix product in one step
+def threads_for(work, # Multiply-adds of the largest matrix product in one step
+                min_work=None # Below this, one thread (default `AUTO_MIN_WORK`)
                ):
     "The BLAS threads for a loop: a number, None (leave BLAS alone), or 'tune' (measure one thread against all)."
     t = threads
     if t is None: return None
     if t == 'auto':
-        if work < AUTO_MIN_WORK or max_threads() <= 1: return 1
+        if work < (AUTO_MIN_WORK if min_work is None else min_work) or max_threads() <= 1: return 1
         return 'tune'
     if isinstance(t, bool) or not isinstance(t, int) or t < 1:
         raise ValueError(f"seqlearn.config.threads must be 'auto', a whole number of threads >= 1, or None (leave BLAS alone); got {t!r}.")

@@ -625,8 +625,9 @@ def _evaluate_data(self, data, batch_size, cb=None):
     return logs
 
 def _inference_threads(model, batch_size):
-    "BLAS threads for evaluate and predict: one for small products, else BLAS's own choice (no epochs to measure in)."
-    n = config.threads_for(model.work_per_sample() * batch_size)
+    """BLAS threads for evaluate and predict: one for products under `config.INFERENCE_MIN_WORK` multiply-adds, else
+    BLAS's own choice. With no steps to measure in, they cannot notice a busy machine: a higher bar than fit's."""
+    n = config.threads_for(model.work_per_sample() * batch_size, config.INFERENCE_MIN_WORK)
     return None if n == 'tune' else n
 
 def _as_list(self, logs):

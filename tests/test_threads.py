@@ -99,3 +99,16 @@ def test_a_busy_machine_is_measured_again(model):
         t.before(step); t.t0 -= 0.020; t.after(step)  # steps of 20 ms instead of 10
     assert t.trial and t.start == 5                   # measuring from the next step
     t.close()
+
+
+@pytest.mark.skipif(config.max_threads() < 2, reason='one core: nothing to choose between')
+def test_predict_keeps_one_thread_below_the_inference_bar(model, monkeypatch):
+    "fit measures from AUTO_MIN_WORK; predict, with no steps to measure in, keeps one thread up to INFERENCE_MIN_WORK."
+    config.AUTO_MIN_WORK = 0
+    seen = []
+    spy = LambdaCallback(on_predict_batch_end=lambda b, logs: seen.append(config.max_threads()))
+    model.predict(X, batch_size=8, verbose=0, callbacks=[spy])
+    assert set(seen) == {1}
+    monkeypatch.setattr(config, 'INFERENCE_MIN_WORK', 0); seen.clear()
+    model.predict(X, batch_size=8, verbose=0, callbacks=[spy])
+    assert set(seen) == {config.max_threads()}      # above it: BLAS as it is
