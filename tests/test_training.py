@@ -185,3 +185,28 @@ def test_metrics_precision_recall_auc_and_topk_in_fit():
     h = mc.fit(Xc, yc, epochs=1, verbose=0)
     p = mc.predict(Xc, verbose=0)
     np.testing.assert_allclose(mc.evaluate(Xc, yc, verbose=0, return_dict=True)['accuracy'], (p.argmax(1) == yc).mean())
+
+
+def test_custom_optimizers_both_ways_train_like_sgd():
+    "An optimizer written as a `rule` alone, or as a whole `update` (the older contract), trains as the built-in SGD does."
+    class RuleSGD(optimizers.Optimizer):
+        def rule(self, theta, g, t, slots, lr): np.multiply(g, lr, out=t); theta -= t
+    class UpdateSGD(optimizers.Optimizer):
+        def update(self, theta, g, lr): theta -= self._tmp.dtype.type(lr) * g
+    X, Y = data()
+    ref = model(optimizer=optimizers.SGD(0.05)); ref.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    for opt in (RuleSGD(0.05), UpdateSGD(0.05)):
+        m = model(optimizer=opt); m.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+        for a, b in zip(m.get_weights(), ref.get_weights()): np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_logs_are_built_per_batch_only_for_a_listener():
+    "With no callback reading each batch, fit still reports the epoch's loss and metrics; with one, each batch's."
+    X, Y = data()
+    quiet = model(); h = quiet.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    seen = []
+    loud = model(); h2 = loud.fit(X, Y, epochs=2, batch_size=16, verbose=0,
+                                  callbacks=[cbm.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(dict(logs)))])
+    assert h.history == h2.history and set(h.history) == {'loss', 'accuracy'}
+    assert len(seen) == 2 * 13 and set(seen[-1]) == {'loss', 'accuracy'}
+    assert seen[-1]['loss'] == pytest.approx(h2.history['loss'][-1])
