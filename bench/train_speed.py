@@ -10,7 +10,7 @@ Each figure is the median of `--repeats` rounds after one warm-up, in this one p
 entry of a workload runs once in turn, so a shared machine's drifting load falls on all of them alike.
 """
 from __future__ import annotations
-import argparse, contextlib, io, os, statistics, subprocess, sys, time, tracemalloc, warnings
+import argparse, collections, contextlib, io, os, statistics, subprocess, sys, time, tracemalloc, warnings
 import numpy as np
 
 CORES = os.cpu_count() or 1
@@ -121,13 +121,21 @@ def predict_seqlearn_runner(sizes, kind, x, batch):
     m = seqlearn_model(sizes, kind)
     return _timed(lambda: m.predict(x, batch_size=batch, verbose=0))
 
+def _threads_used(m):
+    "How the last fit of `m` used BLAS by the end: 'all' of BLAS's threads, 'one', or 'split' (seqlearn's thread tuner)."
+    c = m._thread_choice
+    return 'one' if c is None or c[0] == 1 else 'all' if c[0] is None else str(c[0])
+
 def seqlearn_runner(sizes, kind, x, y, batch, verbose=0, callbacks=()):
-    "One epoch of fit per call, timed by a callback (fit's one-off input checks are not counted)."
+    """One epoch of fit per call, timed by a callback (fit's one-off input checks are not counted). `run.threads`
+    lists how each call ended up using BLAS (the warm-up first)."""
     m = seqlearn_model(sizes, kind); t = _EpochTimer()
     def run():
         with contextlib.redirect_stdout(io.StringIO()):  # verbose=1 draws a text progress bar: time it, hide it
             m.fit(x, y, batch_size=batch, epochs=1, verbose=verbose, callbacks=[t.cb, *callbacks])
+        run.threads.append(_threads_used(m))
         return float(t.times[-1])
+    run.threads = []
     return run
 
 # -- numpy floor ------------------------------------------------------------------------------------
@@ -305,9 +313,10 @@ def contention(torch, repeats, tiny=False):
         x, y = make_data(sizes, kind, n)
         runners = lambda: {SL: seqlearn_runner(sizes, kind, x, y, batch),
                            'pytorch': torch_runner(torch, sizes, kind, x, y, batch) if torch else None}
-        quiet = interleaved(runners(), repeats, spread=True)
-        with busy_machine(): busy = interleaved(runners(), repeats, spread=True)
-        rows.append({'workload': name, 'sizes': '-'.join(map(str, sizes)), 'batch': batch, 'quiet': quiet, 'busy': busy})
+        quiet_runners = runners(); quiet = interleaved(quiet_runners, repeats, spread=True)
+        with busy_machine(): busy_runners = runners(); busy = interleaved(busy_runners, repeats, spread=True)
+        rows.append({'workload': name, 'sizes': '-'.join(map(str, sizes)), 'batch': batch, 'quiet': quiet, 'busy': busy,
+                     'sl_threads': (quiet_runners[SL].threads[1:], busy_runners[SL].threads[1:])})
     print(f"\ncontention: seconds per epoch, quiet and with {CORES} busy processes beside it (min / median / max of {repeats} rounds)")
     print(f"{'workload':12s} {'model':16s} {'who':9s} {'quiet':>24s} {'busy':>24s} {'busy/quiet':>10s}")
     for r in rows:
@@ -316,6 +325,8 @@ def contention(torch, repeats, tiny=False):
             q, b = r['quiet'][who], r['busy'][who]
             f = lambda t: f"{t[0]:.3f}/{t[1]:.3f}/{t[2]:.3f}"
             print(f"{r['workload']:12s} {r['sizes']:16s} {who:9s} {f(q):>24s} {f(b):>24s} {b[1] / q[1]:9.1f}x")
+    print("seqlearn's BLAS threads at the end of each timed round, quiet | busy: " + '; '.join(
+        f"{r['workload']} {' '.join(r['sl_threads'][0])} | {' '.join(r['sl_threads'][1])}" for r in rows))
     return rows
 
 def main(argv=None):
@@ -355,9 +366,11 @@ def main(argv=None):
             final_costs = []
             extra = {'seqlearn_verbose1': seqlearn_runner(sizes, kind, x, y, batch, verbose=1),
                      'seqlearn_widget': widget_runner(sizes, kind, x, y, batch, final_costs)} if name == 'mlp' else {}
-            _record(r, interleaved({'floor': floor_runner(sizes, x, batch), SL: seqlearn_runner(sizes, kind, x, y, batch),
+            sl = seqlearn_runner(sizes, kind, x, y, batch)
+            _record(r, interleaved({'floor': floor_runner(sizes, x, batch), SL: sl,
                                     'pytorch': torch_runner(torch, sizes, kind, x, y, batch) if torch else None,
                                     'sklearn': sklearn_runner(nn, sizes, kind, x, y, batch) if nn else None, **extra}, repeats, spread=True))
+            r['sl_threads'] = sl.threads[1:]   # the timed rounds
             if final_costs: r['widget_final_s'] = statistics.median(final_costs)
             if name in ('mlp', 'seed'):
                 r['memory'] = memory_seqlearn(sizes, kind, x, y, batch, args.memory_epochs if not args.tiny else 2)
@@ -396,6 +409,10 @@ def print_table(rows):
         parts = [f"{k} {f(v)}" for k, v in sp.items() if k in (SL, 'pytorch', 'sklearn', 'floor')]
         verdict = f" -> seqlearn vs pytorch: {_verdict(sp[SL], sp['pytorch'])}" if SL in sp and 'pytorch' in sp else ''
         print(f"  {r['workload']:12s} " + ', '.join(parts) + verdict)
+    used = [f"{r['workload']} " + ', '.join(f"{k} x{n}" for k, n in collections.Counter(r['sl_threads']).items())
+            for r in rows if r.get('sl_threads')]
+    if used: print("seqlearn's BLAS threads at the end of each timed round (its tuner's choice; 'one' for small products): "
+                   + '; '.join(used))
     for r in rows:
         ms = lambda v: 'n/a' if v is None else f"{1000 * v / r['steps']:.3f}"
         if r['workload'] == 'seed':

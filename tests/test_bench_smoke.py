@@ -16,6 +16,7 @@ def test_bench_tiny_runs(capsys):
     assert [r['workload'] for r in rows] == ['mlp', 'small-batch', 'seed', 'predict']
     for r in rows: assert r['seqlearn'] > 0 and r['floor'] > 0 and r['pytorch'] is None
     assert 'seed: ms per training step' in out and 'predict throughput' in out and 'memory' in out
+    assert "seqlearn's BLAS threads at the end of each timed round" in out and len(rows[0]['sl_threads']) == 1
 
 def test_bench_tiny_missing_peers_reported(capsys, monkeypatch):
     b = _bench()
@@ -30,6 +31,7 @@ def test_bench_tiny_contention_mode(capsys):
     out = capsys.readouterr().out
     assert [r['workload'] for r in rows] == ['mnist1d-mlp', 'seed', 'mlp']
     assert all(r['busy']['seqlearn'][1] > 0 for r in rows) and 'busy/quiet' in out
+    assert "seqlearn's BLAS threads at the end of each timed round, quiet | busy" in out
 
 
 def _cnn_bench(): return _load('cnn_speed')
