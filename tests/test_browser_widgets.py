@@ -154,7 +154,7 @@ CNN = """\
 from seqlearn import Conv2D, MaxPooling2D, BatchNormalization, Flatten, ActivationStats
 xi = np.random.default_rng(1).normal(size=(256, 12, 12, 1)).astype(np.float32)
 cnn = Sequential([Input((12, 12, 1)), Conv2D(8, 3, activation='relu'), MaxPooling2D(), BatchNormalization(), Flatten(), Dense(1)], name='cnn_test')
-display(cnn.summary(live=True))
+cnn.summary(live=True)   # not the cell's last line: it shows all the same
 cnn.compile('adam', 'mse')
 acts = ActivationStats()
 cnn.fit(xi, xi.mean(axis=(1, 2)), epochs=3, batch_size=32, verbose=0, callbacks=[acts])"""
@@ -363,6 +363,9 @@ def test_widgets_in_browser(app, tmp_path):
                 acts = page.evaluate(ACTS_VIEW)
                 cnn_summary = page.evaluate("""() => Array.from(document.querySelectorAll('table.sl-sum'))
                     .map(t => t.closest('.jp-OutputArea-output').innerText).find(t => t.includes('cnn_test')) || ''""")
+                # each summary(live=True) shows once: as the cell's last line and not (the CNN's) alike
+                summaries = page.evaluate("""() => Array.from(document.querySelectorAll('table.sl-sum'))
+                    .map(t => t.closest('.jp-OutputArea-output').innerText.match(/Model: "(\\w+)"/)?.[1] || '?')""")
                 view = page.locator('.jp-OutputArea-output', has_text='batches recorded').first
                 view.scroll_into_view_if_needed()
                 view.screenshot(path=str(ARTIFACTS / f'browser_{app}_activation_stats.png'))
@@ -421,6 +424,7 @@ def test_widgets_in_browser(app, tmp_path):
     assert 'gshared (Dense)' in graph['text'] and 'gres (Add)' in graph['text'], graph
     assert '24 batches recorded' in acts['label'] and abs(acts['shown'] - acts['width'] / 2) <= 1, acts  # 3 epochs x 8; natural size
     assert all(w in cnn_summary for w in ('conv2d', 'Conv2D', 'MaxPooling2D', 'BatchNormalization', 'non-trainable: 16')), repr(cnn_summary[:800])
+    assert sorted(summaries) == ['browser_test', 'cnn_test', 'graph_test'], summaries
     assert not live_console, live_console
 
     # what was saved: every display as a picture, none as a widget view (but the control)

@@ -77,6 +77,19 @@ def test_summary_bundle_and_live_flag():
     assert s._repr_html_().startswith('<div')
 
 
+def test_live_summary_shows_at_once_and_not_twice(monkeypatch):
+    "In a notebook, summary(live=True) shows at once (also not as the cell's last line); as the cell's result it does not repeat."
+    import IPython.display, seqlearn.widgets.summary as ws
+    shown, cell = [], [7]
+    monkeypatch.setattr(ws, 'in_notebook', lambda: True); monkeypatch.setattr(ws, '_cell', lambda: cell[0])
+    monkeypatch.setattr(IPython.display, 'display', lambda *a, **k: shown.append((a, k)))
+    s = make_model().summary(live=True)
+    assert len(shown) == 1 and shown[0][0][0] is s                  # display(s) at once ...
+    s._ipython_display_(); assert len(shown) == 1                      # ... so the cell's result shows nothing more
+    cell[0] = 8; s._ipython_display_(); assert len(shown) == 2        # shown again in a later cell: a second view
+    assert shown[1][1]['display_id'] == s._display_id
+
+
 def test_progress_state_after_fit_and_fallback():
     m = make_model(); x, y = data()
     tp = TrainingProgress(plot_interval=0, show=False)

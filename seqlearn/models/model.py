@@ -153,7 +153,7 @@ def _buffered(self):
     finally: self._set_buffered(False)
 
 # %% ../../nbs/17_model.ipynb #a0c7f090
-LIVE_SUMMARY = 'seqlearn.widgets:ModelSummary'
+LIVE_SUMMARY = 'seqlearn.widgets:live_summary'
 
 @patch_to(Model)
 def summary(self, line_length=None, # Width of the table

@@ -6,10 +6,10 @@
 __all__ = []
 
 # %% ../../nbs/20_widgets_index.ipynb #6e1bdec3
-from .summary import LiveDisplay, ModelSummary
+from .summary import LiveDisplay, ModelSummary, live_summary
 from .progress import TrainingProgress
 from .histograms import WeightHistograms
 from .activations import ActivationStatsView, activation_figure
 
 # %% ../../nbs/20_widgets_index.ipynb #293bfc70
-__all__ = ['LiveDisplay', 'ModelSummary', 'TrainingProgress', 'WeightHistograms', 'ActivationStatsView', 'activation_figure']
+__all__ = ['LiveDisplay', 'ModelSummary', 'live_summary', 'TrainingProgress', 'WeightHistograms', 'ActivationStatsView', 'activation_figure']

@@ -4,13 +4,13 @@
 
 # %% ../../nbs/20_widgets_summary.ipynb #621a336f
 from __future__ import annotations
-import base64, html, io, math, uuid
-from ..core import fmt_shape
+import base64, html, io, math, sys, uuid
+from ..core import fmt_shape, in_notebook
 from ..summary import summary_html, summary_rows, param_counts, _shape_text
 
 # %% auto #0
 __all__ = ['WIDGET_VIEW', 'figure', 'png', 'png_size', 'img_tag', 'LiveDisplay', 'stack_svg', 'graph_svg', 'model_svg',
-           'ModelSummary']
+           'ModelSummary', 'live_summary']
 
 # %% ../../nbs/20_widgets_summary.ipynb #688d34eb
 WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
@@ -41,9 +41,14 @@ def img_tag(data:bytes, alt='plot', scale=1):
     return f'<img alt="{alt}" width="{w}" style="max-width:100%" src="data:image/png;base64,{base64.b64encode(data).decode()}"/>'
 
 # %% ../../nbs/20_widgets_summary.ipynb #48ddad13
+def _cell():
+    "The execution count of the running cell (None outside IPython)."
+    ip = sys.modules.get('IPython')
+    return getattr(ip.get_ipython() if ip else None, 'execution_count', None)
+
 class LiveDisplay:
     "Base of seqlearn's displays: `text/html` (and `image/png`) that the kernel redraws in place while it runs."
-    _display_id, _shown = None, False
+    _display_id, _shown, _shown_in = None, False, None
     def _static_html(self) -> str: raise NotImplementedError
     def _static_png(self): return None
     def _text(self): return f"<{type(self).__name__}>"
@@ -69,6 +74,8 @@ class LiveDisplay:
 
     def _ipython_display_(self):
         "Show with this object's display id (one per object: every copy shown follows it)."
+        if self._shown_in is not None and self._shown_in == _cell():  # shown already by the call that made it, this cell
+            self._shown_in = None; return
         from IPython.display import display
         self._display_id = self._display_id or uuid.uuid4().hex
         display(self._bundle(), metadata=self._png_metadata(), raw=True, display_id=self._display_id)
@@ -193,3 +200,12 @@ class ModelSummary(LiveDisplay):
     def _text(self):
         c = param_counts(self.model)
         return f"<ModelSummary '{self.model.name}': {len(self.model.layers)} layers, {c['total']:,} params>"
+
+# %% ../../nbs/20_widgets_summary.ipynb #83c26507
+def live_summary(model):
+    "What `model.summary(live=True)` returns: a `ModelSummary`, shown at once in a notebook (and not again as the cell's result)."
+    s = ModelSummary(model)
+    if in_notebook():
+        from IPython.display import display
+        display(s); s._shown_in = _cell()
+    return s
