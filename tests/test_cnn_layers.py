@@ -259,3 +259,37 @@ def test_maxpooling_taking_over_the_convolutions_relu_changes_nothing():
     m = Sequential([Conv2D(4, 3, activation='relu', input_shape=(10, 10, 2)), MaxPooling2D()])
     np.testing.assert_array_equal(m.predict(x, verbose=0), m(x))   # predict (fused) = a direct call (not fused)
     assert (m.predict(x, verbose=0) >= 0).all()
+
+
+def test_a_functional_cnn_fuses_where_a_layer_feeds_only_the_next():
+    """The same takeover in a functional graph, where the convolution's output goes only to the pooling layer; a
+    convolution whose output also feeds another layer (or is a model output) keeps its own ReLU."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(48, 10, 10, 2)).astype('float32'); y = rng.integers(0, 3, 48)
+    def train(functional):
+        seqlearn.clear_session(); set_seed(0)
+        layers = [Conv2D(4, 3, activation='relu'), MaxPooling2D(), Flatten(), Dense(3)]
+        if functional:
+            inp = Input((10, 10, 2)); h = inp
+            for l in layers: h = l(h)
+            m = Model(inp, h)
+        else: m = Sequential([Input((10, 10, 2))] + layers)
+        m.compile('adam', seqlearn.losses.SparseCategoricalCrossentropy(from_logits=True))
+        seen = []
+        m.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False,
+              callbacks=[seqlearn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(layers[0]._deferred))])
+        return m.get_weights(), m.predict(x, verbose=0), set(seen)
+    (w1, p1, d1), (w2, p2, d2) = train(True), train(False)
+    assert d1 == d2 == {True}
+    for a, b in zip(w1, w2): np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(p1, p2)
+    # the conv's output read twice (by the pooling and by a second branch): no takeover
+    seqlearn.clear_session(); set_seed(0)
+    inp = Input((10, 10, 2)); conv = Conv2D(4, 3, activation='relu'); c = conv(inp)
+    out = seqlearn.layers.concatenate([Flatten()(MaxPooling2D()(c)), Flatten()(seqlearn.layers.GlobalAveragePooling2D()(c))])
+    m = Model(inp, Dense(3)(out)); m.compile('adam', 'mse')
+    seen = []
+    m.fit(x, np.zeros((48, 3), 'float32'), epochs=1, batch_size=16, verbose=0,
+          callbacks=[seqlearn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(conv._deferred))])
+    assert set(seen) == {False}
+

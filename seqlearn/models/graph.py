@@ -177,10 +177,26 @@ def output_shapes(self, input_shapes, owner='The model'):
     return [t.shape for t in self.outputs]
 
 @patch_to(Graph)
+def _chained(self):
+    """(layer, next layer) where the first layer's output feeds only the next, as everywhere in a Sequential: where a
+    layer may take over work of the one before it (a MaxPooling applies a ReLU convolution's activation after pooling)."""
+    readers, by_slot, outputs = {}, {o: s for s in self.steps for o in s.outs}, set(self.output_slots)
+    for s in self.steps:
+        for i in s.ins: readers[i] = readers.get(i, 0) + 1
+    pairs = []
+    for s in self.steps:
+        if s.shared or s.several_in: continue
+        p = by_slot.get(s.ins[0])
+        if p is not None and not p.shared and not p.several_out and s.ins[0] not in outputs and readers[s.ins[0]] == 1:
+            pairs.append((p.layer, s.layer))
+    return pairs
+
+@patch_to(Graph)
 def set_buffered(self, on):
-    "Let (or stop) layers called once reuse output buffers between batches."
+    "Let (or stop) layers called once reuse output buffers between batches, and chained layers fuse their work."
     for st in self.steps:
         if not st.shared: st.layer._set_buffered(on)
+    for a, b in self._chained(): b._fuse_previous(a, on)
 
 @patch_to(Graph)
 def call_state(self):
