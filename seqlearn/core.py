@@ -11,7 +11,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['LAYER_CLASSES', 'set_seed', 'get_rng', 'floatx', 'closest_name', 'unknown_name_error', 'snake_case', 'unique_name',
            'clear_session', 'from_spec', 'numerical_gradient', 'Variable', 'as_shape', 'sample_shape', 'fmt_shape',
-           'is_shape_list', 'as_shapes', 'fmt_shapes', 'register_layer', 'patch_to', 'ShapeError', 'in_notebook']
+           'is_shape_list', 'as_shapes', 'fmt_shapes', 'register_layer', 'patch_to', 'ShapeError', 'in_notebook',
+           'ones']
 
 # %% ../nbs/00_core.ipynb #39abca6c
 _rng = np.random.default_rng()
@@ -178,3 +179,11 @@ def in_notebook() -> bool:
     try: shell = ip.get_ipython() if ip else None
     except Exception: return False
     return shell is not None and type(shell).__name__ == 'ZMQInteractiveShell'
+
+_ONES = {}
+def ones(n, dtype):
+    """`n` ones of `dtype`, from one cache grown to the longest asked for (read them, never write them): sums taken as
+    a product with ones run in BLAS, several times faster than numpy's reductions."""
+    o = _ONES.get(dtype)
+    if o is None or len(o) < n: o = _ONES[dtype] = np.ones(max(n, 1024), dtype)
+    return o[:n]

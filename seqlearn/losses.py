@@ -16,6 +16,10 @@ __all__ = ['EPSILON', 'LOSSES', 'Loss', 'MeanSquaredError', 'MeanAbsoluteError',
 # %% ../nbs/08_losses.ipynb #204b0be5
 EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
 
+def _inside(p):
+    "Where probabilities are strictly inside Keras's clip range [EPSILON, 1 - EPSILON]: the clipped loss has a gradient only there."
+    return (p > EPSILON) & (p < 1 - EPSILON)
+
 def _mean_last(v):
     "The mean over the last axis; for one column, that column (a view: `mean` costs more than a small batch's loss)."
     return v[..., 0] if v.ndim > 1 and v.shape[-1] == 1 else v.mean(axis=-1)
@@ -55,10 +59,10 @@ class Loss:
         if self.reduction == 'sum': return float(v.sum())
         return float(v.sum() / max(v.size, 1))
 
-    def _scale(self, n, sample_weight):
-        "Per-sample factor that turns d(per-sample loss) into d(reduced loss)."
-        s = 1.0 if self.reduction == 'sum' else 1.0 / max(n, 1)
-        return s if sample_weight is None else (sample_weight * s).reshape(-1, 1)
+    def _scaled(self, g, sample_weight):
+        "`g`, d(per-sample loss) for each sample, turned into d(reduced loss): times 1/n (not for 'sum') and each sample's weight."
+        s = 1.0 if self.reduction == 'sum' else 1.0 / max(len(g), 1)
+        return g * g.dtype.type(s) if sample_weight is None else g * (sample_weight * s).reshape(-1, 1).astype(g.dtype)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_pred = np.asarray(y_pred)
@@ -67,8 +71,7 @@ class Loss:
 
     def gradient(self, y_true, y_pred, sample_weight=None):
         "dL/dy_pred of the reduced loss (targets already prepared)."
-        g = self.elementwise_grad(y_true, y_pred)
-        return g * self._scale(len(y_pred), sample_weight).astype(g.dtype) if sample_weight is not None else g * g.dtype.type(self._scale(len(y_pred), None))
+        return self._scaled(self.elementwise_grad(y_true, y_pred), sample_weight)
 
     def get_config(self): return {'name': self.name, 'reduction': self.reduction}
     @classmethod
@@ -117,14 +120,13 @@ class BinaryCrossentropy(Loss):
     def elementwise_grad(self, y, p):
         y = self._smooth(y); d = p.shape[-1]
         if self.from_logits: return (get_activation('sigmoid')(p) - y) / p.dtype.type(d)
-        inside = (p > EPSILON) & (p < 1 - EPSILON)
         pc = np.clip(p, EPSILON, 1 - EPSILON)
-        return np.where(inside, (pc - y) / (pc * (1 - pc)), 0).astype(p.dtype, copy=False) / p.dtype.type(d)
+        return np.where(_inside(p), (pc - y) / (pc * (1 - pc)), 0).astype(p.dtype, copy=False) / p.dtype.type(d)
     def logits_gradient(self, y, p, sample_weight=None):
         "dL/dz where p = sigmoid(z): (p - y) / d where p is inside Keras's clip range (0 where clipped), reduced over the batch."
         g = (p - self._smooth(y)) * p.dtype.type(1.0 / p.shape[-1])
-        g *= (p > EPSILON) & (p < 1 - EPSILON)
-        return g * (self._scale(len(p), sample_weight).astype(g.dtype) if sample_weight is not None else g.dtype.type(self._scale(len(p), None)))
+        g *= _inside(p)
+        return self._scaled(g, sample_weight)
     def prepare_targets(self, y_true, y_pred_shape):
         y = super().prepare_targets(y_true, y_pred_shape)
         if y.size and (y.min() < 0 or y.max() > 1):
@@ -150,14 +152,12 @@ class CategoricalCrossentropy(Loss):
         y = self._smooth(y)
         if self.from_logits: return get_activation('softmax')(p) * y.sum(axis=-1, keepdims=True) - y
         s = p.sum(axis=-1, keepdims=True); q = p / s
-        inside = (q > EPSILON) & (q < 1 - EPSILON)
-        dq = np.where(inside, -y / np.clip(q, EPSILON, 1), 0)
+        dq = np.where(_inside(q), -y / np.clip(q, EPSILON, 1), 0)
         return ((dq - (dq * q).sum(axis=-1, keepdims=True)) / s).astype(p.dtype, copy=False)
     def logits_gradient(self, y, p, sample_weight=None):
         "dL/dz where p = softmax(z): p * sum(y') - y' with y' = y where p is inside Keras's clip range (0 where clipped), reduced over the batch."
-        y = self._smooth(y) * ((p > EPSILON) & (p < 1 - EPSILON))
-        g = p * y.sum(axis=-1, keepdims=True) - y
-        return g * (self._scale(len(p), sample_weight).astype(g.dtype) if sample_weight is not None else g.dtype.type(self._scale(len(p), None)))
+        y = self._smooth(y) * _inside(p)
+        return self._scaled(p * y.sum(axis=-1, keepdims=True) - y, sample_weight)
     def prepare_targets(self, y_true, y_pred_shape):
         y = np.asarray(y_true)
         k = y_pred_shape[-1]

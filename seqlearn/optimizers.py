@@ -6,7 +6,7 @@
 from __future__ import annotations
 import inspect, math, weakref
 import numpy as np
-from .core import unknown_name_error, closest_name
+from .core import unknown_name_error, closest_name, ones
 from .config import split_rows
 
 # %% auto #0
@@ -41,9 +41,7 @@ class FlatParams:
         for v, a, b in self.cast: v.value = self.values[a:b].reshape(v.shape)
     def grads_finite(self) -> bool:
         "Whether every gradient is finite: their sum is, taken as a product with ones (BLAS does that twice as fast as `sum`)."
-        ones = getattr(self, '_ones', None)
-        if ones is None or len(ones) != len(self.grads): ones = self._ones = np.ones(len(self.grads), self.grads.dtype)
-        return bool(np.isfinite(np.dot(self.grads, ones)))
+        return bool(np.isfinite(np.dot(self.grads, ones(len(self.grads), self.grads.dtype))))
 
 # %% ../nbs/09_optimizers.ipynb #1a858f82
 class LearningRateSchedule:

@@ -32,7 +32,7 @@ class Trainer:
         self._fused = self._regularized = None  # per output: loss gives dL/dlogits; the weights with a penalty
         self._loss_items = None      # (output, loss, loss weight, fused) for each output that has a loss
         self._update_layers = []     # layers whose state updates wait for the optimizer's update (BatchNormalization)
-        self._thread_choice = None   # how the last fit used the cores: (mode, step seconds, when), see _ThreadTuner
+        self._thread_choice = None   # how the last fit used the cores: see _ThreadTuner.state
         self._initial_epoch = None   # set by BackupAndRestore when it restores finished epochs
         self._output_keys = None     # the keys of a model whose outputs were given as a dict (then predict returns a dict)
         self._lock = threading.RLock()  # held while fit/evaluate/predict run: one thread at a time uses the model
@@ -432,6 +432,8 @@ def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed
     return history
 
 # %% ../nbs/15_trainer.ipynb #08583c7c
+def _median(xs): return sorted(xs)[len(xs) // 2]
+
 class _ThreadTuner:
     """Chooses how a step uses the cores: one BLAS thread (1), one BLAS thread in each of several Python threads that
     split the work ('split', see `config.split_rows`), or all of BLAS's threads (None). A measurement runs `k` steps
@@ -457,7 +459,7 @@ class _ThreadTuner:
         config.set_workers(None if mode == 'split' else 1)
         self.mode = mode
     def _slower(self):
-        return self.ref is not None and len(self.recent) >= 5 and sorted(self.recent[-5:])[2] > self.SLOWER * self.ref
+        return self.ref is not None and len(self.recent) >= 5 and _median(self.recent[-5:]) > self.SLOWER * self.ref
     def _begin_trial(self, step):
         "Measure the ways not ruled out from `step` on, if the epoch has the steps for it."
         modes = [m for m in self.MODES if m not in self.banned] or [1]
@@ -467,7 +469,7 @@ class _ThreadTuner:
         if self.steps - step < 1.5 * len(plan): return
         self.start, self.plan, self.times, self.recent, self.since = step, plan, {m: [] for m in modes}, [], 0
     def _decide(self, step):
-        med = {m: sorted(t)[len(t) // 2] for m, t in self.times.items() if t}
+        med = {m: _median(t) for m, t in self.times.items() if t}
         best = min(med, key=med.get)
         if 1 in med and med[1] <= self.MARGIN * med[best]: best = 1  # more threads only for a clear gain
         self.best, self.ref, self.start, self.decided = best, med[best], None, step
@@ -492,7 +494,7 @@ class _ThreadTuner:
             mode = self.plan[rel]
             if mode in self.times:
                 base = self.times.get(1)
-                if (mode != 1 and base and dt > self.DROP * sorted(base)[len(base) // 2]
+                if (mode != 1 and base and dt > self.DROP * _median(base)
                         or mode == 'split' and config.splits == self.splits):  # far slower, or the same as one thread
                     del self.times[mode]; self.plan = self.plan[:rel + 1] + [m for m in self.plan[rel + 1:] if m != mode]
                 elif rel and self.plan[rel - 1] == mode: self.times[mode].append(dt)  # not the first step after a switch
@@ -563,7 +565,7 @@ def epoch(self, epoch):
         if not self.step(batch, tracker, epoch, step): return False
         if tuner: tuner.after(step)
         if m.stop_training or self.intr.flag: break
-    if tracker.n: self.logs = tracker.logs()   # the epoch's (built here when no callback wanted them batch by batch)
+    if tracker.n and not self.batch_logs: self.logs = tracker.logs()   # no callback wanted them batch by batch: built once here
     epoch_logs = dict(self.logs)
     if self.val is not None and _validates(epoch, self.val_freq) and not self.intr.flag:
         vlogs = m._evaluate_data(self.val, self.val_batch_size, cb)

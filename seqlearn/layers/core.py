@@ -5,7 +5,7 @@
 # %% ../../nbs/05_layers_core.ipynb #799d15cd
 from __future__ import annotations
 import numpy as np
-from ..core import register_layer, get_rng, fmt_shape
+from ..core import register_layer, get_rng, fmt_shape, ones
 from ..activations import get_activation
 from ..initializers import get_initializer, initializer_config
 from ..regularizers import get_regularizer, regularizer_config
@@ -31,11 +31,7 @@ _BOOL = np.dtype(bool)
 
 def _column_sums(g, out):
     "`g.sum(axis=0)` into `out`, as a product with a row of ones: BLAS does it several times faster than numpy's reduction."
-    n = len(g)
-    ones = _ONES.get(g.dtype)
-    if ones is None or ones.shape[1] < n: ones = _ONES[g.dtype] = np.ones((1, max(n, 1024)), g.dtype)
-    return np.matmul(ones[:, :n], g, out=out.reshape(1, -1))
-_ONES = {}
+    return np.matmul(ones(len(g), g.dtype)[None], g, out=out.reshape(1, -1))
 
 @register_layer
 class Dense(Layer):
