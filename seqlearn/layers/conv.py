@@ -64,13 +64,6 @@ def windows(x, kernel, strides, dilation):
     return as_strided(x, shape, st, writeable=False)
 
 # %% ../../nbs/05a_layers_conv.ipynb #ac163e1c
-def _filled_buf(layer, name, shape, dtype, fill=0):
-    "A work array filled with `fill` once and kept between steps; callers write only the same region each time, so the rest keeps `fill`."
-    b = layer.__dict__.get(name)
-    if b is None or b.shape != shape or b.dtype != dtype:
-        b = np.full(shape, fill, dtype); setattr(layer, name, b)
-    return b
-
 def _padded(shape, pads):
     "`shape` (batch, *spatial, channels) with `pads` ((before, after) per spatial axis) added to its spatial axes."
     return (shape[0],) + tuple(n + a + b for n, (a, b) in zip(shape[1:-1], pads)) + (shape[-1],)
@@ -79,7 +72,7 @@ def _pad(layer, x, pads, name='_xpad', fill=0):
     "`x` with `pads` ((before, after) per spatial axis) of `fill` around its spatial axes (x itself when no padding)."
     if not any(a or b for a, b in pads): return x
     shape = _padded(x.shape, pads)
-    xp = _filled_buf(layer, name, shape, x.dtype, fill) if layer._buffered else np.full(shape, fill, x.dtype)
+    xp = _buf(layer, name, shape, x.dtype, fill) if layer._buffered else np.full(shape, fill, x.dtype)
     xp[_inner(pads, x.shape)] = x
     return xp
 

@@ -20,12 +20,13 @@ def _check_units(layer, units):
         raise ValueError(f"{type(layer).__name__} '{layer.name}' needs a positive whole number of units, got {units!r}.")
     return int(units)
 
-def _buf(layer, name, shape, dtype):
-    "A work array kept between steps: the first `shape[0]` rows of a buffer sized for the largest batch seen."
+def _buf(layer, name, shape, dtype, fill=None):
+    """A work array kept between steps: the first `shape[0]` rows of a buffer sized for the largest batch seen. With
+    `fill`, the buffer starts filled with it (callers that write the same region each time keep `fill` in the rest)."""
     b = layer.__dict__.get(name)
     if b is not None and b.shape == shape and b.dtype is dtype: return b   # the usual case, first: called every step
     if b is None or b.shape[1:] != shape[1:] or b.shape[0] < shape[0] or b.dtype != dtype:
-        b = np.empty(shape, dtype); setattr(layer, name, b)
+        b = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype); setattr(layer, name, b)
     return b[:shape[0]]
 _BOOL = np.dtype(bool)
 

@@ -9,6 +9,7 @@ from ..core import register_layer, fmt_shape, patch_to
 from ..initializers import get_initializer, initializer_config
 from ..regularizers import get_regularizer, regularizer_config
 from .base import Layer, Input, gradient_check
+from .core import _column_sums
 
 # %% auto #0
 __all__ = ['Normalization', 'LayerNormalization', 'BatchNormalization']
@@ -59,9 +60,9 @@ class Normalization(Layer):
 
     def _affine_backward(self, g2, xhat2):
         "Fill gamma's and beta's gradients from `g2` (rows x features); return dL/dxhat."
-        if self.center: np.sum(g2, axis=0, out=self.beta.grad)
+        if self.center: _column_sums(g2, self.beta.grad)
         if self.scale:
-            np.sum(g2 * xhat2, axis=0, out=self.gamma.grad)
+            _column_sums(g2 * xhat2, self.gamma.grad)
             return g2 * self.gamma.value
         return g2
 

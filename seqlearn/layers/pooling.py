@@ -96,10 +96,10 @@ class MaxPooling(Pooling):
     def backward(self, grad):
         if self._idx is None:
             raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass in training mode, e.g. model(x, training=True).")
-        if self._relu: grad = np.multiply(grad, self._y > 0, out=_array(self, '_rgrad', grad.shape, grad.dtype))
         out, idx, tiles = self._out, self._idx, self._tiles()
+        hit = _array(self, '_hit', idx.shape, np.bool_)   # the ReLU's mask first, then each window position's winners
+        if self._relu: grad = np.multiply(grad, np.greater(self._y, 0, out=hit), out=_array(self, '_rgrad', grad.shape, grad.dtype))
         dx = self._grad_buffer(grad.dtype, fill=not tiles)
-        hit = _array(self, '_hit', idx.shape, np.bool_)
         sl = [self._slice(o, out)[1:] for o in np.ndindex(*self.pool_size)]
         def part(a, b):  # samples a:b (split over threads when large)
             ga, ha, da, ia = grad[a:b], hit[a:b], dx[a:b], idx[a:b]

@@ -80,7 +80,7 @@ class Graph:
         for s in self.steps:
             s.shared = calls[s.layer] > 1
             s.internal_input = any(i not in inputs_set for i in s.ins)
-        self._fusable = self._find_fusable()
+        self._fusable, self._chains = self._find_fusable(), self._chained()
         self._states, self._like = {}, None
 
 # %% ../../nbs/16_graph.ipynb #6b1b47e5
@@ -196,7 +196,7 @@ def set_buffered(self, on):
     "Let (or stop) layers called once reuse output buffers between batches, and chained layers fuse their work."
     for st in self.steps:
         if not st.shared: st.layer._set_buffered(on)
-    for a, b in self._chained(): b._fuse_previous(a, on)
+    for a, b in self._chains: b._fuse_previous(a, on)
 
 @patch_to(Graph)
 def call_state(self):
