@@ -14,6 +14,7 @@ from . import layers as L, optimizers as O, losses as Ls, metrics as M
 from .layers.base import Input, leaf_layers
 from .layers.conv import same_padding
 from .models import Model, Sequential, Functional
+from .models.model import _as_list
 
 # %% auto #0
 __all__ = ['INTEROP', 'LAYERS', 'keras_layer_args', 'keras_optimizer', 'keras_loss', 'keras_metric', 'to_keras', 'seqlearn_layer',
@@ -25,7 +26,6 @@ os.environ.setdefault('KERAS_BACKEND', 'torch')   # before anyone's `import kera
 
 def _require(name):
     "Import `keras` (its backend PyTorch, unless KERAS_BACKEND says otherwise) or `torch`; say how to install them if that fails."
-    if name == 'keras': os.environ.setdefault('KERAS_BACKEND', 'torch')
     try: return importlib.import_module(name)
     except ImportError as e:
         what = 'Keras 3 (on its PyTorch backend)' if name == 'keras' else 'PyTorch'
@@ -104,9 +104,6 @@ def sequential(self, model):
     return self.keras.Sequential([inp] + [self.layer(l) for l in model.layers], name=model.name)
 
 # %% ../nbs/23_export.ipynb #2273b22e
-def _outputs_list(out):
-    return list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) else [out]
-
 @patch_to(_ToKeras)
 def functional(self, model):
     g, k = model._graph, {}   # k: id(seqlearn tensor) -> Keras tensor
@@ -114,7 +111,7 @@ def functional(self, model):
     for node in g.nodes:
         args = [k[id(t)] for t in node.inputs]
         out = self.layer(node.layer)(args if node.several_inputs else args[0])
-        for t, o in zip(node.outputs, _outputs_list(out)): k[id(t)] = o
+        for t, o in zip(node.outputs, _as_list(out)): k[id(t)] = o
     ins, outs = [k[id(t)] for t in g.inputs], [k[id(t)] for t in g.outputs]
     outputs = dict(zip(model._output_keys, outs)) if model._output_keys else outs if model._several_out else outs[0]
     return self.keras.Model(inputs=ins if len(ins) > 1 else ins[0], outputs=outputs, name=model.name)
@@ -183,10 +180,7 @@ def _slot_owners(model):
     "(weight, start, end): the stretch of the optimizer's flat slots that belongs to each weight."
     keys, offsets = model.optimizer._layout
     by_id = {id(w): w for w in model.weights}
-    owners = [by_id.get(k) for k in keys]
-    if not any(owners):   # a copy (copy.deepcopy, pickle) keeps the slots, not the ids they are keyed by: same order, same sizes
-        tw = model.trainable_weights
-        if [w.size for w in tw] == np.diff(offsets).tolist(): owners = tw
+    owners = [by_id.get(k) for k in keys]   # a copied model's optimizer is keyed by its new weights (Trainer._rekey_optimizer)
     return [(w, a, b) for w, a, b in zip(owners, offsets[:-1], offsets[1:]) if w is not None]
 
 def _copy_state_to_keras(model, kmodel, twins):
@@ -364,7 +358,7 @@ def tensor(self, kt):
         if extra: raise ValueError(f"from_keras: layer '{op.name}' is called with {', '.join(extra)}=..., which seqlearn's layers do not take.")
         ins = [self.tensor(t) for t in node.input_tensors]
         several = isinstance(node.arguments.args[0], (list, tuple, dict))
-        self.calls[id(node)] = _outputs_list(self.layer(op)(ins if several else ins[0]))
+        self.calls[id(node)] = _as_list(self.layer(op)(ins if several else ins[0]))
     return self.calls[id(node)][index]
 
 @patch_to(_FromKeras)

@@ -240,7 +240,8 @@ def test_a_copied_model_keeps_its_optimizer_state():
     rng = np.random.default_rng(0); x = rng.normal(size=(64, 5)).astype('f4'); y = x[:, :1]
     set_seed(0); m = Sequential([Input((5,)), Dense(4, activation='relu'), Dense(1)]); m.compile('adam', 'mse')
     m.fit(x, y, epochs=2, verbose=0, shuffle=False)
-    copies = [copy.deepcopy(m), pickle.loads(pickle.dumps(m))]
+    copies = [copy.deepcopy(m), pickle.loads(pickle.dumps(m)),
+              copy.deepcopy(copy.deepcopy(m)), pickle.loads(pickle.dumps(copy.deepcopy(m)))]   # and copies of copies
     for mm in [m] + copies: mm.fit(x, y, epochs=1, verbose=0, shuffle=False)
     for c in copies:
         for a, b in zip(m.get_weights(), c.get_weights()): np.testing.assert_array_equal(a, b)
