@@ -175,19 +175,20 @@ def output_shape(expected, hint=None) -> Check:
         if not _same_shape(got, expected): return f"your model's output shape is {got}; the task asks for {_as_got(expected, got)}"
     return Check('the output shape', test, hint=hint)
 
+def _n_io(kind, n, hint=None) -> Check:
+    "How many `kind` ('inputs' or 'outputs') the model has."
+    def test(m):
+        got = _io(_model(m), kind)
+        if got != n: return f"your model has {_count(got, kind[:-1])}; the task needs {n}"
+    return Check(f'the number of {kind}', test, hint=hint)
+
 def n_inputs(n:int, hint=None) -> Check:
     "How many inputs the model has."
-    def test(m):
-        got = _io(_model(m), 'inputs')
-        if got != n: return f"your model has {_count(got, 'input')}; the task needs {n}"
-    return Check('the number of inputs', test, hint=hint)
+    return _n_io('inputs', n, hint)
 
 def n_outputs(n:int, hint=None) -> Check:
     "How many outputs the model has."
-    def test(m):
-        got = _io(_model(m), 'outputs')
-        if got != n: return f"your model has {_count(got, 'output')}; the task needs {n}"
-    return Check('the number of outputs', test, hint=hint)
+    return _n_io('outputs', n, hint)
 
 def params(n:int, hint=None) -> Check:
     "The model's total number of parameters."
@@ -212,8 +213,8 @@ def like(reference:Model, # The model the answer should match
     def test(m):
         m, ref = _model(m), _model(reference)
         for kind in ('inputs', 'outputs'):
-            got, want = _io(m, kind), _io(ref, kind)
-            if got != want: return f"your model has {_count(got, kind[:-1])}; the task needs {want}"
+            problem = _n_io(kind, _io(ref, kind)).test(m)
+            if problem: return problem
         if not _same_shape(m.input_shape, ref.input_shape):
             return f"your model takes inputs of shape {m.input_shape}; the task's takes {ref.input_shape}"
         pairs = _pairs(m, [type(l) for l in _layers(ref)])
