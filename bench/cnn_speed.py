@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse, contextlib, io, math, pathlib, sys, time
 import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_speed import CORES, SL, interleaved, _timed, _verdict, _blas_threads, _EpochTimer, torch_or_none, torch_epoch_loop, fit_memory, print_runs
+from train_speed import (CORES, SL, interleaved, _timed, _verdict, _blas_threads, _EpochTimer, torch_or_none, torch_epoch_loop,
+                         fit_memory, print_runs, _record)
+from seqlearn.layers.conv import conv_output_length, same_padding
 
 # -- workloads --------------------------------------------------------------------------------------
 # A model is a list of layers: ('conv', filters, kernel, strides, padding, activation), ('pool', size), ('flatten',),
@@ -44,7 +46,7 @@ def walk(model, in_shape):
         kind = spec[0]
         if kind == 'conv':
             _, f, k, s, pad, _ = spec
-            sp = [-(-L // s) if pad == 'same' else (L - k) // s + 1 for L in shape[:-1]]
+            sp = [conv_output_length(L, k, s, pad) for L in shape[:-1]]
             new = (*sp, f)
         elif kind == 'pool': new = (*[L // spec[1] for L in shape[:-1]], shape[-1])
         elif kind == 'flatten': new = (math.prod(shape),)
@@ -89,13 +91,6 @@ def seqlearn_cnn(model, in_shape, seed=0, lr=1e-3, torch_init=False):
               loss=losses.SparseCategoricalCrossentropy(from_logits=True) if logits else 'sparse_categorical_crossentropy')
     return m
 
-def seqlearn_or_none():
-    "None (reported) until seqlearn has its convolution layers."
-    try:
-        from seqlearn.layers import Conv1D, Conv2D, MaxPooling2D  # noqa
-        return True
-    except ImportError: return None
-
 def seqlearn_runner(model, in_shape, x, y, batch, epochs, lr):
     "`epochs` epochs of fit per call; seconds per epoch from a callback (fit's one-off input checks are not counted)."
     m = seqlearn_cnn(model, in_shape, lr=lr); t = _EpochTimer()
@@ -123,7 +118,7 @@ def floor_gemms(model, in_shape, batch):
         first = False
     return shapes
 
-def floor_runner(model, in_shape, n, batch, epochs=1):
+def floor_runner(model, in_shape, n, batch):
     "Per step: cols @ W (forward), cols.T @ dZ (weight gradient), dZ @ W.T (input gradient), for every layer with weights."
     rng = np.random.default_rng(0)
     arrs = []
@@ -152,9 +147,7 @@ def torch_cnn(torch, model, in_shape, seed=0):
         if spec[0] == 'conv':
             _, f, k, s, pad, act = spec
             if pad == 'same':
-                p = []
-                for L, Lo in zip(reversed(si[:-1]), reversed(so[:-1])):  # F.pad order: last dimension first
-                    tot = max((Lo - 1) * s + k - L, 0); p += [tot // 2, tot - tot // 2]
+                p = [w for L in reversed(si[:-1]) for w in same_padding(L, k, s)]  # F.pad order: last dimension first
                 if any(p): mods.append(nn.ZeroPad1d(tuple(p)) if d == 1 else nn.ZeroPad2d(tuple(p)))
             mods.append((nn.Conv1d if d == 1 else nn.Conv2d)(si[-1], f, k, stride=s))
             if act == 'relu': mods.append(nn.ReLU())
@@ -181,7 +174,7 @@ def torch_runner(torch, model, in_shape, x, y, batch, epochs, lr):
     return lambda: t() / epochs
 
 # -- MNIST-1D CNN accuracy --------------------------------------------------------------------------
-def mnist1d_cnn_run(torch, seeds=(0, 1, 2), epochs=200, batch=100, lr=1e-2, use_seqlearn=True, targets=True):
+def mnist1d_cnn_run(torch, seeds=(0, 1, 2), epochs=200, batch=100, lr=1e-2, targets=True):
     "The paper's recipe: test accuracy and wall time per run, seqlearn (Keras init and PyTorch-like init) and PyTorch."
     from mnist1d.data import make_dataset, get_dataset_args
     d = make_dataset(get_dataset_args())
@@ -192,7 +185,6 @@ def mnist1d_cnn_run(torch, seeds=(0, 1, 2), epochs=200, batch=100, lr=1e-2, use_
     for s in seeds:
         print(f"  mnist1d-cnn: seed {s} ...", file=sys.stderr, flush=True)
         for key, torch_init in ((SL, False), (f'{SL} (torch init)', True)):
-            if not use_seqlearn: continue
             m = seqlearn_cnn(MNIST1D_CNN, in_shape, seed=s, lr=lr, torch_init=torch_init)
             t0 = time.perf_counter()
             m.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
@@ -229,35 +221,32 @@ def main(argv=None):
     args = ap.parse_args(argv)
     repeats = max(1, args.repeats if not args.tiny else 1)
     torch = None if args.no_peers else torch_or_none()
-    sl = seqlearn_or_none()
     print(f"cnn_speed: numpy {np.__version__}, {CORES} cores"
           + (f", torch {torch.__version__} with set_num_threads({torch.get_num_threads()})" if torch else ", torch: not installed")
           + f"; seqlearn.config.threads={__import__('seqlearn').config.threads!r} (BLAS threads available: {_blas_threads()})"
-          + ('' if sl else ' [seqlearn has no Conv1D/Conv2D/MaxPooling2D yet: its entries are skipped]')
           + f"; median of {repeats} interleaved rounds after 1 warm-up" + (' [--tiny: sizes are not meaningful]' if args.tiny else ''))
-    rows = []
+    rows, mem = [], None
     for name, (model, in_shape, n, batch, epochs, lr) in workloads(args.tiny).items():
         if args.only and name not in args.only: continue
         print(f"  running {name} ...", file=sys.stderr, flush=True)
         x, y = make_data(in_shape, n)
         r = {'workload': name, 'model': describe(model, in_shape), 'n': n, 'batch': batch, 'epochs': epochs, SL: None, 'pytorch': None}
         sp = interleaved({'floor': floor_runner(model, in_shape, n, batch),
-                          SL: seqlearn_runner(model, in_shape, x, y, batch, epochs, lr) if sl else None,
+                          SL: seqlearn_runner(model, in_shape, x, y, batch, epochs, lr),
                           'pytorch': torch_runner(torch, model, in_shape, x, y, batch, epochs, lr) if torch else None}, repeats, spread=True)
-        r.update({k: v[1] for k, v in sp.items()}); r['spread'] = sp
+        _record(r, sp)
+        if name == 'image-cnn': mem = memory_seqlearn(model, in_shape, x, y, batch, epochs=2 if args.tiny else 3, lr=lr)
         rows.append(r)
     print_table(rows, targets=not args.tiny)
-    if sl and (not args.only or 'image-cnn' in args.only):
-        name, (model, in_shape, n, batch, _, lr) = 'image-cnn', workloads(args.tiny)['image-cnn']
-        x, y = make_data(in_shape, n)
-        mem = memory_seqlearn(model, in_shape, x, y, batch, epochs=2 if args.tiny else 3, lr=lr)
+    if mem is not None:
+        name = 'image-cnn'
         print(f"\nmemory, seqlearn {name} fit (tracemalloc, after a warm-up fit): peak {mem['peak_mb']:.1f} MB above the start "
               f"= {mem['peak_mb'] / mem['batch_acts_mb']:.1f} batches of activations ({mem['batch_acts_mb']:.1f} MB each); held memory "
               f"grew {mem['growth_kb']:+.1f} KB from the first epoch to the last (buffers are sized once per fit)")
     if args.mnist1d_cnn:
         try:
-            if args.tiny: mnist1d_cnn_run(torch, seeds=(0,), epochs=2, use_seqlearn=bool(sl), targets=False)
-            else: mnist1d_cnn_run(torch, seeds=tuple(args.seeds), use_seqlearn=bool(sl))
+            if args.tiny: mnist1d_cnn_run(torch, seeds=(0,), epochs=2, targets=False)
+            else: mnist1d_cnn_run(torch, seeds=tuple(args.seeds))
         except ImportError as e:
             if e.name and e.name.startswith('mnist1d'): print("\nMNIST-1D CNN: the mnist1d package is not installed (pip install mnist1d); skipped.")
             else: raise

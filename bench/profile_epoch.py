@@ -9,7 +9,7 @@ show in cProfile (only the Python function that calls them), this says which pro
 """
 import argparse, cProfile, io, pathlib, pstats, sys, time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_speed import workloads, make_data, seqlearn_model
+from train_speed import workloads, make_data, seqlearn_model, _threads_used
 import cnn_speed
 
 def main(argv=None):
@@ -52,14 +52,14 @@ def phase_times(m, x, y, batch, epochs):
     m._forward, m._backward = timed(m._forward, 'forward'), timed(m._backward, 'backward')
     m.optimizer.step = timed(m.optimizer.step, 'optimizer')
     m._flat.grads_finite = timed(m._flat.grads_finite, 'finite check')
-    loss.values, loss.logits_gradient = timed(loss.values, 'loss'), timed(loss.logits_gradient, 'loss')
+    for name in ('values', 'logits_gradient', 'gradient'): setattr(loss, name, timed(getattr(loss, name), 'loss'))
     trainer._Tracker.update, trainer._Gather.batch = timed(tracker_update, 'metrics'), timed(gather, 'gather')
     try:
         t0 = P(); m.fit(x, y, batch_size=batch, epochs=epochs, verbose=0); t = P() - t0
     finally: trainer._Tracker.update, trainer._Gather.batch = tracker_update, gather
     steps = epochs * -(-len(x) // batch)
     acc['rest (fit loop, callbacks, thread tuner)'] = t - sum(acc.values())
-    choice = m._thread_choice[0] if m._thread_choice else 'one BLAS thread (small products)'
+    choice = _threads_used(m)
     print(f"{epochs} epoch(s), {steps} steps, {1e6 * t / steps:.0f} us per step (threads: {choice}):")
     for k, v in acc.items(): print(f"  {k:42s} {1e6 * v / steps:7.0f} us  {100 * v / t:5.1f}%")
 

@@ -47,7 +47,7 @@ def test_cnn_bench_floor_shapes():
     "The floor's im2col products: (batch x output positions, taps x channels, filters), no input gradient for the first layer."
     b = _cnn_bench()
     assert b.floor_gemms(b.IMAGE_CNN, (28, 28, 1), 64) == [(64 * 26 * 26, 9, 32, False), (64 * 11 * 11, 288, 64, True), (64, 1600, 10, True)]
-    assert [s for s in b.walk(b.MNIST1D_CNN, (40, 1))][-2][2] == (125,)
+    assert b.walk(b.MNIST1D_CNN, (40, 1))[-2][2] == (125,)
 
 def test_cnn_bench_torch_same_padding():
     "PyTorch's side pads as Keras 'same' does (stride 2: left = total // 2): every conv output has the length seqlearn's has."
@@ -68,7 +68,6 @@ def test_profile_phases_split_a_step(capsys):
     "profile_epoch --phases: every phase of a step, in microseconds per step, and the methods it wrapped put back."
     from seqlearn import trainer
     update, batch = trainer._Tracker.update, trainer._Gather.batch
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'bench'))
     _load('profile_epoch').main(['seed', '--phases'])
     out = capsys.readouterr().out
     for phase in ('gather', 'forward', 'loss', 'backward', 'finite check', 'optimizer', 'metrics', 'rest'):
