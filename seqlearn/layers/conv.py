@@ -117,12 +117,17 @@ def _fix_hint(rank, input_shape):
     if n == rank + 3: return f"Use Conv{rank + 1}D for inputs with {n - 2} spatial axes."
     return f"Give one sample's shape as input_shape with the channels last, e.g. {'(40, 1)' if rank == 1 else '(28, 28, 1)'}."
 
+def _check_rank(layer, input_shape):
+    "A teaching error for an input without the (batch, *spatial, channels) axes a rank-`layer.rank` layer needs."
+    r = layer.rank
+    if len(input_shape) != r + 2:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}' expects inputs of shape {_AXES[r]}, got {fmt_shape(input_shape)}. "
+                         + _fix_hint(r, input_shape))
+
 def _check_conv_input(layer, input_shape, kernel, dilation, padding, what='kernel'):
     "Teaching errors for an input a rank-`layer.rank` window layer cannot take."
-    cls, r = type(layer).__name__, layer.rank
-    if len(input_shape) != r + 2:
-        raise ValueError(f"{cls} '{layer.name}' expects inputs of shape {_AXES[r]}, got {fmt_shape(input_shape)}. "
-                         + _fix_hint(r, input_shape))
+    cls = type(layer).__name__
+    _check_rank(layer, input_shape)
     if padding == 'valid':
         for n, k, d in zip(input_shape[1:-1], kernel, dilation):
             span = (k - 1) * d + 1
@@ -319,10 +324,7 @@ class ZeroPadding(Layer):
         super().__init__(**kwargs)
         self.padding = _pad_pairs(padding, self.rank, self)
         _check_data_format(data_format, self)
-    def validate_input_shape(self, input_shape):
-        if len(input_shape) != self.rank + 2:
-            raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of shape {_AXES[self.rank]}, got {fmt_shape(input_shape)}. "
-                             + _fix_hint(self.rank, input_shape))
+    def validate_input_shape(self, input_shape): _check_rank(self, input_shape)
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + tuple(None if n is None else n + a + b for n, (a, b) in zip(input_shape[1:-1], self.padding)) + (input_shape[-1],)
     def call(self, inputs, training=None):

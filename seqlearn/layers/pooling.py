@@ -5,9 +5,9 @@
 # %% ../../nbs/05b_layers_pooling.ipynb #6f29a361
 from __future__ import annotations
 import numpy as np
-from ..core import register_layer, fmt_shape, patch_to
+from ..core import register_layer, patch_to
 from .base import Layer, Input, gradient_check
-from .conv import (Conv, _ntuple, _check_padding, _check_data_format, _check_conv_input, _AXES, _fix_hint,
+from .conv import (Conv, _ntuple, _check_padding, _check_data_format, _check_conv_input, _check_rank,
                                   conv_output_length, same_padding, _pad, _padded, _inner, _array)
 from ..config import split_rows
 
@@ -175,10 +175,7 @@ class GlobalPooling(Layer):
         super().__init__(**kwargs)
         _check_data_format(data_format, self)
         self.keepdims = bool(keepdims)
-    def validate_input_shape(self, input_shape):
-        if len(input_shape) != self.rank + 2:
-            raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of shape {_AXES[self.rank]}, got {fmt_shape(input_shape)}. "
-                             + _fix_hint(self.rank, input_shape))
+    def validate_input_shape(self, input_shape): _check_rank(self, input_shape)
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + ((1,) * self.rank if self.keepdims else ()) + (input_shape[-1],)
     def _out(self, y): return y.reshape((len(y),) + (1,) * self.rank + (y.shape[-1],)) if self.keepdims else y
