@@ -55,7 +55,11 @@ def _pairs(pads): return tuple((int(a), int(b)) for a, b in pads)
 def _pads(pads): return any(a or b for a, b in pads)
 
 # %% ../nbs/23a_torch_modules.ipynb #89a129eb
-class _ChannelsLastConv:
+class _ChannelsLast:
+    "What the channels-last modules add to torch's description of themselves."
+    def extra_repr(self): return super().extra_repr() + (f", pads={self.pads}" if _pads(self.pads) else '') + ', channels last'
+
+class _ChannelsLastConv(_ChannelsLast):
     "Forward on channels-last input: move the channels first, pad, convolve, move them back, activate."
     def _setup(self, pads, activation):
         self.pads, self.activation = _pairs(pads), activation_module(activation)
@@ -63,7 +67,6 @@ class _ChannelsLastConv:
         x = _channels_first(x)
         if _pads(self.pads): x = F.pad(x, _pad_arg(self.pads))
         return self.activation(_channels_last(self._conv_forward(x, self.weight, self.bias)))
-    def extra_repr(self): return super().extra_repr() + (f", pads={self.pads}" if _pads(self.pads) else '') + ', channels last'
 
 class Conv1D(_ChannelsLastConv, nn.Conv1d):
     "`nn.Conv1d` on `(batch, steps, channels)`, with (before, after) zero padding and an activation. `weight`: `(out, in, k)`."
@@ -94,12 +97,11 @@ class ZeroPadding1D(ZeroPadding): "Zeros before and after the steps of `(batch, 
 class ZeroPadding2D(ZeroPadding): "Zeros around the images of `(batch, h, w, channels)`."
 
 # %% ../nbs/23a_torch_modules.ipynb #37a36969
-class _ChannelsLastMaxPool:
+class _ChannelsLastMaxPool(_ChannelsLast):
     def forward(self, x):
         x = _channels_first(x)
         if _pads(self.pads): x = F.pad(x, _pad_arg(self.pads), value=-math.inf)
         return _channels_last(super().forward(x))
-    def extra_repr(self): return super().extra_repr() + (f", pads={self.pads}" if _pads(self.pads) else '') + ', channels last'
 
 class MaxPooling1D(_ChannelsLastMaxPool, nn.MaxPool1d):
     "`nn.MaxPool1d` on `(batch, steps, channels)`; 'same' padding as (before, after) pairs of -inf."
@@ -112,7 +114,7 @@ class MaxPooling2D(_ChannelsLastMaxPool, nn.MaxPool2d):
         super().__init__(kernel_size, stride); self.pads = _pairs(pads)
 
 # %% ../nbs/23a_torch_modules.ipynb #02268cca
-class _ChannelsLastAvgPool:
+class _ChannelsLastAvgPool(_ChannelsLast):
     def _setup(self, pads, spatial):
         self.pads = _pairs(pads)
         if _pads(self.pads):
@@ -123,7 +125,6 @@ class _ChannelsLastAvgPool:
         x = _channels_first(x)
         if self.scale is None: return _channels_last(super().forward(x))
         return _channels_last(super().forward(F.pad(x, _pad_arg(self.pads))) * self.scale.to(x.dtype))
-    def extra_repr(self): return super().extra_repr() + (f", pads={self.pads}" if _pads(self.pads) else '') + ', channels last'
 
 class AveragePooling1D(_ChannelsLastAvgPool, nn.AvgPool1d):
     "`nn.AvgPool1d` on `(batch, steps, channels)`; with padding, the mean of each window's real values."
