@@ -39,23 +39,27 @@ def _human_bytes(n):
         if n < 1024 or unit == 'GB': return f"{n:.2f} {unit}"
         n /= 1024
 
-def table_text(name, rows, graph=False, failing=None, line_length=None) -> str:
-    "The Keras-style table of `rows` (no totals)."
+def _widths(rows, graph, failing=None):
+    "Each row's 'name (type)' label, the first column's width (the longest label fits) and the table's default width."
     labels = [f"{r['name']} ({r['type']})" for r in rows] + ([f"{failing[0].name} ({type(failing[0]).__name__})"] if failing else [])
     w1 = max([29] + [len(s) + 2 for s in labels])  # wide enough for 'max_pooling2d_1 (MaxPooling2D)'
+    return labels, w1, (65 if not graph else 98) + w1 - 29
+
+def table_text(name, rows, graph=False, failing=None, line_length=None) -> str:
+    "The Keras-style table of `rows` (no totals)."
+    labels, w1, default_length = _widths(rows, graph, failing)
     w2, w3 = 26 if not graph else 24, 9 if not graph else 11
-    line_length = line_length or (65 if not graph else 98) + w1 - 29
+    line_length = line_length or default_length
     head = f" {'Layer (type)':<{w1-1}}{'Output Shape':<{w2}}{'Param #':<{w3}}" + ('Connected to' if graph else '')
     lines = [f'Model: "{name}"', '_' * line_length, head.rstrip(), '=' * line_length]
-    for r in rows:
+    for r, label in zip(rows, labels):
         params = f"{r['params']:,}" if r['params'] is not None else '0 (unbuilt)'
         conn = r['connected_to'] if graph else []
-        lines.append(f" {r['name'] + ' (' + r['type'] + ')':<{w1-1}}{_shape_text(r['output_shape']):<{w2}}{params:<{w3}}"
+        lines.append(f" {label:<{w1-1}}{_shape_text(r['output_shape']):<{w2}}{params:<{w3}}"
                      f"{conn[0] if conn else ('-' if graph else '')}".rstrip())
         for c in conn[1:]: lines.append(' ' * (w1 + w2 + w3) + c)
     if failing is not None:
-        layer, shape = failing
-        lines.append(f" {layer.name + ' (' + type(layer).__name__ + ')':<{w1-1}}<-- cannot take {fmt_shapes(shape)}")
+        lines.append(f" {labels[-1]:<{w1-1}}<-- cannot take {fmt_shapes(failing[1])}")
     lines.append('=' * line_length)
     return '\n'.join(lines)
 
@@ -64,8 +68,7 @@ def summary_text(model, line_length=None) -> str:
     graph = model._is_graph()
     c = param_counts(model); b = c['bytes_per_param']
     rows = summary_rows(model)
-    widest = max([29] + [len(f"{r['name']} ({r['type']})") + 2 for r in rows])
-    line_length = line_length or (65 if not graph else 98) + widest - 29
+    line_length = line_length or _widths(rows, graph)[2]
     return '\n'.join([table_text(model.name, rows, graph, line_length=line_length),
         f"Total params: {c['total']:,} ({_human_bytes(c['total'] * b)})",
         f"Trainable params: {c['trainable']:,} ({_human_bytes(c['trainable'] * b)})",
