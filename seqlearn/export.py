@@ -113,7 +113,7 @@ def functional(self, model):
         out = self.layer(node.layer)(args if node.several_inputs else args[0])
         for t, o in zip(node.outputs, _as_list(out)): k[id(t)] = o
     ins, outs = [k[id(t)] for t in g.inputs], [k[id(t)] for t in g.outputs]
-    outputs = dict(zip(model._output_keys, outs)) if model._output_keys else outs if model._several_out else outs[0]
+    outputs = model._pack(outs)
     return self.keras.Model(inputs=ins if len(ins) > 1 else ins[0], outputs=outputs, name=model.name)
 
 @patch_to(_ToKeras)
@@ -150,7 +150,7 @@ def keras_metric(m):
     if isinstance(m, str): return m
     if type(m) in M.METRICS.values():
         return getattr(_require('keras').metrics, type(m).__name__)(name=m.name, **{a: getattr(m, a) for a in _METRIC_ARGS if hasattr(m, a)})
-    names = {getattr(M, n): n for n in ('mse', 'mae', 'binary_accuracy', 'categorical_accuracy', 'sparse_categorical_accuracy')}
+    names = {f: n for n, f in M.FUNCTIONS.items()}
     if m in names: return names[m]
     raise _numpy_code('metric', m)
 
@@ -538,7 +538,7 @@ def _torch_graph(model):
             keys = l._output_keys if isinstance(l, Functional) and l._output_keys else range(len(node.outputs))
             for t, k in zip(node.outputs, keys): vals[id(t)] = graph.call_function(operator.getitem, (out, k))
     outs = [vals[id(t)] for t in g.outputs]
-    graph.output(dict(zip(model._output_keys, outs)) if model._output_keys else tuple(outs) if model._several_out else outs[0])
+    graph.output(model._pack(tuple(outs)))
     return fx.GraphModule(mods, graph, class_name=''.join(w.capitalize() for w in re.split(r'[\W_]+', model.name) if w) or 'Functional')
 
 def _torch_any(layer):

@@ -9,7 +9,7 @@ from .core import unknown_name_error, snake_case
 from . import losses as _losses
 
 # %% auto #0
-__all__ = ['METRICS', 'Metric', 'Mean', 'MeanMetricWrapper', 'binary_accuracy', 'categorical_accuracy',
+__all__ = ['FUNCTIONS', 'METRICS', 'Metric', 'Mean', 'MeanMetricWrapper', 'binary_accuracy', 'categorical_accuracy',
            'sparse_categorical_accuracy', 'top_k_categorical_accuracy', 'mse', 'mae', 'BinaryAccuracy',
            'CategoricalAccuracy', 'SparseCategoricalAccuracy', 'TopKCategoricalAccuracy', 'MeanSquaredError',
            'MeanAbsoluteError', 'Precision', 'Recall', 'AUC', 'resolve_accuracy', 'get']
@@ -72,6 +72,9 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5):
 
 def mse(y_true, y_pred): "Per-sample mean squared error."; return _losses.mean_squared_error(_match(y_true, np.asarray(y_pred)), y_pred)
 def mae(y_true, y_pred): "Per-sample mean absolute error."; return _losses.mean_absolute_error(_match(y_true, np.asarray(y_pred)), y_pred)
+
+# the metric functions by name (each has a class in METRICS of the same name): what compile, saving and export map
+FUNCTIONS = {f.__name__: f for f in (mse, mae, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy)}
 
 class BinaryAccuracy(MeanMetricWrapper):
     def __init__(self, name='binary_accuracy', threshold=0.5): super().__init__(binary_accuracy, name, threshold=threshold)
@@ -154,8 +157,7 @@ def get(identifier, loss=None, y_shape=None, output_shape=None) -> Metric:
             m = METRICS[key](); m.name = identifier; return m
         raise unknown_name_error('metric', identifier, ['accuracy', *METRICS])
     if callable(identifier):
-        for n, f in [('mse', mse), ('mae', mae), ('binary_accuracy', binary_accuracy), ('categorical_accuracy', categorical_accuracy),
-                     ('sparse_categorical_accuracy', sparse_categorical_accuracy)]:
+        for n, f in FUNCTIONS.items():
             if identifier is f: return METRICS[n]()
         return MeanMetricWrapper(identifier)
     raise TypeError(f"A metric must be a name like 'accuracy', a Metric or a function; got {identifier!r}.")

@@ -203,8 +203,7 @@ def _restore_compile(model, spec, custom_objects, path):
         if 'function' in ls: return _lookup(ls['function'], 'loss function', {}, custom_objects, path)
         return _lookup(ls['class_name'], 'loss', losses_mod._CLASSES, custom_objects, path).from_config(ls['config'])
     metric_classes = {c.__name__: c for c in metrics_mod.METRICS.values()}
-    metric_fns = {f.__name__: f for f in [metrics_mod.mse, metrics_mod.mae, metrics_mod.binary_accuracy,
-                                          metrics_mod.categorical_accuracy, metrics_mod.sparse_categorical_accuracy]}
+    metric_fns = metrics_mod.FUNCTIONS
     def metric(m):
         if isinstance(m, str): return m
         if 'function' in m: return _lookup(m['function'], 'metric function', metric_fns, custom_objects, path)

@@ -413,10 +413,13 @@ def _forward(self, xs, training=False): return self._graph.forward(xs, training)
 def _backward(self, grads, fused=None): self._graph.backward(grads, fused)
 
 @patch_to(Functional)
-def call(self, inputs, training=None):
-    outs = self._graph.forward(_as_list(inputs), bool(training))
+def _pack(self, outs):
+    "The outputs (a list, one per output) in the structure the model was built with: a dict, a list, or one."
     if self._output_keys: return dict(zip(self._output_keys, outs))
     return outs if self._several_out else outs[0]
+
+@patch_to(Functional)
+def call(self, inputs, training=None): return self._pack(self._graph.forward(_as_list(inputs), bool(training)))
 
 @patch_to(Functional)
 def _run(self, x, training=False): return self.call(x, training)
