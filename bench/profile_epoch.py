@@ -49,7 +49,7 @@ def phase_times(m, x, y, batch, epochs):
             t0 = P(); r = f(*args, **kw); acc[key] += P() - t0; return r
         return g
     loss = m._loss_items[0][1]; tracker_update = trainer._Tracker.update; gather = trainer._Gather.batch
-    m._forward, m._backward = timed(m._forward, 'forward'), timed(m._backward, 'backward')
+    m.forward_pass, m.backward_pass = timed(m.forward_pass, 'forward'), timed(m.backward_pass, 'backward')
     m.optimizer.step = timed(m.optimizer.step, 'optimizer')
     m._flat.grads_finite = timed(m._flat.grads_finite, 'finite check')
     for name in ('values', 'logits_gradient', 'gradient'): setattr(loss, name, timed(getattr(loss, name), 'loss'))

@@ -68,7 +68,7 @@ class ActivationStats(Callback):
             if l.name not in self.names:
                 self.names.append(l.name)
                 for d in (self.mean, self.std, self.near_zero, self.dead, self.hist): d[l.name] = []
-            self._removers.append(l._add_hook(self._hook))
+            self._removers.append(l.add_forward_hook(self._hook))
         if self.live or (self.live is None and in_notebook()): self._view = self._make_view()
 
     def _hook(self, layer, y, training):

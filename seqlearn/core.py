@@ -10,9 +10,9 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['LAYER_CLASSES', 'set_seed', 'get_rng', 'floatx', 'closest_name', 'unknown_name_error', 'snake_case', 'unique_name',
-           'clear_session', 'from_spec', 'numerical_gradient', 'Variable', 'as_shape', 'sample_shape', 'fmt_shape',
-           'is_shape_list', 'as_shapes', 'fmt_shapes', 'register_layer', 'patch_to', 'ShapeError', 'in_notebook',
-           'ones']
+           'clear_session', 'from_spec', 'numerical_gradient', 'weights_changed', 'weights_version', 'Variable',
+           'as_shape', 'sample_shape', 'fmt_shape', 'is_shape_list', 'as_shapes', 'fmt_shapes', 'register_layer',
+           'patch_to', 'ShapeError', 'in_notebook', 'ones']
 
 # %% ../nbs/00_core.ipynb #39abca6c
 _rng = np.random.default_rng()
@@ -89,6 +89,16 @@ def numerical_gradient(f, # A function of no arguments returning a scalar that d
     return g
 
 # %% ../nbs/00_core.ipynb #31579b32
+_WEIGHTS_VERSION = [0]
+
+def weights_changed():
+    "Note that some layer's set of weights changed (built, frozen, unfrozen): a running fit trains the new set from its next step."
+    _WEIGHTS_VERSION[0] += 1
+
+def weights_version() -> int:
+    "A number that changes whenever `weights_changed` is called (cheap to compare in every training step)."
+    return _WEIGHTS_VERSION[0]
+
 class Variable:
     "A layer weight: `value` (the array) and `grad` (same shape), with a `name` and a `trainable` flag."
     def __init__(self, value, name, trainable=True, regularizer=None):

@@ -6,12 +6,11 @@
 from __future__ import annotations
 import copy, functools, math, signal, threading, time, warnings
 import numpy as np
-from .core import get_rng, fmt_shape, closest_name, patch_to
+from .core import get_rng, fmt_shape, closest_name, patch_to, weights_version
 from .data import standardize, check_finite, check_samples
 from . import losses as losses_mod, optimizers as optimizers_mod, metrics as metrics_mod, config
 from .optimizers import FlatParams
 from .callbacks import Callback, CallbackList, History, progress_display, _fmt_logs
-from .layers.base import leaf_layers
 
 # %% auto #0
 __all__ = ['Trainer', 'one_thread']
@@ -32,6 +31,7 @@ class Trainer:
         self._fused = self._regularized = None  # per output: loss gives dL/dlogits; the weights with a penalty
         self._loss_items = None      # (output, loss, loss weight, fused) for each output that has a loss
         self._update_layers = []     # layers whose state updates wait for the optimizer's update (BatchNormalization)
+        self._weights_version = None # weights_version() when the flat buffers were made: a change means rebuild them
         self._thread_choice = None   # how the last fit used the cores: see _ThreadTuner.state
         self._initial_epoch = None   # set by BackupAndRestore when it restores finished epochs
         self._output_keys = None     # the keys of a model whose outputs were given as a dict (then predict returns a dict)
@@ -56,6 +56,39 @@ class Trainer:
         if flat is None or layout is None or len(layout[0]) != len(flat.variables): return
         opt._layout = (tuple(id(v) for v in flat.variables), layout[1])
         self._flat = None  # made again from the copied weights (a copy's arrays no longer share the flat buffer)
+
+# %% ../nbs/15_trainer.ipynb #e2c3aa62
+@patch_to(Trainer)
+def standardize_inputs(self, x, where='calling the model'):
+    "The model's part: the input arrays (one per input), checked, the model built on first use."
+    raise NotImplementedError
+
+@patch_to(Trainer)
+def forward_pass(self, xs, training=False):
+    "The model's part: the outputs (a list, one per output) for the input arrays `xs`; in training, ready for `backward_pass`."
+    raise NotImplementedError
+
+@patch_to(Trainer)
+def backward_pass(self, grads, fused=None):
+    "The model's part: fill every weight's gradient from the outputs' (a list; `fused[i]`: output i's is dL/dlogits)."
+    raise NotImplementedError
+
+@patch_to(Trainer)
+def fusable_outputs(self):
+    "The model's part: per output, the activation a loss may skip by giving dL/dlogits (None: none)."
+    raise NotImplementedError
+
+@patch_to(Trainer)
+def update_layers(self):
+    "The model's part: the layers whose `commit_updates` runs after each optimizer step."
+    raise NotImplementedError
+
+@patch_to(Trainer)
+def _names(self):
+    "The output names, once known (else the model is not built: a teaching error)."
+    names = self.output_names
+    if names is None: self._require_built('fit')
+    return names
 
 # %% ../nbs/15_trainer.ipynb #f7b06a4b
 def one_thread(f):
@@ -105,7 +138,7 @@ def compile(self, optimizer='rmsprop', # Name ('adam') or Optimizer instance
         raise TypeError(f"loss_weights must be a list (one number per output) or a dict keyed by output name, got {loss_weights!r}.")
     config = {'loss': loss, 'loss_weights': loss_weights, 'metrics': metrics}
     optimizer._claim(self)  # one optimizer, one model
-    if self._known_output_names() is not None: self._resolve_compile(config)  # per-output mistakes fail here, before any change
+    if self.output_names is not None: self._resolve_compile(config)  # per-output mistakes fail here, before any change
     self._compile_config = config
     self.optimizer, self.loss, self.compiled = optimizer, loss, True
     self._metrics, self._flat, self.stop_training = None, None, False
@@ -121,7 +154,7 @@ def _require_compiled(self, what):
 # %% ../nbs/15_trainer.ipynb #daa7096e
 @patch_to(Trainer)
 def _per_output(self, value, what, default):
-    names = self._output_names()
+    names = self._names()
     n = len(names)
     if what == 'metrics' and not value: return [[] for _ in names]
     if isinstance(value, dict):
@@ -200,8 +233,8 @@ def _prepare_data(self, x, y, sample_weight, class_weight, where):
     "Checked inputs, targets and sample weights as a `_Data`, with the model built and the per-output settings resolved."
     if x is None: raise ValueError(f"{where} needs input data x.")
     if y is None: raise ValueError(f"{where} needs targets y: {where}(x, y, ...).")
-    xs = self._standardize_x(x, where)
-    names = self._output_names()
+    xs = self.standardize_inputs(x, where)
+    names = self._names()
     model = f"{type(self).__name__} '{self.name}'"
     ys = standardize(y, names, 'y', where, dtype=None, model_name=model)
     sws = [None] * len(names)
@@ -222,10 +255,10 @@ def _prepare_data(self, x, y, sample_weight, class_weight, where):
         if len(names) > 1:
             raise ValueError(f"{where}: class_weight works for a model with one output; {model} has {len(names)}. Give "
                              "sample_weight per output instead (a dict keyed by output name).")
-        units = self._output_shapes()[0][-1]
+        units = self.output_shapes[0][-1]
         sws = [_class_weights_to_sample_weights(ys[0], class_weight, sws[0], max(2, units or 2))]
     if self._losses is None or len(self._losses) != len(names): self._resolve_compile()
-    shapes = self._output_shapes()
+    shapes = self.output_shapes
     ys_loss = [None if l is None else l.prepare_targets(yy, s) for l, yy, s in zip(self._losses, ys, shapes)]
     return _Data(xs, ys, ys_loss, sws)
 
@@ -246,29 +279,37 @@ def _setup_training(self, data):
     self._flat_params()
     if self._metrics is None:
         seen, self._metrics = set(), []
-        for specs, loss, y, shape in zip(self._metric_specs, self._losses, data.ys, self._output_shapes()):
+        for specs, loss, y, shape in zip(self._metric_specs, self._losses, data.ys, self.output_shapes):
             ms = [metrics_mod.get(m, loss, y.shape, shape) for m in specs]
             ms = [copy.deepcopy(m) if id(m) in seen else m for m in ms]  # a metric object given for two outputs: one each
             seen.update(id(m) for m in ms)
             self._metrics.append(ms)
-    fusable = self._fusable_outputs()
+    fusable = self.fusable_outputs()
     self._fused = [l is not None and l.fused_activation is not None and not l.from_logits
                    and f == l.fused_activation for l, f in zip(self._losses, fusable)]
-    self._regularized = [v for v in self.trainable_weights if v.regularizer is not None]
     # (output index, loss, loss weight, fused) for the outputs that have a loss: what each step loops over
     self._loss_items = [(i, l, w, f) for i, (l, w, f) in enumerate(zip(self._losses, self._loss_weights, self._fused)) if l is not None]
-    self._update_layers = [l for l in leaf_layers(self) if hasattr(l, '_commit')]
+    self._refresh_weights()
+
+@patch_to(Trainer)
+def _refresh_weights(self):
+    """The trainable weights as they are now: the flat buffers (gradients computed so far kept), the regularized weights
+    and the layers with pending updates. Run at setup, and in a step after a layer was built or (un)frozen."""
+    self._flat_params()
+    self._regularized = [v for v in self.trainable_weights if v.regularizer is not None]
+    self._update_layers = self.update_layers()
+    self._weights_version = weights_version()
 
 @patch_to(Trainer)
 def _commit_updates(self):
     "Apply the state updates layers kept pending during the step (BatchNormalization's moving statistics): after the optimizer's update."
-    for l in self._update_layers: l._commit()
+    for l in self._update_layers: l.commit_updates()
 
 # %% ../nbs/15_trainer.ipynb #7c8758a8
 @patch_to(Trainer)
 def _train_step(self, b):
     "Forward, losses, backward for the batch `b`; fills the flat gradient buffer. Returns (total loss, per-output losses, outputs)."
-    outs = self._forward(b.xs, training=True)
+    outs = self.forward_pass(b.xs, training=True)
     total, per_output, grads = 0.0, [None] * len(outs), [None] * len(outs)
     for i, loss, w, fused in self._loss_items:
         out, y, sw = outs[i], b.ys_loss[i], b.sws[i]
@@ -277,7 +318,8 @@ def _train_step(self, b):
         if w != 1.0: g *= g.dtype.type(w); total += w * value
         else: total += value
         per_output[i], grads[i] = value, g
-    self._backward(grads, self._fused)
+    self.backward_pass(grads, self._fused)
+    if self._weights_version != weights_version(): self._refresh_weights()  # a layer was built or (un)frozen: train what is trainable now
     for v in self._regularized:
         total += v.regularizer(v.value)
         v.grad += v.regularizer.grad(v.value)
@@ -288,7 +330,7 @@ def _train_step(self, b):
 class _Tracker:
     "Running loss, per-output losses and metrics over one epoch or one evaluation."
     def __init__(self, model):
-        self.names, self.metrics = model._output_names(), model._metrics
+        self.names, self.metrics = model.output_names, model._metrics
         self.has_loss = [l is not None for l in model._losses]
         self.several = len(self.names) > 1
         for ms in self.metrics:
@@ -529,7 +571,7 @@ class _FitRun:
         m.stop_training = False
         choice = config.threads_for(m.work_per_sample() * self.batch_size)
         self.tuner = _ThreadTuner(last=m._thread_choice) if choice == 'tune' else None
-        with _Interrupt() as self.intr, m._buffered(), np.errstate(over='ignore', invalid='ignore', divide='ignore'), \
+        with _Interrupt() as self.intr, m.buffered(), np.errstate(over='ignore', invalid='ignore', divide='ignore'), \
                 config.blas_threads(None if self.tuner else choice):
             self.cb.on_train_begin()
             # BackupAndRestore may have restored finished epochs in on_train_begin: start after them (as Keras 3 does)
@@ -618,7 +660,7 @@ def _evaluate_data(self, data, batch_size, cb=None):
     for step, (a, b) in enumerate(_batches(data.n, batch_size)):
         if cb is not None: cb.on_test_batch_begin(step)
         d = data.rows(a, b)
-        outs = self._forward(d.xs, training=False)
+        outs = self.forward_pass(d.xs, training=False)
         per_output = [None if l is None else l._reduce(l.values(y, o), sw) for l, y, o, sw in zip(self._losses, d.ys_loss, outs, d.sws)]
         total = sum(w * v for w, v in zip(self._loss_weights, per_output) if v is not None) + reg
         tracker.update(d.n, total, per_output, d.ys, outs)
@@ -635,7 +677,7 @@ def _inference_threads(model, batch_size):
 
 def _as_list(self, logs):
     "Keras 3's order for evaluate's list: loss, each output's loss, then the rest by name."
-    first = ['loss'] + [f"{n}_loss" for n in self._output_names() if f"{n}_loss" in logs]
+    first = ['loss'] + [f"{n}_loss" for n in self.output_names if f"{n}_loss" in logs]
     return [logs[k] for k in first] + [v for k, v in sorted(logs.items()) if k not in first]
 
 @patch_to(Trainer)
@@ -649,7 +691,7 @@ def evaluate(self, x=None, y=None, batch_size=None, verbose='auto', sample_weigh
     steps = len(_batches(data.n, batch_size))
     cb = CallbackList(_as_list_of_callbacks(callbacks), model=self, params={'verbose': verbose, 'steps': steps})
     t0 = time.perf_counter()
-    with self._buffered(), config.blas_threads(_inference_threads(self, batch_size)): logs = self._evaluate_data(data, batch_size, cb)
+    with self.buffered(), config.blas_threads(_inference_threads(self, batch_size)): logs = self._evaluate_data(data, batch_size, cb)
     if verbose in ('auto', 1, 2): print(f"{steps}/{steps} - {time.perf_counter() - t0:.0f}s - " + _fmt_logs(logs))
     if return_dict: return logs
     return logs['loss'] if len(logs) == 1 else _as_list(self, logs)
@@ -660,16 +702,16 @@ def evaluate(self, x=None, y=None, batch_size=None, verbose='auto', sample_weigh
 def predict(self, x, batch_size=None, verbose='auto', callbacks=None):
     "The model's outputs for `x`, computed in batches in inference mode (`verbose='auto'` is silent)."
     batch_size = 32 if batch_size is None else _check_int(batch_size, 'batch_size', 1)
-    xs = self._standardize_x(x, 'predict')
+    xs = self.standardize_inputs(x, 'predict')
     for i, a in enumerate(xs): check_finite(a, 'x' if len(xs) == 1 else f"x[{i}]")
     n = check_samples({'x': xs}, 'predict')
     cb = CallbackList(_as_list_of_callbacks(callbacks), model=self, params={'verbose': verbose})
     outs = None
     cb.on_predict_begin()
-    with self._buffered(), config.blas_threads(_inference_threads(self, batch_size)):
+    with self.buffered(), config.blas_threads(_inference_threads(self, batch_size)):
         for step, (a, b) in enumerate(_batches(n, batch_size)):
             cb.on_predict_batch_begin(step)
-            res = self._forward([v[a:b] for v in xs], training=False)
+            res = self.forward_pass([v[a:b] for v in xs], training=False)
             if outs is None: outs = [np.empty((n,) + r.shape[1:], r.dtype) for r in res]
             for o, r in zip(outs, res): o[a:b] = r
             cb.on_predict_batch_end(step, {'outputs': outs[0][a:b] if len(outs) == 1 else [o[a:b] for o in outs]})
@@ -686,7 +728,7 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
     self._require_compiled('train')
     data = self._prepare_data(x, y, sample_weight, class_weight, 'train_on_batch')
     self._setup_training(data)
-    with self._buffered():
+    with self.buffered():
         loss, per_output, outs = self._train_step(data)
         if not (math.isfinite(loss) and self._flat.grads_finite()):
             raise FloatingPointError(f"train_on_batch: the loss ({loss}) or its gradient is not finite; the update was not applied. "
@@ -701,13 +743,13 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
 @patch_to(Trainer)
 def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
     "Loss (and metrics) on one batch, without updating."
-    n = check_samples({'x': self._standardize_x(x, 'test_on_batch')}, 'test_on_batch')
+    n = check_samples({'x': self.standardize_inputs(x, 'test_on_batch')}, 'test_on_batch')
     return self.evaluate(x, y, batch_size=n, verbose=0, sample_weight=sample_weight, return_dict=return_dict)
 
 @patch_to(Trainer)
 def predict_on_batch(self, x):
     "Outputs for one batch."
-    n = check_samples({'x': self._standardize_x(x, 'predict_on_batch')}, 'predict_on_batch')
+    n = check_samples({'x': self.standardize_inputs(x, 'predict_on_batch')}, 'predict_on_batch')
     return self.predict(x, batch_size=n, verbose=0)
 
 # ## The seed tutorial, end to end

@@ -248,9 +248,9 @@ def test_maxpooling_taking_over_the_convolutions_relu_changes_nothing():
         seqlearn.clear_session(); set_seed(0)
         m = Sequential([Conv2D(4, 3, activation='relu', input_shape=(10, 10, 2)), MaxPooling2D(), Flatten(), Dense(3)])
         m.compile('adam', seqlearn.losses.SparseCategoricalCrossentropy(from_logits=True))
-        if watch: remove = m.layers[0]._add_hook(lambda layer, out, training: None)   # a watched conv keeps its own ReLU
+        if watch: remove = m.layers[0].add_forward_hook(lambda layer, out, training: None)   # a watched conv keeps its own ReLU
         m.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
-        deferred = m.layers[0]._deferred
+        deferred = m.layers[0].deferred
         return m.get_weights(), m.predict(x, verbose=0), deferred
     (w1, p1, d1), (w2, p2, d2) = train(False), train(True)
     assert d1 and not d2          # fused in the first run only
@@ -277,7 +277,7 @@ def test_a_functional_cnn_fuses_where_a_layer_feeds_only_the_next():
         m.compile('adam', seqlearn.losses.SparseCategoricalCrossentropy(from_logits=True))
         seen = []
         m.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False,
-              callbacks=[seqlearn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(layers[0]._deferred))])
+              callbacks=[seqlearn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(layers[0].deferred))])
         return m.get_weights(), m.predict(x, verbose=0), set(seen)
     (w1, p1, d1), (w2, p2, d2) = train(True), train(False)
     assert d1 == d2 == {True}
@@ -290,6 +290,6 @@ def test_a_functional_cnn_fuses_where_a_layer_feeds_only_the_next():
     m = Model(inp, Dense(3)(out)); m.compile('adam', 'mse')
     seen = []
     m.fit(x, np.zeros((48, 3), 'float32'), epochs=1, batch_size=16, verbose=0,
-          callbacks=[seqlearn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(conv._deferred))])
+          callbacks=[seqlearn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(conv.deferred))])
     assert set(seen) == {False}
 

@@ -124,13 +124,13 @@ def test_merge_function_forms_and_shapes():
 # -- gradients, checked numerically -------------------------------------------------------------------------------------------
 def _check_model_gradients(model, xs, h=1e-6):
     """Analytic d(sum(out * r))/d(weights and inputs) through the model's own backward, against central differences."""
-    outs = model._forward(xs, training=True)
+    outs = model.forward_pass(xs, training=True)
     r = [np.random.default_rng(1).normal(size=o.shape) for o in outs]
-    model._forward(xs, training=True)
+    model.forward_pass(xs, training=True)
     gin = model.backward(r if len(r) > 1 else r[0], need_input_grad=True)
     gin = gin if isinstance(gin, list) else [gin]
     analytic = [w.grad.copy() for w in model.trainable_weights] + list(gin)
-    def loss(): return float(sum((o * rr).sum() for o, rr in zip(model._forward(xs, training=True), r)))
+    def loss(): return float(sum((o * rr).sum() for o, rr in zip(model.forward_pass(xs, training=True), r)))
     numerical = [numerical_gradient(loss, w.value, h) for w in model.trainable_weights] + [numerical_gradient(loss, x, h) for x in xs]
     for a, n in zip(analytic, numerical):
         err = np.max(np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n)))

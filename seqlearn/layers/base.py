@@ -6,15 +6,16 @@
 from __future__ import annotations
 import inspect
 import numpy as np
+from ..engine import CONTEXT, Tape, active_tape, call_training
 from ..core import (floatx, closest_name, snake_case, unique_name, Variable, as_shape, fmt_shape, register_layer,
-                           numerical_gradient, set_seed, patch_to, ShapeError, is_shape_list, as_shapes, fmt_shapes, sample_shape)
+                           numerical_gradient, set_seed, patch_to, ShapeError, is_shape_list, as_shapes, fmt_shapes, sample_shape,
+                           weights_changed)
 from ..summary import table_text
 from ..initializers import get_initializer
 from ..regularizers import get_regularizer
 
 # %% auto #0
-__all__ = ['KerasTensor', 'Node', 'is_symbolic', 'Layer', 'leaf_layers', 'active_tape', 'Tape', 'InputLayer', 'Input',
-           'gradient_check']
+__all__ = ['KerasTensor', 'Node', 'is_symbolic', 'Layer', 'leaf_layers', 'InputLayer', 'Input', 'gradient_check']
 
 # %% ../../nbs/04_layer.ipynb #23688732
 _OPS = {'+': ('Add', 'add'), '-': ('Subtract', 'subtract'), '*': ('Multiply', 'multiply')}
@@ -48,9 +49,10 @@ class KerasTensor:
     def __array__(self, *args, **kwargs): _symbolic_math('numpy')(self)
 
 class Node:
-    "One call of `layer` in a graph: the `inputs` it took and the `outputs` it made (lists of KerasTensors)."
-    def __init__(self, layer, inputs, outputs, several_inputs=False):
+    "One call of `layer` in a graph: the `inputs` it took, the `outputs` it made (lists of KerasTensors), and `training` if the call fixed it."
+    def __init__(self, layer, inputs, outputs, several_inputs=False, training=None):
         self.layer, self.inputs, self.outputs, self.several_inputs = layer, list(inputs), list(outputs), several_inputs
+        self.training = training
         for i, t in enumerate(self.outputs): t.node, t.index = self, i
         layer._inbound_nodes.append(self)
     @property
@@ -67,13 +69,15 @@ class Layer:
     "Base class of all layers: lazy `build`, `call`/`backward`, weights, names, config, and symbolic calls that draw graphs."
     _buffered = False  # set by a model's fit/predict loops: outputs may go into buffers reused every batch
     _several_inputs = False  # True for layers that take a list of inputs (merges)
-    _call_takes_training, _backward_options = True, frozenset()
-    _hooks = ()  # forward hooks `hook(layer, output, training)`, set with `_add_hook` (read every call: kept a tuple when empty)
+    _call_takes_training, _training_has_default, _backward_options = True, True, frozenset()
+    _hooks = ()  # forward hooks `hook(layer, output, training)`, set with `add_forward_hook` (read every call: a tuple when empty)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         # what this class's call and backward accept, read once: a Keras-style `call(self, inputs)` works too
-        cls._call_takes_training = 'training' in inspect.signature(cls.call).parameters
+        params = inspect.signature(cls.call).parameters
+        cls._call_takes_training = 'training' in params
+        cls._training_has_default = 'training' not in params or params['training'].default is not inspect.Parameter.empty
         cls._backward_options = frozenset(inspect.signature(cls.backward).parameters) & {'wrt_preactivation', 'need_input_grad'}
 
     def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, input_dim=None, **kwargs):
@@ -123,10 +127,12 @@ def add_weight(self, shape=None, # The weight's shape, e.g. `(n_in, units)`
     value = get_initializer(initializer or 'glorot_uniform')(as_shape(shape), dtype=dtype)
     v = Variable(np.array(value, dtype=dtype, order='C'), name or f"variable_{len(self._weights)}", trainable, get_regularizer(regularizer))
     self._weights.append(v)
+    weights_changed()
     return v
 
 def _set_trainable(self, value):
     self._trainable = bool(value)
+    weights_changed()  # a fit running now trains the new set of weights from its next step
     self._notify('trainable')
 Layer.trainable = property(lambda self: self._trainable, _set_trainable, doc="Whether training updates this layer's weights.")
 
@@ -214,7 +220,7 @@ def _sample_batch(shape, dtype):
 def compute_output_shape(self, input_shape):
     "The output shape for `input_shape`; by default found by running `call` on a batch of zeros."
     x = [_sample_batch(s, self.dtype) for s in input_shape] if is_shape_list(input_shape) else _sample_batch(input_shape, self.dtype)
-    y = self._run(x, training=False)
+    y = self.run(x, training=False)
     if isinstance(y, (list, tuple)): return [(None,) + tuple(a.shape[1:]) for a in y]
     return (None,) + tuple(np.shape(y)[1:])
 
@@ -228,6 +234,7 @@ def _build(self, input_shape):
                          "the Functional API (a = Input(...); ...; Model(inputs, outputs)).")
     self.validate_input_shape(input_shape)
     if not self.built:
+        _check_call_signature(self)
         self.build(input_shape)
         self.built = True
     self._input_shape = input_shape
@@ -239,6 +246,14 @@ def _build(self, input_shape):
 def _unbuild(self):
     "Forget the weights and shapes (used when a model's build fails half-way, so nothing is left half-built)."
     self.built, self._weights, self._input_shape, self._output_shape = False, [], None, None
+    weights_changed()
+
+def _check_call_signature(layer):
+    "Keras's rule: `training`, when `call` takes it, has a default (calls without it inherit the outer call's flag)."
+    if not layer._training_has_default:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': call(self, inputs, training) needs a default for training, as in "
+                         "Keras: write call(self, inputs, training=None). A call without training= then runs with the flag of the "
+                         "call it is made in (fit: True; predict: False).")
 
 # %% ../../nbs/04_layer.ipynb #9d16cf8c
 @patch_to(Layer)
@@ -256,47 +271,33 @@ def backward(self, grad):
         "of its input, or build it from seqlearn layers (which have one).")
 
 @patch_to(Layer)
-def _run(self, x, training=False):
-    "The forward pass a model's loop calls (arrays already checked); then the forward hooks, if any."
+def run(self, x, training=False):
+    "The forward pass the engine calls (arrays already checked): `call` with the arguments it accepts, then the forward hooks."
     y = self.call(x, training) if self._call_takes_training else self.call(x)
     if self._hooks:
         for hook in self._hooks: hook(self, y, training)
     return y
 
 @patch_to(Layer)
-def _add_hook(self, hook):
-    "Call `hook(layer, output, training)` after each forward pass of this layer (what `ActivationStats` uses); returns a remover."
-    self._hooks = [*self._hooks, hook]
-    def remove(): self._hooks = [h for h in self._hooks if h is not hook]
-    return remove
+def run_backward(self, grad, need_input_grad=True, wrt_preactivation=False):
+    "The backward pass the engine calls: `backward` with the options it accepts (skip the input's gradient; take dL/dlogits)."
+    if need_input_grad and not wrt_preactivation: return self.backward(grad)
+    kw = {}
+    if wrt_preactivation: kw['wrt_preactivation'] = True
+    if not need_input_grad and 'need_input_grad' in self._backward_options: kw['need_input_grad'] = False
+    return self.backward(grad, **kw)
 
 @patch_to(Layer)
-def _backprop(self, grad, need_input_grad=True, fused=False):
-    "`backward` with the options it accepts."
-    if need_input_grad and not fused: return self.backward(grad)
-    opts = self._backward_options
-    kw = {}
-    if fused: kw['wrt_preactivation'] = True
-    if not need_input_grad and 'need_input_grad' in opts: kw['need_input_grad'] = False
-    return self.backward(grad, **kw)
+def add_forward_hook(self, hook):
+    "Call `hook(layer, output, training)` after each forward pass of this layer (what `ActivationStats` uses); returns a remover."
+    self._hooks = [*self._hooks, hook]
+    def remove(): self._hooks = [h for h in self._hooks if h is not hook] or ()
+    return remove
 
 @patch_to(Layer)
 def work_per_sample(self):
     "Multiply-adds of this layer's largest matrix product, per sample (0 for layers without one): what BLAS threading depends on."
     return 0
-
-@patch_to(Layer)
-def _get_call_state(self):
-    "What `call` left for `backward` (a shallow copy of the attributes)."
-    return dict(self.__dict__)
-
-@patch_to(Layer)
-def _set_call_state(self, state): self.__dict__.update(state)
-
-@patch_to(Layer)
-def _set_buffered(self, on):
-    "Let (or stop) `call` write its output into buffers reused every batch (a model's fit and predict loops)."
-    self._buffered = on
 
 def leaf_layers(model):
     "Every layer inside `model` (anything with a `layers` list), nested models opened."
@@ -304,9 +305,34 @@ def leaf_layers(model):
         if isinstance(getattr(l, 'layers', None), list): yield from leaf_layers(l)
         else: yield l
 
+# %% ../../nbs/04_layer.ipynb #647b8c72
 @patch_to(Layer)
-def _fuse_previous(self, previous, on):
-    "In a chain's fit/predict loop, `previous` feeds only this layer: a layer may take over part of its work (see MaxPooling)."
+def get_call_state(self):
+    "What `call` left for `backward` (a shallow copy of the attributes): kept by the engine for a layer called twice in one pass."
+    return dict(self.__dict__)
+
+@patch_to(Layer)
+def set_call_state(self, state):
+    "Put back what `get_call_state` returned, before the `backward` of that call."
+    self.__dict__.update(state)
+
+@patch_to(Layer)
+def set_buffered(self, on):
+    "Let (or stop) `call` write its output into buffers reused every batch (a model's fit and predict loops)."
+    self._buffered = on
+
+@patch_to(Layer)
+def fuse_previous(self, previous, on):
+    "`previous` feeds only this layer (in a chain or a graph): take over part of its work, or give it back (see MaxPooling)."
+
+@patch_to(Layer)
+def defer_activation(self, name, on):
+    "Let the next layer apply this layer's activation `name` instead (True if this layer did so; by default it does not)."
+    return False
+
+@patch_to(Layer)
+def commit_updates(self):
+    "Apply state updates kept pending during a training step (BatchNormalization's moving statistics): called after the optimizer's update."
 
 @patch_to(Layer, as_prop=True)
 def fused_activation(self):
@@ -324,17 +350,25 @@ def _shape_of(x): return [(None,) + a.shape[1:] for a in x] if isinstance(x, lis
 
 @patch_to(Layer)
 def __call__(self, inputs, training=None):
-    "On arrays: build on first use and compute. On symbolic tensors: build, record the connection, return new tensors."
-    if is_symbolic(inputs): return self._call_symbolic(inputs)
+    """On arrays: build on first use and compute. On symbolic tensors: build, record the connection, return new tensors.
+    Without `training`, a call made inside another call (a layer in a model's `call`) takes that call's flag, as in Keras."""
+    if is_symbolic(inputs): return self._call_symbolic(inputs, training)
     x = [self._to_layer_array(a) for a in inputs] if self._several_inputs and isinstance(inputs, (list, tuple)) else self._to_layer_array(inputs)
     shape = _shape_of(x)
     if shape != self._input_shape: self._build(shape)
-    tape = active_tape()
-    if tape is None: return self._run(x, bool(training))
-    return tape.run(self, x, bool(training), given=list(inputs) if isinstance(x, list) else inputs)
+    return _run_in_context(self, x, call_training(training), list(inputs) if isinstance(x, list) else inputs)
+
+def _run_in_context(layer, x, training, given):
+    "Run `layer` with `training` as the flag of the calls inside it, recorded on this thread's tape if one is recording."
+    ctx = CONTEXT
+    outer, ctx.training = ctx.training, training
+    try:
+        tape = active_tape()
+        return layer.run(x, training) if tape is None else tape.run(layer, x, training, given=given)
+    finally: ctx.training = outer
 
 @patch_to(Layer)
-def _call_symbolic(self, inputs):
+def _call_symbolic(self, inputs, training=None):
     several = isinstance(inputs, (list, tuple))
     tensors = list(inputs) if several else [inputs]
     bad = [t for t in tensors if not isinstance(t, KerasTensor)]
@@ -350,7 +384,7 @@ def _call_symbolic(self, inputs):
         raise ShapeError(f"{e}\n\nThe graph up to the failing connection:\n{table}") from None
     outs = ([KerasTensor(s, self.dtype, name=f"{self.name}_{i}") for i, s in enumerate(out_shape)] if is_shape_list(out_shape)
             else [KerasTensor(out_shape, self.dtype, name=self.name)])
-    Node(self, tensors, outs, several_inputs=several)
+    Node(self, tensors, outs, several_inputs=several, training=None if training is None else bool(training))
     return outs if is_shape_list(out_shape) else outs[0]
 
 # %% ../../nbs/04_layer.ipynb #963f135a
@@ -414,40 +448,6 @@ def __getstate__(self):
     state.pop('_hooks', None)  # hooks belong to the callbacks of a running fit
     return state
 
-# %% ../../nbs/04_layer.ipynb #a18a01ca
-_TAPES = []
-
-def active_tape():
-    "The tape recording layer calls now (inside a subclassed model's training forward pass), or None."
-    return _TAPES[-1] if _TAPES else None
-
-class Tape:
-    "Records the layer calls made while a model's `call` runs, so `backward` can go back through them."
-    def __init__(self, owner, inputs):
-        self.owner, self.records = owner, []
-        self.known = {id(a) for a in inputs}
-        self.inputs = list(inputs)
-    def __enter__(self): _TAPES.append(self); return self
-    def __exit__(self, *exc): _TAPES.pop()
-    def check(self, layer, x):
-        for a in (x if isinstance(x, list) else [x]):
-            if id(a) not in self.known:
-                raise ValueError(
-                    f"Layer '{layer.name}' in {type(self.owner).__name__} '{self.owner.name}'.call received an array that no layer produced "
-                    f"(shape {fmt_shape(a.shape)}): a numpy expression on an intermediate result, such as x * 2, a + b or x[:, :3]. "
-                    "seqlearn cannot take gradients through numpy operations. Use a layer for it: Add/Subtract/Multiply/Average/"
-                    "Maximum/Minimum/Concatenate (or add([a, b]) ...), Reshape, Activation, or a custom Layer with a backward().")
-    def run(self, layer, x, training, given=None):
-        "Run `layer` on `x` and record the call. `given` are the arrays as passed, before any cast to the layer's dtype:\n        the gradient goes back to them."
-        given = x if given is None else given
-        self.check(layer, given)
-        _TAPES.append(None)  # the layer's own insides are its business: nested models keep their own tapes
-        try: y = layer._run(x, training)
-        finally: _TAPES.pop()
-        self.records.append((layer, given, y, layer._get_call_state()))
-        for a in (y if isinstance(y, (list, tuple)) else [y]): self.known.add(id(a))
-        return y
-
 # %% ../../nbs/04_layer.ipynb #30f148c8
 @register_layer
 class InputLayer(Layer):
@@ -494,7 +494,7 @@ def gradient_check(layer, # A layer; a float64 twin is built from its config (an
     arg = lambda: xs if several else xs[0]
     def run():
         set_seed(seed)
-        return layer64._run(arg(), training)
+        return layer64.run(arg(), training)
     r = np.random.default_rng(seed + 1).normal(size=np.shape(run()))
     run(); dx = layer64.backward(r)
     dxs = dx if several else [dx]

@@ -103,7 +103,7 @@ class Conv(Layer):
         self.kernel_regularizer, self.bias_regularizer = get_regularizer(kernel_regularizer), get_regularizer(bias_regularizer)
         self.kernel = self.bias = None
         self._cols = self._z = self._y = self._xshape = None  # what call keeps for backward
-        self._defer_relu = self._deferred = False  # set by a MaxPooling that applies this layer's ReLU after pooling
+        self._defer_relu = self.deferred = False  # a MaxPooling after it applies its ReLU (defer_activation); this call did
 
 # %% ../../nbs/05a_layers_conv.ipynb #46b9ee0d
 _AXES = {1: '(batch, steps, channels)', 2: '(batch, height, width, channels)'}
@@ -208,9 +208,9 @@ def call(self, inputs, training=None):
     per, depth = int(np.prod(out, dtype=np.int64)), k.size // self.filters  # rows per sample; values per window
     cols = _array(self, '_colbuf', (len(x) * per, depth + self.use_bias), x.dtype)
     z = _array(self, '_zbuf', (len(x) * per, self.filters), k.dtype)
-    self._deferred = self._defer_relu and not self._hooks   # a MaxPooling after it applies the ReLU (see pooling)
+    self.deferred = self._defer_relu and not self._hooks   # a MaxPooling after it applies the ReLU (see pooling)
     dst, w = cols[:, :depth].reshape(view.shape), self._weight_matrix(depth)
-    relu = self.activation.name == 'relu' and not self._deferred
+    relu = self.activation.name == 'relu' and not self.deferred
     offsets = [(slice(None),) * (1 + self.rank) + o for o in np.ndindex(*self.kernel_size)] if self._copy_per_offset(x) else None
     def part(a, b):  # samples a:b: copy their windows, one GEMM, ReLU in place
         r = slice(a * per, b * per)
@@ -221,9 +221,15 @@ def call(self, inputs, training=None):
         np.matmul(cols[r], w, out=z[r])
         if relu: np.maximum(z[r], 0, out=z[r])
     split_rows(part, len(x), cols.size)
-    y = z if relu or self._deferred else self.activation(z)
+    y = z if relu or self.deferred else self.activation(z)
     self._cols, self._z, self._y, self._per = cols, z, y, per
     return y.reshape((x.shape[0],) + out + (self.filters,))
+
+@patch_to(Conv)
+def defer_activation(self, name, on):
+    "A MaxPooling that alone reads this layer may apply its ReLU after pooling (on a smaller array): agree if it is a ReLU."
+    self._defer_relu = on and name == 'relu' and self.activation.name == 'relu'
+    return self._defer_relu
 
 # %% ../../nbs/05a_layers_conv.ipynb #39b3d77a
 @patch_to(Conv)
@@ -241,7 +247,7 @@ def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
     if self._cols is None:
         raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass first, e.g. model(x, training=True).")
     g, k, per = grad.reshape(self._z.shape), self.kernel.value, self._per
-    wrt_preactivation = wrt_preactivation or self._deferred   # the pooling layer after it took the ReLU's gradient too
+    wrt_preactivation = wrt_preactivation or self.deferred   # the pooling layer after it took the ReLU's gradient too
     relu_grad = self.activation.name == 'relu' and not wrt_preactivation  # its buffers: made here once, not in each thread
     mask = _array(self, '_mask', g.shape, np.bool_) if relu_grad else None
     gbuf = _array(self, '_gbuf', g.shape, self._y.dtype) if relu_grad else None

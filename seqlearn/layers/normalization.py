@@ -131,7 +131,7 @@ def call(self, inputs, training=None):
     if self._training:
         self._xhat, self._inv, mean, var = _normalize(x2, 0, self.epsilon)
         self._pending = (mean[0], var[0])
-        if not self._buffered: self._commit()
+        if not self._buffered: self.commit_updates()
         return self._affine(self._xhat).reshape(inputs.shape)
     self._inv = 1 / np.sqrt(self.moving_variance.value + x2.dtype.type(self.epsilon))
     self._xhat = (x2 - self.moving_mean.value) * self._inv
@@ -145,7 +145,7 @@ def backward(self, grad):
     return _normalize_backward(dxhat, self._xhat, self._inv, 0).reshape(grad.shape)
 
 @patch_to(BatchNormalization)
-def _commit(self):
+def commit_updates(self):
     "Move the moving statistics towards the last training batch's (what the trainer calls after each update)."
     if self._pending is None: return
     (mean, var), m = self._pending, self.momentum

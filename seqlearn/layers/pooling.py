@@ -89,7 +89,7 @@ class MaxPooling(Pooling):
                     np.greater(xk, ya, out=larger); np.multiply(larger, np.uint8(k), out=won); np.maximum(idx[a:b], won, out=idx[a:b])
                 np.maximum(ya, xk, out=ya)
         split_rows(part, len(y), xp.size)
-        self._relu = self._relu_source is not None and self._relu_source._deferred
+        self._relu = self._relu_source is not None and self._relu_source.deferred
         if self._relu: np.maximum(y, 0, out=y)   # the previous layer's ReLU, on the pooled (smaller) array
         self._idx, self._out, self._y = idx, out, y
         return y
@@ -112,11 +112,9 @@ class MaxPooling(Pooling):
         return dx[_inner(self._pads, self._xshape)]
 
 @patch_to(MaxPooling)
-def _fuse_previous(self, previous, on):
-    "Take over a ReLU convolution's activation: relu(max(z)) = max(relu(z)), on an array `pool_size` times smaller."
-    ok = on and isinstance(previous, Conv) and previous.activation.name == 'relu'
-    self._relu_source = previous if ok else None
-    if isinstance(previous, Conv): previous._defer_relu = ok
+def fuse_previous(self, previous, on):
+    "Take over the previous layer's ReLU, if it lets us: relu(max(z)) = max(relu(z)), on an array `pool_size` times smaller."
+    self._relu_source = previous if previous.defer_activation('relu', on) else None
 
 MaxPooling._relu_source, MaxPooling._relu = None, False
 

@@ -6,10 +6,11 @@
 from __future__ import annotations
 import numpy as np
 from ..core import fmt_shape, ShapeError, patch_to, numerical_gradient
+from ..engine import CONTEXT, Step, Records
 from ..layers.base import KerasTensor, InputLayer
 
 # %% auto #0
-__all__ = ['Graph', 'WeightGrads', 'graph_gradient_check']
+__all__ = ['Graph', 'graph_gradient_check']
 
 # %% ../../nbs/16_graph.ipynb #c3103f7c
 def _check_tensors(tensors, what, owner):
@@ -52,36 +53,34 @@ def _layer_order(inputs, nodes, layer_index):
     return sorted(layer_depth, key=lambda l: (-layer_depth[l], layer_index[l]))
 
 # %% ../../nbs/16_graph.ipynb #3003ff51
-class _Step:
-    "One layer call of a graph, in slots."
-    def __init__(self, layer, ins, outs, several_in, several_out):
-        self.layer, self.ins, self.outs, self.several_in, self.several_out = layer, ins, outs, several_in, several_out
-        self.shared = self.internal_input = False
-
-class Graph:
-    "The layer calls between `inputs` and `outputs` (symbolic tensors), ready to run forward and backward on arrays."
+class Graph(Records):
+    "The layer calls between `inputs` and `outputs` (symbolic tensors) as the engine's steps, ready to run forward and backward on arrays."
     def __init__(self, inputs, outputs, owner='The model'):
+        super().__init__()
         _check_tensors(inputs, 'inputs', owner); _check_tensors(outputs, 'outputs', owner)
         for t in inputs:
             if not isinstance(t.node.layer, InputLayer):
                 raise ValueError(f"{owner}: every input must come from Input(); '{t.name}' is the output of layer '{t.node.layer.name}'.")
         self.inputs, self.outputs = list(inputs), list(outputs)
         self.nodes, index = _walk(self.inputs, self.outputs, owner)
-        self.layers = _layer_order(self.inputs, self.nodes, index)
+        self._layers = _layer_order(self.inputs, self.nodes, index)
         slot = {}
         for t in self.inputs + [t for n in self.nodes for t in n.outputs]: slot.setdefault(id(t), len(slot))
         self.n_slots, self.input_slots = len(slot), [slot[id(t)] for t in self.inputs]
         self.output_slots = [slot[id(t)] for t in self.outputs]
-        self.steps = [_Step(n.layer, [slot[id(t)] for t in n.inputs], [slot[id(t)] for t in n.outputs], n.several_inputs,
-                            len(n.outputs) > 1) for n in self.nodes]
+        self.steps = [Step(n.layer, [slot[id(t)] for t in n.inputs], [slot[id(t)] for t in n.outputs], n.several_inputs,
+                           len(n.outputs) > 1, n.training) for n in self.nodes]
         calls = {}
         for s in self.steps: calls[s.layer] = calls.get(s.layer, 0) + 1
         inputs_set = set(self.input_slots)
         for s in self.steps:
             s.shared = calls[s.layer] > 1
             s.internal_input = any(i not in inputs_set for i in s.ins)
-        self._fusable, self._chains = self._find_fusable(), self._chained()
-        self._states, self._like = {}, None
+        self._fusable, self._chains, self.chain = self._find_fusable(), self._chained(), self._as_chain()
+        self.ran = False  # a forward pass has run (backward needs one)
+
+    @property
+    def layers(self): return self._layers
 
 # %% ../../nbs/16_graph.ipynb #6b1b47e5
 @patch_to(Graph)
@@ -104,67 +103,59 @@ def fusable_outputs(self):
 
 # %% ../../nbs/16_graph.ipynb #82467ce0
 @patch_to(Graph)
+def _as_chain(self):
+    "The layers in order when the graph is a plain chain (each call feeding only the next, as in a Sequential), else None."
+    prev = self.input_slots[0] if len(self.input_slots) == 1 else None
+    for st in self.steps:
+        if st.several_in or st.several_out or st.shared or st.training is not None or st.ins[0] != prev: return None
+        prev = st.outs[0]
+    return [st.layer for st in self.steps] if self.steps and self.output_slots == [prev] else None
+
+@patch_to(Graph)
 def forward(self, arrays, training=False):
-    "The output arrays for the input `arrays` (one per input, in order)."
-    vals = [None] * self.n_slots
-    for s, a in zip(self.input_slots, arrays): vals[s] = a
-    states = self._states
-    states.clear()
-    for k, st in enumerate(self.steps):
-        x = [vals[i] for i in st.ins] if st.several_in else vals[st.ins[0]]
-        y = st.layer._run(x, training)
-        if st.several_out:
-            for o, v in zip(st.outs, y): vals[o] = v
-        else: vals[st.outs[0]] = y
-        if st.shared: states[k] = st.layer._get_call_state()
-    self._like = vals
-    return [vals[s] for s in self.output_slots]
+    "The output arrays for the input `arrays` (one per input, in order); the calls inside each layer inherit `training`."
+    ctx = CONTEXT
+    outer, ctx.training = ctx.training, training
+    try:
+        if self.chain is not None:  # a chain needs no slots: each layer's output is the next one's input
+            x = arrays[0]
+            for layer in self.chain: x = layer.run(x, training)
+            self.ran = True
+            return [x]
+        vals = [None] * self.n_slots
+        for s, a in zip(self.input_slots, arrays): vals[s] = a
+        states = self.states
+        states.clear()
+        for k, st in enumerate(self.steps):
+            x = [vals[i] for i in st.ins] if st.several_in else vals[st.ins[0]]
+            y = st.layer.run(x, training if st.training is None else st.training)
+            if st.several_out:
+                for o, v in zip(st.outs, y): vals[o] = v
+            else: vals[st.outs[0]] = y
+            if st.shared: states[k] = st.layer.get_call_state()
+        self.vals, self.ran = vals, True
+        return [vals[s] for s in self.output_slots]
+    finally: ctx.training = outer
 
 # %% ../../nbs/16_graph.ipynb #af5a28ef
-class WeightGrads:
-    """The weight-gradient bookkeeping of one backward pass: a layer called several times has its gradients summed
-    over its calls (each `backward` overwrites `.grad`), and a layer the gradient never reached gets zeros."""
-    def __init__(self): self.sums, self.touched = {}, set()
-    def after(self, layer, shared):
-        "Note that `layer.backward` just ran; `shared`: the layer has other calls in this pass."
-        self.touched.add(id(layer))
-        if not shared: return
-        ws = layer.trainable_weights
-        if layer not in self.sums: self.sums[layer] = [w.grad.copy() for w in ws]
-        else:
-            for a, w in zip(self.sums[layer], ws): a += w.grad
-    def finish(self, layers):
-        "Write the sums back, and zero the gradients of `layers` that backward never reached."
-        for layer, arrays in self.sums.items():
-            for a, w in zip(arrays, layer.trainable_weights): w.grad[...] = a
-        for layer in layers:
-            if id(layer) not in self.touched:
-                for w in layer.trainable_weights: w.grad[...] = 0
-
 @patch_to(Graph)
 def backward(self, out_grads, fused=None, need_input_grads=False):
     "Fill every weight's gradient from `out_grads` (one per output, or None); returns the inputs' gradients (or None)."
-    if self._like is None: raise RuntimeError("backward needs a forward pass first, e.g. model(x, training=True).")
-    grads = [None] * self.n_slots
+    if not self.ran: raise RuntimeError("backward needs a forward pass first, e.g. model(x, training=True).")
+    if self.chain is not None:  # a chain: each layer's input gradient is the gradient of the one before
+        g, layers = out_grads[0], self.chain
+        if g is None:
+            Records.backward(self, {}, ())  # nothing reaches any layer: their gradients are zero
+            return [None] if need_input_grads else None
+        last, f = len(layers) - 1, bool(fused and fused[0])
+        for i in range(last, -1, -1): g = layers[i].run_backward(g, i > 0 or need_input_grads, f and i == last)
+        return [g] if need_input_grads else None
+    grads = {}
     for slot, g in zip(self.output_slots, out_grads):
-        if g is not None: grads[slot] = g if grads[slot] is None else grads[slot] + g
-    fused_steps = {f[0] for f, on in zip(self._fusable, fused or []) if on and f is not None}
-    wg = WeightGrads()
-    for k in range(len(self.steps) - 1, -1, -1):
-        st = self.steps[k]
-        gs = [grads[o] for o in st.outs]
-        if all(g is None for g in gs): continue
-        for o in st.outs: grads[o] = None
-        if st.several_out: gs = [np.zeros_like(self._like[o]) if g is None else g for o, g in zip(st.outs, gs)]
-        if st.shared: st.layer._set_call_state(self._states[k])
-        need = st.internal_input or need_input_grads
-        gin = st.layer._backprop(gs if st.several_out else gs[0], need_input_grad=need, fused=k in fused_steps)
-        wg.after(st.layer, st.shared)
-        if need and gin is not None:
-            for i, gi in zip(st.ins, gin if st.several_in else [gin]):
-                grads[i] = gi if grads[i] is None else grads[i] + gi
-    wg.finish(self.layers)
-    return [grads[s] for s in self.input_slots] if need_input_grads else None
+        if g is not None: grads[slot] = g if slot not in grads else grads[slot] + g
+    fused_steps = {f[0] for f, on in zip(self._fusable, fused or ()) if on and f is not None}
+    res = Records.backward(self, grads, fused_steps, self.input_slots if need_input_grads else ())
+    return res if need_input_grads else None
 
 # %% ../../nbs/16_graph.ipynb #6fcc8d06
 @patch_to(Graph)
@@ -195,18 +186,18 @@ def _chained(self):
 def set_buffered(self, on):
     "Let (or stop) layers called once reuse output buffers between batches, and chained layers fuse their work."
     for st in self.steps:
-        if not st.shared: st.layer._set_buffered(on)
-    for a, b in self._chains: b._fuse_previous(a, on)
+        if not st.shared: st.layer.set_buffered(on)
+    for a, b in self._chains: b.fuse_previous(a, on)
 
 @patch_to(Graph)
 def call_state(self):
     "Everything a forward pass left for backward: the values, the shared layers' states, and every layer's state."
-    return {'states': dict(self._states), 'like': self._like, 'layers': {l: l._get_call_state() for l in self.layers}}
+    return {'states': dict(self.states), 'vals': self.vals, 'ran': self.ran, 'layers': {l: l.get_call_state() for l in self.layers}}
 
 @patch_to(Graph)
 def set_call_state(self, state):
-    self._states, self._like = dict(state['states']), state['like']
-    for l, s in state['layers'].items(): l._set_call_state(s)
+    self.states, self.vals, self.ran = dict(state['states']), state['vals'], state['ran']
+    for l, s in state['layers'].items(): l.set_call_state(s)
 
 # %% ../../nbs/16_graph.ipynb #5ae11247
 def graph_gradient_check(graph, arrays, training=False, h=1e-6, seed=0):

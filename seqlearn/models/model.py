@@ -7,10 +7,11 @@ from __future__ import annotations
 import contextlib, importlib
 import numpy as np
 from ..core import unique_name, snake_case, fmt_shape, register_layer, ShapeError, patch_to, closest_name
-from ..layers.base import Layer, KerasTensor, InputLayer, Tape, active_tape, is_symbolic, is_shape_list, _sample_batch
+from ..engine import Tape, CONTEXT
+from ..layers.base import Layer, KerasTensor, InputLayer, is_symbolic, is_shape_list, _sample_batch, _run_in_context, leaf_layers
 from ..data import standardize, check_batch, to_array
 from ..trainer import Trainer, one_thread
-from .graph import Graph, WeightGrads
+from .graph import Graph
 from .. import saving, summary as summary_mod
 
 # %% auto #0
@@ -27,27 +28,33 @@ class Model(Trainer, Layer):
         if args or 'inputs' in kwargs or 'outputs' in kwargs:
             raise TypeError(f"{type(self).__name__} is a subclassed model: create its layers in __init__ and use them in call(); "
                             "Model(inputs=..., outputs=...) is for functional models.")
-        self._tracked = []  # layers assigned as attributes, in order (a subclassed model's layers)
         Layer.__init__(self, name=name or unique_name(snake_case(type(self).__name__)), trainable=trainable, **kwargs)
         Trainer.__init__(self)
-        self._tape = self._tape_out = None  # the layer calls and outputs of the last training forward pass (subclassed)
+        self._trace = None      # the layer calls of the last training forward pass (a subclassed model's Tape)
         self._n_inputs = self._n_outputs = None
+        self._output_keys = None  # the keys of outputs given (or returned) as a dict: predict returns a dict too
+        self._output_tuple = False  # call returned a tuple: kept a tuple
         self._build_input_shape = None
-
-    def __setattr__(self, name, value):
-        tracked = self.__dict__.get('_tracked')
-        if tracked is not None and not name.startswith('_'):
-            for v in (value if isinstance(value, (list, tuple)) else [value]):
-                if isinstance(v, Layer) and v is not self and all(v is not t for t in tracked): tracked.append(v)
-        object.__setattr__(self, name, value)
+        self._base_attrs = frozenset(self.__dict__) | {'_base_attrs'}  # what seqlearn sets: the rest is the user's (tracked)
 
     def __repr__(self): return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 # %% ../../nbs/17_model.ipynb #730a5fe4
+def _find_layers(value, out, seen):
+    "The layers in `value`: a layer, or lists, tuples and dicts of them, nested (Keras tracks all of these)."
+    if isinstance(value, Layer):
+        if id(value) not in seen: seen.add(id(value)); out.append(value)
+    elif isinstance(value, (list, tuple, dict)) and id(value) not in seen:
+        seen.add(id(value))
+        for v in (value.values() if isinstance(value, dict) else value): _find_layers(v, out, seen)
+
 @patch_to(Model, as_prop=True)
 def layers(self):
-    "The model's layers (a subclassed model: those assigned as attributes, in order)."
-    return list(self._tracked)
+    "The model's layers: a subclassed model's are its attributes that are layers, or lists, tuples and dicts of them (also filled later), in order."
+    out, seen = [], {id(self)}
+    for k, v in self.__dict__.items():
+        if k not in self._base_attrs: _find_layers(v, out, seen)
+    return out
 
 def _unique(ws):
     seen, out = set(), []
@@ -130,27 +137,37 @@ def get_layer(self, name=None, # The layer's name
                      + f" Its layers: {', '.join(l.name for l in self.layers)}.")
 
 @patch_to(Model)
-def _set_buffered(self, on):
+def set_buffered(self, on):
     "A subclassed model's `call` may use a layer twice, so its layers never reuse output buffers (graphs and chains do)."
 
 @patch_to(Model)
 @one_thread
 def __call__(self, inputs, training=None):
-    "On arrays: check them (building the model if needed) and compute. On symbolic tensors: record the call, as any layer."
-    if is_symbolic(inputs): return self._call_symbolic(inputs)
-    xs = self._standardize_x(inputs, 'calling the model')
+    """On arrays: check them (building the model if needed) and compute, `training` inherited as for any layer. On symbolic
+    tensors: record the call, as any layer."""
+    if is_symbolic(inputs): return self._call_symbolic(inputs, training)
+    xs = self.standardize_inputs(inputs, 'calling the model')
     x = xs if len(xs) > 1 else xs[0]
-    tape = active_tape()
-    if tape is None: return self._run(x, bool(training))
-    return tape.run(self, x, bool(training), given=list(inputs) if isinstance(inputs, (list, tuple)) else inputs)
+    return _run_in_context(self, x, bool(training) if training is not None else bool(CONTEXT.training),
+                           list(inputs) if isinstance(inputs, (list, tuple)) else inputs)
 
 @patch_to(Model)
 @contextlib.contextmanager
-def _buffered(self):
+def buffered(self):
     "Within this block layers may write their outputs into buffers reused every batch (fit and predict use it)."
-    self._set_buffered(True)
+    self.set_buffered(True)
     try: yield
-    finally: self._set_buffered(False)
+    finally: self.set_buffered(False)
+
+@patch_to(Model)
+def commit_updates(self):
+    "Apply the state updates the model's layers kept pending during the step (BatchNormalization's moving statistics)."
+    for l in self.update_layers(): l.commit_updates()
+
+@patch_to(Model)
+def update_layers(self):
+    "The layers (nested models opened) that keep state updates for `commit_updates`: those that override it."
+    return [l for l in leaf_layers(self) if type(l).commit_updates is not Layer.commit_updates]
 
 # %% ../../nbs/17_model.ipynb #a0c7f090
 LIVE_SUMMARY = 'seqlearn.widgets:live_summary'
@@ -208,39 +225,51 @@ def _require_built(self, what):
                          "call model.build((None, n_features)), or call the model (or fit) on data.")
 
 # %% ../../nbs/17_model.ipynb #5e83d59b
-@patch_to(Model)
-def _input_names(self): return [f"input_{i + 1}" for i in range(self._n_inputs or 1)]
+@patch_to(Model, as_prop=True)
+def input_names(self):
+    "The inputs' names: what a dict of `x` is keyed by (a subclassed model: 'input_1', ...)."
+    return [f"input_{i + 1}" for i in range(self._n_inputs or 1)]
 
-@patch_to(Model)
-def _output_names(self):
-    if self._n_outputs is None: self._require_built('fit')
+@patch_to(Model, as_prop=True)
+def output_names(self):
+    "The outputs' names, what losses, metrics and a dict of `y` are keyed by; None until known (a subclassed model: once built)."
+    if self._n_outputs is None: return None
+    if self._output_keys: return list(self._output_keys)
     return ['output'] if self._n_outputs == 1 else [f"output_{i + 1}" for i in range(self._n_outputs)]
 
-@patch_to(Model)
-def _known_output_names(self): return self._output_names() if self._n_outputs is not None else None
-
-@patch_to(Model)
-def _output_shapes(self):
+@patch_to(Model, as_prop=True)
+def output_shapes(self):
+    "The output shapes, one per output, in the order of `output_names`."
     s = self.output_shape
     return s if is_shape_list(s) else [s]
 
 @patch_to(Model)
-def _fusable_outputs(self): return [None] * len(self._output_names())
+def fusable_outputs(self):
+    "Per output, the activation a loss may skip by giving dL/dlogits (None: none; a subclassed model's `call` is opaque)."
+    return [None] * len(self.output_names)
+
+def _as_list(x): return list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, (list, tuple)) else [x]
+
+def _note_structure(model, out):
+    "Remember how `call` returns its outputs: one array, a list, a tuple, or a dict (whose keys name the outputs)."
+    model._output_keys = list(out) if isinstance(out, dict) else None
+    model._output_tuple = isinstance(out, tuple)
+    model._n_outputs = len(_as_list(out))
 
 def _call_on_zeros(model, input_shape):
-    "(inputs, outputs, several outputs): `call` run on one-sample batches of zeros of `input_shape` (one or a list)."
+    "(inputs, outputs): `call` run on one-sample batches of zeros of `input_shape` (one or a list), in inference."
     xs = [_sample_batch(s, model.dtype) for s in (input_shape if is_shape_list(input_shape) else [input_shape])]
-    out = model.call(xs if len(xs) > 1 else xs[0], training=False)
-    return xs, (list(out) if isinstance(out, (list, tuple)) else [out]), isinstance(out, (list, tuple))
+    return xs, _call(model, xs if len(xs) > 1 else xs[0], False)
 
 @patch_to(Model)
 def build(self, input_shape):
     "Build every layer by running `call` on a batch of zeros of `input_shape` (one shape, or a list for several inputs)."
-    xs, outs, several = _call_on_zeros(self, input_shape)
-    self._n_inputs, self._n_outputs = len(xs), len(outs)
+    xs, out = _call_on_zeros(self, input_shape)
+    _note_structure(self, out)
+    self._n_inputs = len(xs)
     self._build_input_shape = self._input_shape = input_shape
-    shapes = [(None,) + o.shape[1:] for o in outs]
-    self._output_shape = shapes if several else shapes[0]
+    shapes = [(None,) + np.shape(o)[1:] for o in _as_list(out)]
+    self._output_shape = shapes if isinstance(out, (list, tuple, dict)) else shapes[0]
     self.built = True
 
 @patch_to(Model)
@@ -248,12 +277,13 @@ def compute_output_shape(self, input_shape):
     if not self.built:  # building runs call once and records the output shape(s)
         self.build(input_shape)
         res = self._output_shape if is_shape_list(self._output_shape) else [self._output_shape]
-    else: res = [(None,) + o.shape[1:] for o in _call_on_zeros(self, input_shape)[1]]
+    else: res = [(None,) + np.shape(o)[1:] for o in _as_list(_call_on_zeros(self, input_shape)[1])]
     return res if len(res) > 1 else res[0]
 
 # %% ../../nbs/17_model.ipynb #42ae0185
 @patch_to(Model)
-def _standardize_x(self, x, where):
+def standardize_inputs(self, x, where='calling the model'):
+    "The input arrays (one per input), checked, the model built on first use; `where` names the caller in errors."
     several = isinstance(x, (list, tuple)) and len(x) > 0 and all(hasattr(a, 'shape') or isinstance(a, (list, tuple)) for a in x) \
         and any(hasattr(a, 'shape') for a in x)
     xs = [to_array(a, f"x[{i}]") for i, a in enumerate(x)] if several else [to_array(x, 'x')]
@@ -263,70 +293,64 @@ def _standardize_x(self, x, where):
         raise ValueError(f"{where}: {type(self).__name__} '{self.name}' was built for {self._n_inputs} input(s), got {len(xs)}.")
     return xs
 
+def _call(model, x, training):
+    "`model.call(x)` with the arguments it accepts, the layers called inside inheriting `training`."
+    ctx = CONTEXT
+    outer, ctx.training = ctx.training, training
+    try: return model.call(x, training=training) if model._call_takes_training else model.call(x)
+    finally: ctx.training = outer
+
 @patch_to(Model)
-def _run(self, x, training=False):
-    "Run `call`; in training, record the layer calls on a tape so that `backward` can go back through them."
+def run(self, x, training=False):
+    "Run `call`; in training, trace the layer calls on a tape (the engine's steps) so that `backward` can go back through them."
     if not training:
-        self._tape = None
-        return self.call(x, training=False)
+        self._trace = None
+        return _call(self, x, False)
     tape = Tape(self, x if isinstance(x, list) else [x])
-    with tape: y = self.call(x, training=True)
-    outs = y if isinstance(y, (list, tuple)) else [y]
-    for o in outs:
-        if id(o) not in tape.known:
+    with tape: y = _call(self, x, True)
+    for o in _as_list(y):
+        if id(o) not in tape.slot:
             raise ValueError(f"{type(self).__name__} '{self.name}'.call returned an array that no layer produced (shape "
                              f"{fmt_shape(np.shape(o))}): seqlearn cannot take gradients through numpy operations. Return the output "
                              "of a layer (use a merge layer such as Add or Concatenate, or Activation, for the last step).")
-    self._tape, self._tape_out = tape, outs
+    tape.output_slots = [tape.slot[id(o)] for o in _as_list(y)]
+    self._trace = tape
     return y
 
 @patch_to(Model)
-def _forward(self, xs, training=False):
-    y = self._run(xs if len(xs) > 1 else xs[0], training)
-    return list(y) if isinstance(y, (list, tuple)) else [y]
+def forward_pass(self, xs, training=False):
+    "The outputs (a list, one per output) for the input arrays `xs` (one per input): what fit, evaluate and predict run."
+    return _as_list(self.run(xs if len(xs) > 1 else xs[0], training))
 
 # %% ../../nbs/17_model.ipynb #6b1ef381
 @patch_to(Model)
 def backward(self, grad, need_input_grad=True):
     "Go back through the last training `call`: fill every weight's gradient; return the input's gradient(s)."
-    if self._tape is None:
+    tape = self._trace
+    if tape is None:
         raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass in training mode first: "
                            "model(x, training=True).")
-    tape, outs = self._tape, self._tape_out
     grads = {}
-    for o, g in zip(outs, grad if isinstance(grad, (list, tuple)) else [grad]):
-        if g is not None: grads[id(o)] = g if id(o) not in grads else grads[id(o)] + g
-    calls = {}
-    for layer, *_ in tape.records: calls[id(layer)] = calls.get(id(layer), 0) + 1
-    wg = WeightGrads()
-    for layer, x, y, state in reversed(tape.records):
-        ys = y if isinstance(y, (list, tuple)) else [y]
-        gs = [grads.pop(id(o), None) for o in ys]
-        if all(g is None for g in gs): continue
-        gs = [np.zeros_like(o) if g is None else g for o, g in zip(ys, gs)]
-        layer._set_call_state(state)
-        gin = layer._backprop(gs if isinstance(y, (list, tuple)) else gs[0])
-        wg.after(layer, calls[id(layer)] > 1)
-        for a, g in zip(x if isinstance(x, list) else [x], gin if isinstance(x, list) else [gin]):
-            grads[id(a)] = g if id(a) not in grads else grads[id(a)] + g
-    wg.finish(self.layers)
+    for s, g in zip(tape.output_slots, _as_list(grad)):
+        if g is not None: grads[s] = g if s not in grads else grads[s] + g
+    ins = tape.backward(grads, (), tape.input_slots if need_input_grad else ())
     if not need_input_grad: return None
-    ins = [grads.get(id(a)) for a in tape.inputs]
-    ins = [np.zeros_like(a) if g is None else g for a, g in zip(tape.inputs, ins)]
+    ins = [np.zeros_like(tape.vals[s]) if g is None else g for s, g in zip(tape.input_slots, ins)]
     return ins if len(ins) > 1 else ins[0]
 
 @patch_to(Model)
-def _backward(self, grads, fused=None):
+def backward_pass(self, grads, fused=None):
+    "Fill every weight's gradient from the outputs' gradients (a list, one per output, None where no loss): what fit runs."
     self.backward(grads if len(grads) > 1 else grads[0], need_input_grad=False)
 
 @patch_to(Model)
-def _get_call_state(self):
-    return {'self': dict(self.__dict__), 'layers': {id(l): (l, l._get_call_state()) for l in self.layers}}
+def get_call_state(self):
+    return {'self': dict(self.__dict__), 'layers': {id(l): (l, l.get_call_state()) for l in self.layers}}
 
 @patch_to(Model)
-def _set_call_state(self, state):
+def set_call_state(self, state):
     self.__dict__.update(state['self'])
-    for l, s in state['layers'].values(): l._set_call_state(s)
+    for l, s in state['layers'].values(): l.set_call_state(s)
 
 @patch_to(Model)
 def get_config(self):
@@ -339,8 +363,6 @@ def _model_from_config(cls, config, custom_objects=None):
 Model.from_config = classmethod(_model_from_config)
 
 # %% ../../nbs/17_model.ipynb #d31b9091
-def _as_list(x): return list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, (list, tuple)) else [x]
-
 @register_layer
 class Functional(Model):
     "A model whose layers form a graph from `inputs` to `outputs` (what `Model(inputs, outputs)` returns)."
@@ -380,25 +402,22 @@ def outputs(self): return list(self._graph.outputs)
 Functional.input = property(lambda self: self.inputs[0] if self._n_inputs == 1 else self.inputs, doc="The input tensor (or the list).")
 Functional.output = property(lambda self: self.outputs if self._several_out else self.outputs[0], doc="The output tensor (or the list).")
 
-@patch_to(Functional)
-def _input_names(self): return [t.node.layer.name for t in self._graph.inputs]
+@patch_to(Functional, as_prop=True)
+def input_names(self): return [t.node.layer.name for t in self._graph.inputs]
+
+@patch_to(Functional, as_prop=True)
+def output_names(self): return list(self._out_names)
+
+@patch_to(Functional, as_prop=True)
+def output_shapes(self): return [t.shape for t in self._graph.outputs]
 
 @patch_to(Functional)
-def _output_names(self): return list(self._out_names)
-
-@patch_to(Functional)
-def _known_output_names(self): return list(self._out_names)
-
-@patch_to(Functional)
-def _output_shapes(self): return [t.shape for t in self._graph.outputs]
-
-@patch_to(Functional)
-def _fusable_outputs(self): return self._graph.fusable_outputs()
+def fusable_outputs(self): return self._graph.fusable_outputs()
 
 # %% ../../nbs/17_model.ipynb #b0b67fca
 @patch_to(Functional)
-def _standardize_x(self, x, where):
-    xs = standardize(x, self._input_names(), 'x', where, model_name=f"Model '{self.name}'")
+def standardize_inputs(self, x, where='calling the model'):
+    xs = standardize(x, self.input_names, 'x', where, model_name=f"Model '{self.name}'")
     for a, t in zip(xs, self._graph.inputs):
         check_batch(a, where, 'x' if self._n_inputs == 1 else f"x['{t.name}']")
         if tuple(a.shape[1:]) != tuple(t.shape[1:]):
@@ -407,10 +426,10 @@ def _standardize_x(self, x, where):
     return xs
 
 @patch_to(Functional)
-def _forward(self, xs, training=False): return self._graph.forward(xs, training)
+def forward_pass(self, xs, training=False): return self._graph.forward(xs, training)
 
 @patch_to(Functional)
-def _backward(self, grads, fused=None): self._graph.backward(grads, fused)
+def backward_pass(self, grads, fused=None): self._graph.backward(grads, fused)
 
 @patch_to(Functional)
 def _pack(self, outs):
@@ -422,7 +441,7 @@ def _pack(self, outs):
 def call(self, inputs, training=None): return self._pack(self._graph.forward(_as_list(inputs), bool(training)))
 
 @patch_to(Functional)
-def _run(self, x, training=False): return self.call(x, training)
+def run(self, x, training=False): return self.call(x, training)
 
 @patch_to(Functional)
 def backward(self, grad, need_input_grad=True):
@@ -440,13 +459,13 @@ def compute_output_shape(self, input_shape):
 def build(self, input_shape): self.built = True
 
 @patch_to(Functional)
-def _set_buffered(self, on): self._graph.set_buffered(on)
+def set_buffered(self, on): self._graph.set_buffered(on)
 
 @patch_to(Functional)
-def _get_call_state(self): return {'self': dict(self.__dict__), 'graph': self._graph.call_state()}
+def get_call_state(self): return {'self': dict(self.__dict__), 'graph': self._graph.call_state()}
 
 @patch_to(Functional)
-def _set_call_state(self, state):
+def set_call_state(self, state):
     self.__dict__.update(state['self']); self._graph.set_call_state(state['graph'])
 
 @patch_to(Functional)

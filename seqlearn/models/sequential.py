@@ -11,6 +11,7 @@ from ..layers.base import Layer, KerasTensor, InputLayer, is_shape_list
 from ..data import standardize, check_batch
 from ..trainer import Trainer
 from .model import Model
+from .graph import Graph
 from .. import saving, summary as summary_mod
 
 # %% auto #0
@@ -32,7 +33,8 @@ class Sequential(Model):
                  trainable=True):
         super().__init__(name=name or unique_name('sequential'), trainable=trainable)
         self._layers, self._input_layer = [], None
-        self._symbolic = None  # (inputs, outputs) tensors once built, made on first use
+        self._graph = None     # the chain as a Graph (what runs it), made when first needed once built; dropped by add/pop
+        self._built = False    # every layer has its weights (set by build and add, kept by pop)
         if layers is not None:
             for layer in ([layers] if isinstance(layers, (Layer, KerasTensor)) else layers): self.add(layer)
 
@@ -68,9 +70,8 @@ def output_shape(self):
 @patch_to(Sequential, as_prop=True)
 def built(self) -> bool:
     "True once every layer has its weights."
-    return (bool(self._layers) and _known_input_shape(self) is not None
-            and all(l.built and l.output_shape is not None for l in self._layers))
-Sequential.built = Sequential.built.setter(lambda self, value: None)  # Layer.__init__ sets it; a chain is built when its layers are
+    return self._built
+Sequential.built = Sequential.built.setter(lambda self, value: None)  # Layer.__init__ sets it; build and add keep _built
 
 # %% ../../nbs/18_sequential.ipynb #2f4c904f
 @patch_to(Sequential)
@@ -109,13 +110,14 @@ def add(self, layer # The layer to append (or an `Input(...)` first, or a model)
         self._check_addable(layer)
         shape = self._layers[-1].output_shape if self._layers and self.built else (
             self._input_layer._output_shape if self._input_layer is not None and not self._layers else None)
-        if not self._layers and self._input_layer is None and layer._input_shape_arg is not None:
-            shape = (None,) + layer._input_shape_arg
+        if not self._layers and self._input_layer is None:
+            if layer._input_shape_arg is not None: shape = (None,) + layer._input_shape_arg
+            elif layer.built and layer.input_shape is not None: shape = layer.input_shape  # a built layer or model first
         if shape is not None: self._build_layers([layer], shape, self._layers)
         self._layers.append(layer)
-        self._tracked.append(layer)
+        self._built = shape is not None
         layer._observers.append(self._on_layer_event)
-    self._symbolic = None
+    self._drop_graph()
     self._notify('add')
 
 @patch_to(Sequential)
@@ -123,9 +125,9 @@ def pop(self):
     "Remove and return the last layer."
     if not self._layers: raise TypeError(f"There are no layers in Sequential '{self.name}' to pop.")
     layer = self._layers.pop()
-    self._tracked.remove(layer)
     if self._on_layer_event in layer._observers: layer._observers.remove(self._on_layer_event)
-    self._symbolic = None
+    self._built = self._built and bool(self._layers)
+    self._drop_graph()
     self._notify('pop')
     return layer
 
@@ -151,7 +153,7 @@ def _build_layers(self, layers, shape, before=()):
             rows = summary_mod.summary_rows(_Partial(self, [*before, *layers[:i]]))
             table = summary_mod.table_text(self.name, rows, failing=(layer, shape))
             raise ShapeError(f"{e}\n\nThe model up to the failing layer:\n{table}") from None
-    self._symbolic = None
+    self._drop_graph()
     return shape
 
 class _Partial:
@@ -178,7 +180,7 @@ def build(self, input_shape=None # The full input shape with the batch dimension
         raise ShapeError(f"Sequential '{self.name}' was declared with Input shape {fmt_shape(self._input_layer.shape)}, "
                          f"but build() got {fmt_shape(shape)}. Use data whose samples have shape {fmt_shape(self._input_layer.shape)}.")
     self._build_layers(self._layers, shape)
-    self._build_input_shape = shape
+    self._built, self._build_input_shape = True, shape
     self._notify('build')
 
 @patch_to(Sequential)
@@ -203,46 +205,51 @@ def _build(self, input_shape):
 
 # %% ../../nbs/18_sequential.ipynb #903b4950
 @patch_to(Sequential)
-def _symbolic_graph(self):
-    if not self.built: self._require_built('inputs')
-    if self._symbolic is None:
-        inp = self._input_layer.output_tensor if self._input_layer is not None else InputLayer(shape=self.input_shape[1:]).output_tensor
+def _chain_graph(self):
+    "The chain as a Graph from an Input through every layer: made once the model is built, and what runs it."
+    if self._graph is None:
+        if not self.built: self._require_built('inputs')
+        inp = (self._input_layer.output_tensor if self._input_layer is not None else
+               InputLayer(shape=self.input_shape[1:], name=f"{self.name}_input", dtype=self.dtype).output_tensor)
         x = inp
         for l in self._layers: x = l(x)
-        self._symbolic = ([inp], [x])
-    return self._symbolic
+        self._graph = Graph([inp], [x], f"Sequential '{self.name}'")
+    return self._graph
 
-Sequential.inputs = property(lambda self: list(self._symbolic_graph()[0]), doc="The input tensor, in a list (once built).")
-Sequential.outputs = property(lambda self: list(self._symbolic_graph()[1]), doc="The output tensor, in a list (once built).")
-Sequential.input = property(lambda self: self._symbolic_graph()[0][0], doc="The input tensor (once built).")
-Sequential.output = property(lambda self: self._symbolic_graph()[1][0], doc="The output tensor (once built).")
+@patch_to(Sequential)
+def _drop_graph(self):
+    "Forget the graph (the chain changed), and its calls in the layers' records."
+    g, self._graph = self._graph, None
+    if g is None: return
+    for n in g.nodes:
+        if n in n.layer._inbound_nodes: n.layer._inbound_nodes.remove(n)
+
+Sequential.inputs = property(lambda self: list(self._chain_graph().inputs), doc="The input tensor, in a list (once built).")
+Sequential.outputs = property(lambda self: list(self._chain_graph().outputs), doc="The output tensor, in a list (once built).")
+Sequential.input = property(lambda self: self._chain_graph().inputs[0], doc="The input tensor (once built).")
+Sequential.output = property(lambda self: self._chain_graph().outputs[0], doc="The output tensor (once built).")
 
 # %% ../../nbs/18_sequential.ipynb #9c62e8f9
-@patch_to(Sequential)
-def _input_names(self): return [self._input_layer.name if self._input_layer is not None else 'input']
+@patch_to(Sequential, as_prop=True)
+def input_names(self): return [self._input_layer.name if self._input_layer is not None else 'input']
+
+@patch_to(Sequential, as_prop=True)
+def output_names(self): return [self._layers[-1].name] if self._layers else None
+
+@patch_to(Sequential, as_prop=True)
+def output_shapes(self): return [self.output_shape]
 
 @patch_to(Sequential)
-def _output_names(self):
-    if not self._layers: raise ValueError(f"Sequential '{self.name}' is empty: add layers first: model.add(Dense(8)).")
-    return [self._layers[-1].name]
-
-@patch_to(Sequential)
-def _known_output_names(self): return [self._layers[-1].name] if self._layers else None
-
-@patch_to(Sequential)
-def _output_shapes(self): return [self.output_shape]
-
-@patch_to(Sequential)
-def _fusable_outputs(self): return [self._layers[-1].fused_activation]
+def fusable_outputs(self): return [self._layers[-1].fused_activation]
 
 @patch_to(Sequential, as_prop=True)
 def fused_activation(self): return self._layers[-1].fused_activation if self._layers else None
 
 @patch_to(Sequential)
-def _standardize_x(self, x, where):
+def standardize_inputs(self, x, where='calling the model'):
     if not self._layers:
         raise ValueError(f"Sequential '{self.name}' is empty: there is nothing to compute. Add layers first: model.add(Dense(8)).")
-    xs = standardize(x, self._input_names(), 'x', where, model_name=f"Sequential '{self.name}'")
+    xs = standardize(x, self.input_names, 'x', where, model_name=f"Sequential '{self.name}'")
     x = xs[0]
     check_batch(x, where)
     if not self.built: self.build((None,) + x.shape[1:])
@@ -255,36 +262,26 @@ def _standardize_x(self, x, where):
 
 @patch_to(Sequential)
 def call(self, inputs, training=None):
-    "Run every layer on `inputs` in turn."
-    x = inputs
-    for layer in self._layers: x = layer._run(x, training)
-    return x
+    "Run every layer on `inputs` in turn (the chain's graph)."
+    return self._chain_graph().forward([inputs], bool(training))[0]
 
 @patch_to(Sequential)
-def _run(self, x, training=False): return self.call(x, training)
+def run(self, x, training=False): return self._chain_graph().forward([x], training)[0]
 
 @patch_to(Sequential)
 def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
     "Backpropagate `grad` (dL/doutput, or dL/dlogits of the last layer) through every layer; returns dL/dinput."
-    layers = self._layers
-    last = len(layers) - 1
-    for i in range(last, -1, -1):
-        if (i == last and wrt_preactivation) or (i == 0 and not need_input_grad):
-            grad = layers[i]._backprop(grad, need_input_grad or i > 0, wrt_preactivation and i == last)
-        else: grad = layers[i].backward(grad)
-    return grad
+    g = self._chain_graph().backward([grad], [wrt_preactivation], need_input_grad)
+    return g[0] if need_input_grad else None
 
 @patch_to(Sequential)
-def _forward(self, xs, training=False): return [self.call(xs[0], training)]
+def forward_pass(self, xs, training=False): return self._chain_graph().forward(xs, training)
 
 @patch_to(Sequential)
-def _backward(self, grads, fused=None):
-    if grads[0] is not None: self.backward(grads[0], wrt_preactivation=bool(fused and fused[0]), need_input_grad=False)
+def backward_pass(self, grads, fused=None): self._chain_graph().backward(grads, fused)
 
 @patch_to(Sequential)
-def _set_buffered(self, on):
-    for l in self._layers: l._set_buffered(on)
-    for a, b in zip(self._layers, self._layers[1:]): b._fuse_previous(a, on)  # in a chain each layer feeds only the next
+def set_buffered(self, on): self._chain_graph().set_buffered(on)
 
 # %% ../../nbs/18_sequential.ipynb #b252791a
 @patch_to(Sequential)

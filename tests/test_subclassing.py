@@ -1,0 +1,179 @@
+"""Subclassed models written the Keras way: the training flag reaches nested calls, layers kept in containers are
+tracked, any call signature Keras accepts works, dict outputs, layers built or frozen during fit, tapes per thread."""
+import threading
+import numpy as np
+import pytest
+from seqlearn import Model, Sequential, Input, Dense, Dropout, BatchNormalization, set_seed, clear_session, load_model
+from seqlearn.callbacks import Callback
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(64, 4)).astype('float32')
+Y = (X @ np.array([[1.0], [-2.0], [0.5], [1.5]], 'float32')).astype('float32')
+
+
+class DocstringModel(Model):
+    "The subclassing example of keras.Model's docstring: call(self, inputs), no training argument."
+    def __init__(self):
+        super().__init__()
+        self.dense1 = Dense(32, activation='relu')
+        self.dense2 = Dense(1)
+    def call(self, inputs):
+        x = self.dense1(inputs)
+        return self.dense2(x)
+
+
+def test_call_without_training_argument_trains():
+    set_seed(0)
+    m = DocstringModel()
+    m.compile('adam', 'mse')
+    h = m.fit(X, Y, epochs=30, batch_size=16, verbose=0)
+    assert h.history['loss'][-1] < 0.5 * h.history['loss'][0]
+    assert m.count_params() == 4 * 32 + 32 + 33
+
+
+def test_training_argument_without_default_is_refused_at_build():
+    class NoDefault(Model):
+        def __init__(self):
+            super().__init__(); self.d = Dense(1)
+        def call(self, inputs, training): return self.d(inputs)
+    with pytest.raises(ValueError, match="needs a default for training"): NoDefault()(X)
+
+
+class Noisy(Model):
+    "Dropout and BatchNormalization called without training=: they must follow fit/predict."
+    def __init__(self):
+        super().__init__()
+        self.d, self.bn, self.drop, self.out = Dense(8), BatchNormalization(), Dropout(0.5), Dense(1)
+    def call(self, inputs, training=None):
+        return self.out(self.drop(self.bn(self.d(inputs))))
+
+
+def test_training_flag_reaches_layers_called_without_it():
+    set_seed(0)
+    m = Noisy()
+    assert np.array_equal(m(X), m(X))                       # inference: deterministic
+    assert not np.array_equal(m(X, training=True), m(X))     # training: dropout drops
+    m.compile('sgd', 'mse')
+    before = m.bn.moving_mean.value.copy()
+    m.fit(X, Y, epochs=1, batch_size=16, verbose=0)
+    assert not np.allclose(m.bn.moving_mean.value, before)   # moving statistics moved during fit
+
+
+def test_nested_model_inherits_the_flag():
+    class Outer(Model):
+        def __init__(self):
+            super().__init__(); self.inner = Noisy()
+        def call(self, inputs): return self.inner(inputs)
+    set_seed(0)
+    m = Outer()
+    assert np.array_equal(m(X), m(X))
+    assert not np.array_equal(m(X, training=True), m(X))
+
+
+class Containers(Model):
+    "Layers in a list filled after assignment, in a dict, and in nested lists."
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.blocks = []
+        for _ in range(2): self.blocks.append(Dense(8, activation='relu'))
+        self.heads = {'price': Dense(1), 'score': Dense(1)}
+        self.nested = [[Dense(8, activation='tanh')]]
+    def call(self, inputs, training=None):
+        x = inputs
+        for b in self.blocks: x = b(x)
+        x = self.nested[0][0](x)
+        return {'price': self.heads['price'](x), 'score': self.heads['score'](x)}
+
+
+def test_layers_in_containers_are_tracked_trained_and_saved(tmp_path):
+    set_seed(0)
+    m = Containers()
+    m.compile('adam', loss={'price': 'mse', 'score': 'mse'})
+    h = m.fit(X, {'price': Y, 'score': -Y}, epochs=40, batch_size=16, verbose=0)
+    assert len(m.layers) == 5 and len(m.trainable_weights) == 10
+    assert m.count_params() == (4 * 8 + 8) + (8 * 8 + 8) + (8 * 8 + 8) + 2 * 9
+    assert h.history['loss'][-1] < 0.7 * h.history['loss'][0]   # untracked layers would leave it flat
+    p = m.predict(X, verbose=0)
+    assert isinstance(p, dict) and set(p) == {'price', 'score'} and p['price'].shape == (64, 1)
+    m.save(tmp_path / 'c.seqlearn')
+    m2 = load_model(tmp_path / 'c.seqlearn', custom_objects={'Containers': Containers})
+    q = m2.predict(X, verbose=0)
+    np.testing.assert_allclose(q['price'], p['price'], rtol=1e-6)
+    out = []; m.summary(print_fn=out.append)
+    assert all(l.name in out[0] for l in m.layers)
+
+
+def test_tuple_outputs_stay_tuples():
+    class Two(Model):
+        def __init__(self):
+            super().__init__(); self.a, self.b = Dense(2), Dense(3)
+        def call(self, inputs): return self.a(inputs), self.b(inputs)
+    m = Two()
+    out = m(X)
+    assert isinstance(out, tuple) and [o.shape for o in out] == [(64, 2), (64, 3)]
+
+
+def test_a_layer_first_built_in_fit_is_trained_from_its_first_step():
+    class Late(Model):
+        def __init__(self):
+            super().__init__(); self.d, self.extra = Dense(1), Dense(1)
+        def call(self, inputs, training=None):
+            y = self.d(inputs)
+            return self.extra(y) if training else y
+    set_seed(0)
+    m = Late()
+    m.compile('sgd', 'mse')
+    m(X)                                   # built for inference: `extra` is not built yet
+    assert not m.extra.built
+    m.fit(X, Y, epochs=1, batch_size=64, verbose=0, shuffle=False)   # one step
+    assert m.extra.built
+    k0 = m.extra.kernel.value.copy()
+    m.fit(X, Y, epochs=1, batch_size=64, verbose=0, shuffle=False)
+    assert not np.allclose(m.extra.kernel.value, k0)
+    assert any(w is m.extra.kernel for w in m.optimizer._flat.variables)
+
+
+def test_freezing_a_layer_in_a_callback_takes_effect_at_the_next_step():
+    class Freeze(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0: self.model.layers[0].trainable = False
+    set_seed(0)
+    m = Sequential([Dense(4, input_shape=(4,)), Dense(1)])
+    m.compile('sgd', 'mse')
+    seen = []
+    class Watch(Callback):
+        def on_train_batch_end(self, batch, logs=None): seen.append(m.layers[0].kernel.value.copy())
+    m.fit(X, Y, epochs=1, batch_size=16, verbose=0, shuffle=False, callbacks=[Freeze(), Watch()])
+    assert len(seen) == 4 and all(np.array_equal(seen[1], s) for s in seen[2:])   # frozen after the first batch
+    assert np.array_equal(seen[0], seen[1])
+
+
+def test_two_subclassed_models_train_in_two_threads():
+    results, errors = {}, []
+    def train(k):
+        try:
+            set_seed(k)
+            m = Noisy(); m.compile('adam', 'mse')
+            results[k] = m.fit(X, Y, epochs=5, batch_size=8, verbose=0).history['loss']
+        except Exception as e: errors.append(e)
+    ts = [threading.Thread(target=train, args=(k,)) for k in range(2)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    assert not errors, errors
+    assert all(len(v) == 5 and np.isfinite(v).all() for v in results.values())
+
+
+def test_functional_training_flag_fixed_when_drawing():
+    set_seed(0)
+    x = Input((4,))
+    y = Dropout(0.5)(Dense(8)(x), training=True)   # fixed: drops in predict too (Keras)
+    m = Model(x, Dense(1)(y))
+    assert not np.array_equal(m.predict(X, verbose=0), m.predict(X, verbose=0))
+
+
+def test_deep_nesting_is_linear():
+    m = Dense(2)
+    inner = Sequential([Dense(2, input_shape=(2,))])
+    for _ in range(60): inner = Sequential([inner])
+    assert inner.built and inner.get_config()['name']
+    assert inner.predict(np.ones((3, 2)), verbose=0).shape == (3, 2)
