@@ -28,6 +28,7 @@ class FlatParams:
         self.cast = []  # (variable, start, end) for variables kept in their own dtype
         for v, a, b in zip(self.variables, self.offsets[:-1], self.offsets[1:]):
             self.values[a:b] = v.value.ravel()
+            self.grads[a:b] = v.grad.ravel()  # gradients computed before the buffers were (re)made are kept
             if v.dtype == self.values.dtype: v._bind(self.values[a:b].reshape(v.shape), self.grads[a:b].reshape(v.shape))
             else: self.cast.append((v, a, b))
         self.key = tuple(id(v) for v in self.variables)
@@ -207,8 +208,13 @@ class Optimizer:
         vars_ = [v for _, v in pairs]
         key = tuple(id(v) for v in vars_)
         if self._flat is None or self._flat.key != key: self._flat = FlatParams(vars_)
-        for g, v in pairs: v.grad[...] = g
+        for g, v in pairs:
+            if g is not v.grad: v.grad[...] = g
         self.step(self._flat)
+
+    def apply(self, grads, trainable_variables):
+        "Keras 3: update `trainable_variables` from `grads` (one array per variable, in the same order)."
+        self.apply_gradients(zip(grads, trainable_variables))
 
     def update(self, theta, g, lr):
         """The step, in place on the flat arrays: `coefficients(lr)` once, then weight decay and `rule` on parts of the

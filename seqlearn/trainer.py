@@ -13,7 +13,7 @@ from .optimizers import FlatParams
 from .callbacks import Callback, CallbackList, History, progress_display, _fmt_logs
 
 # %% auto #0
-__all__ = ['Trainer', 'one_thread']
+__all__ = ['Trainer', 'one_thread', 'LossValue']
 
 # %% ../nbs/15_trainer.ipynb #b7de7312
 class Trainer:
@@ -32,6 +32,8 @@ class Trainer:
         self._loss_items = None      # (output, loss, loss weight, fused) for each output that has a loss
         self._update_layers = []     # layers whose state updates wait for the optimizer's update (BatchNormalization)
         self._weights_version = None # weights_version() when the flat buffers were made: a change means rebuild them
+        self._tracker = None         # the running loss and metrics that compute_metrics feeds (fit and evaluate set one per epoch)
+        self._step_losses = None     # what the last compute_loss computed, for compute_metrics
         self._thread_choice = None   # how the last fit used the cores: see _ThreadTuner.state
         self._initial_epoch = None   # set by BackupAndRestore when it restores finished epochs
         self._output_keys = None     # the keys of a model whose outputs were given as a dict (then predict returns a dict)
@@ -269,6 +271,7 @@ def _flat_params(self):
     trainable = self.trainable_weights
     if self._flat is None or self._flat.key != tuple(id(v) for v in trainable):
         self._flat = FlatParams(trainable)
+        if self.optimizer is not None: self.optimizer.build(self._flat)  # optimizer.apply(grads, model.trainable_weights) uses it too
     return self._flat
 
 def _metric_name(metric, output, several): return f"{output}_{metric.name}" if several else metric.name
@@ -307,24 +310,146 @@ def _commit_updates(self):
 
 # %% ../nbs/15_trainer.ipynb #7c8758a8
 @patch_to(Trainer)
-def _train_step(self, b):
-    "Forward, losses, backward for the batch `b`; fills the flat gradient buffer. Returns (total loss, per-output losses, outputs)."
-    outs = self.forward_pass(b.xs, training=True)
+def _loss_terms(self, ys_loss, outs, sws):
+    "(total loss, per-output losses, per-output gradients) of the outputs `outs` for the prepared targets `ys_loss`."
     total, per_output, grads = 0.0, [None] * len(outs), [None] * len(outs)
     for i, loss, w, fused in self._loss_items:
-        out, y, sw = outs[i], b.ys_loss[i], b.sws[i]
+        out, y, sw = outs[i], ys_loss[i], sws[i]
         value = loss._reduce(loss.values(y, out), sw)
         g = loss.logits_gradient(y, out, sw) if fused else loss.gradient(y, out, sw)
         if w != 1.0: g *= g.dtype.type(w); total += w * value
         else: total += value
         per_output[i], grads[i] = value, g
+    return total, per_output, grads
+
+@patch_to(Trainer)
+def _backward_from(self, grads):
+    """Backward from the outputs' gradients, then the regularization penalties': fills the flat gradient buffer.
+    Returns the penalties' total."""
     self.backward_pass(grads, self._fused)
     if self._weights_version != weights_version(): self._refresh_weights()  # a layer was built or (un)frozen: train what is trainable now
+    reg = 0.0
     for v in self._regularized:
-        total += v.regularizer(v.value)
+        reg += v.regularizer(v.value)
         v.grad += v.regularizer.grad(v.value)
     self._flat.pull()  # variables kept in their own dtype (mixed-dtype models): into the flat buffers
-    return total, per_output, outs
+    return reg
+
+@patch_to(Trainer)
+def _train_step(self, b):
+    "Forward, losses, backward for the batch `b`; fills the flat gradient buffer. Returns (total loss, per-output losses, outputs)."
+    outs = self.forward_pass(b.xs, training=True)
+    total, per_output, grads = self._loss_terms(b.ys_loss, outs, b.sws)
+    return total + self._backward_from(grads), per_output, outs
+
+@patch_to(Trainer)
+def _apply_update(self):
+    "The optimizer's update from the flat gradients, then the layers' pending state (moving statistics): one whole update."
+    self.optimizer.step(self._flat)
+    self._commit_updates()
+
+# %% ../nbs/15_trainer.ipynb #656a2a6c
+def _unpack(data):
+    "Keras's (x, y, sample_weight) from a batch given as x, (x,), (x, y) or (x, y, sample_weight)."
+    if isinstance(data, tuple) and 1 <= len(data) <= 3: return tuple(data) + (None,) * (3 - len(data))
+    return data, None, None
+
+def _add_grads(a, b): return b if a is None else a if b is None else a + b
+
+class LossValue(float):
+    """A loss `compute_loss` returned: a float that also knows its gradient with respect to the model's outputs.
+    `backward()` fills every trainable weight's `.grad` (through the model's last training call); sums and
+    multiples of losses of the same model are losses too."""
+    def __new__(cls, value, model, grads):
+        self = float.__new__(cls, value)
+        self.model, self.grads = model, grads
+        return self
+    def __add__(self, other):
+        if isinstance(other, LossValue):
+            if other.model is not self.model:
+                raise ValueError(f"Cannot add losses of two models ('{self.model.name}', '{other.model.name}'): call backward() on each.")
+            return LossValue(float(self) + float(other), self.model, [_add_grads(a, b) for a, b in zip(self.grads, other.grads)])
+        if isinstance(other, (int, float, np.number)): return LossValue(float(self) + other, self.model, self.grads)
+        return NotImplemented
+    __radd__ = __add__
+    def __mul__(self, k):
+        if isinstance(k, LossValue) or not isinstance(k, (int, float, np.number)): return NotImplemented
+        return LossValue(float(self) * k, self.model, [None if g is None else g * g.dtype.type(k) for g in self.grads])
+    __rmul__ = __mul__
+    def __truediv__(self, k): return self * (1.0 / k)
+    def backward(self):
+        "Fill every trainable weight's `.grad` with this loss's gradient (the weights' penalties included)."
+        self.model._backward_from(self.grads)
+
+@patch_to(Trainer)
+def compute_loss(self, x=None, # The inputs (unused by the default; Keras's signature)
+                 y=None, # The targets: an array, a list (one per output) or a dict keyed by output name
+                 y_pred=None, # What the model returned for `x`
+                 sample_weight=None, training=True):
+    "The compiled loss of `y_pred` against `y` (each output's, times its weight, plus the weights' penalties), as a `LossValue`."
+    if self._loss_items is None:
+        raise RuntimeError("compute_loss works inside fit, evaluate or train_on_batch (they set up the compiled losses first).")
+    names = self._names()
+    model = f"{type(self).__name__} '{self.name}'"
+    ys = [a.astype(np.float32, copy=False) if np.issubdtype(a.dtype, np.floating) or a.dtype == bool else a
+          for a in standardize(y, names, 'y', 'compute_loss', dtype=None, model_name=model)]
+    outs = [y_pred[k] for k in names] if isinstance(y_pred, dict) else list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+    sws = ([None] * len(names) if sample_weight is None else
+           standardize(sample_weight, names, 'sample_weight', 'compute_loss', model_name=model) if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1
+           else [np.asarray(sample_weight, np.float32).reshape(-1)] * len(names))
+    ys_loss = [None if l is None else l.prepare_targets(a, s) for l, a, s in zip(self._losses, ys, self.output_shapes)]
+    total, per_output, grads = self._loss_terms(ys_loss, outs, sws)
+    total += sum((v.regularizer(v.value) for v in self._regularized), 0.0)
+    self._step_losses = (ys, outs, total, per_output)
+    return LossValue(total, self, grads)
+
+@patch_to(Trainer)
+def compute_metrics(self, x, y, y_pred, sample_weight=None):
+    "Update the running loss and the compiled metrics with the last `compute_loss`'s batch; returns the logs so far."
+    if self._step_losses is None: raise RuntimeError("compute_metrics needs a compute_loss first (it reports that loss).")
+    ys, outs, total, per_output = self._step_losses
+    if self._tracker is None: self._tracker = _Tracker(self)
+    self._tracker.update(len(outs[0]), float(total), per_output, ys, outs)
+    return self._tracker.logs()
+
+# %% ../nbs/15_trainer.ipynb #0cf3a33e
+@patch_to(Trainer)
+def train_step(self, data):
+    """One training step on a batch (Keras 3): forward in training mode, loss, gradients, the optimizer's update,
+    metrics; returns the logs. `data` is `(x, y)` or `(x, y, sample_weight)`. Override it for a custom step."""
+    x, y, sample_weight = _unpack(data)
+    y_pred = self(x, training=True)
+    loss = self.compute_loss(x, y, y_pred, sample_weight)
+    loss.backward()
+    if not (math.isfinite(loss) and self._flat.grads_finite()):
+        raise FloatingPointError(f"The loss ({float(loss)}) or its gradient is not finite; the update was not applied. Try a lower learning_rate.")
+    self._apply_update()
+    return self.compute_metrics(x, y, y_pred, sample_weight)
+
+@patch_to(Trainer)
+def test_step(self, data):
+    "One evaluation step on a batch (Keras 3): forward in inference mode, loss, metrics; returns the logs. Override it if needed."
+    x, y, sample_weight = _unpack(data)
+    y_pred = self(x, training=False)
+    self.compute_loss(x, y, y_pred, sample_weight, training=False)
+    return self.compute_metrics(x, y, y_pred, sample_weight)
+
+@patch_to(Trainer)
+def predict_step(self, data):
+    "The outputs for one batch (Keras 3): `self(x, training=False)`. Override it to post-process predictions."
+    x, _, _ = _unpack(data)
+    return self(x, training=False)
+
+def _overrides(model, name): return getattr(type(model), name) is not getattr(Trainer, name)
+
+def _as_outputs(y): return list(y.values()) if isinstance(y, dict) else list(y) if isinstance(y, (list, tuple)) else [y]
+
+def _keras_batch(self, b):
+    "A prepared batch as Keras's train_step receives it: (x, y) or (x, y, sample_weight), one array or a list each."
+    one = lambda v: v[0] if len(v) == 1 else list(v)
+    x, y = one(b.xs), one(b.ys)
+    if self._output_keys: y = dict(zip(self._output_keys, b.ys))
+    return (x, y) if all(w is None for w in b.sws) else (x, y, one(b.sws))
 
 # %% ../nbs/15_trainer.ipynb #f9605b3a
 class _Tracker:
@@ -565,6 +690,7 @@ class _FitRun:
         self.gather = _Gather(data, batch_size) if shuffle else None
         self.logs, self.interrupted, self.intr = {}, None, None
         self.batch_logs = cb.listens('on_train_batch_end')
+        self.custom = _overrides(model, 'train_step')  # the model's own train_step runs each batch
 
     def train(self, initial_epoch, epochs):
         m = self.model
@@ -596,7 +722,7 @@ class _FitRun:
 def epoch(self, epoch):
     "Run one epoch; False when training must stop (the loss diverged)."
     m, d, cb = self.model, self.data, self.cb
-    tracker = _Tracker(m)
+    tracker = m._tracker = _Tracker(m)
     cb.on_epoch_begin(epoch)
     order = get_rng().permutation(d.n) if self.shuffle else None
     batches, tuner = _batches(d.n, self.batch_size), self.tuner
@@ -608,7 +734,7 @@ def epoch(self, epoch):
         if not self.step(batch, tracker, epoch, step): return False
         if tuner: tuner.after(step)
         if m.stop_training or self.intr.flag: break
-    if tracker.n and not self.batch_logs: self.logs = tracker.logs()   # no callback wanted them batch by batch: built once here
+    if tracker.n and not self.batch_logs and not self.custom: self.logs = tracker.logs()   # no callback wanted them batch by batch: built once here
     epoch_logs = dict(self.logs)
     if self.val is not None and _validates(epoch, self.val_freq) and not self.intr.flag:
         vlogs = m._evaluate_data(self.val, self.val_batch_size, cb)
@@ -621,19 +747,31 @@ def epoch(self, epoch):
 def step(self, batch, tracker, epoch, step):
     "One batch: forward, backward, and the update if the loss and every gradient are finite. False when training diverged."
     m, intr = self.model, self.intr
+    if self.custom: return self.custom_step(batch, epoch, step)
     loss, per_output, outs = m._train_step(batch)
     if not (math.isfinite(loss) and m._flat.grads_finite()):  # checked before the update: nothing has changed yet
         self.diverged(loss, epoch, step)
         return False
     intr.critical = True   # a second Ctrl-C now waits until the update is whole
-    m.optimizer.step(m._flat)
-    m._commit_updates()    # moving statistics move with the update, never without it
+    m._apply_update()      # moving statistics move with the update, never without it
     intr.critical = False
     if intr.deferred: raise KeyboardInterrupt
     tracker.update(batch.n, loss, per_output, batch.ys, outs)
     if self.batch_logs:    # a callback reads each batch's logs (the progress bar does): build them
         self.logs = tracker.logs()
         self.cb.on_train_batch_end(step, self.logs)
+    return True
+
+@patch_to(_FitRun)
+def custom_step(self, batch, epoch, step):
+    "One batch through the model's own `train_step`: its logs are the batch's. False when its loss is not finite."
+    logs = self.model.train_step(_keras_batch(self.model, batch))
+    self.logs = {k: float(v) if isinstance(v, (float, np.floating, int)) else v for k, v in (logs or {}).items()}
+    loss = self.logs.get('loss')
+    if loss is not None and not math.isfinite(loss):
+        self.diverged(loss, epoch, step)
+        return False
+    if self.batch_logs: self.cb.on_train_batch_end(step, self.logs)
     return True
 
 # %% ../nbs/15_trainer.ipynb #e5b5c78d
@@ -655,11 +793,15 @@ def diverged(self, loss, epoch, step):
 @patch_to(Trainer)
 def _evaluate_data(self, data, batch_size, cb=None):
     "Loss and metrics over `data` in inference mode, in batches: the logs."
-    tracker, reg = _Tracker(self), self.regularization_loss()
+    tracker, reg, custom = _Tracker(self), self.regularization_loss(), _overrides(self, 'test_step')
     if cb is not None: cb.on_test_begin()
     for step, (a, b) in enumerate(_batches(data.n, batch_size)):
         if cb is not None: cb.on_test_batch_begin(step)
         d = data.rows(a, b)
+        if custom:
+            self._tracker = tracker; self.test_step(_keras_batch(self, d))
+            if cb is not None: cb.on_test_batch_end(step, {'loss': tracker.logs()['loss']})
+            continue
         outs = self.forward_pass(d.xs, training=False)
         per_output = [None if l is None else l._reduce(l.values(y, o), sw) for l, y, o, sw in zip(self._losses, d.ys_loss, outs, d.sws)]
         total = sum(w * v for w, v in zip(self._loss_weights, per_output) if v is not None) + reg
@@ -706,12 +848,13 @@ def predict(self, x, batch_size=None, verbose='auto', callbacks=None):
     for i, a in enumerate(xs): check_finite(a, 'x' if len(xs) == 1 else f"x[{i}]")
     n = check_samples({'x': xs}, 'predict')
     cb = CallbackList(_as_list_of_callbacks(callbacks), model=self, params={'verbose': verbose})
-    outs = None
+    outs, custom = None, _overrides(self, 'predict_step')
     cb.on_predict_begin()
     with self.buffered(), config.blas_threads(_inference_threads(self, batch_size)):
         for step, (a, b) in enumerate(_batches(n, batch_size)):
             cb.on_predict_batch_begin(step)
-            res = self.forward_pass([v[a:b] for v in xs], training=False)
+            if custom: res = _as_outputs(self.predict_step((xs[0][a:b] if len(xs) == 1 else [v[a:b] for v in xs],)))
+            else: res = self.forward_pass([v[a:b] for v in xs], training=False)
             if outs is None: outs = [np.empty((n,) + r.shape[1:], r.dtype) for r in res]
             for o, r in zip(outs, res): o[a:b] = r
             cb.on_predict_batch_end(step, {'outputs': outs[0][a:b] if len(outs) == 1 else [o[a:b] for o in outs]})
@@ -733,8 +876,7 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
         if not (math.isfinite(loss) and self._flat.grads_finite()):
             raise FloatingPointError(f"train_on_batch: the loss ({loss}) or its gradient is not finite; the update was not applied. "
                                      "Try a lower learning_rate.")
-        self.optimizer.step(self._flat)
-        self._commit_updates()
+        self._apply_update()
         tracker = _Tracker(self)
         tracker.update(data.n, float(loss), per_output, data.ys, outs)
     logs = tracker.logs()

@@ -177,3 +177,56 @@ def test_deep_nesting_is_linear():
     for _ in range(60): inner = Sequential([inner])
     assert inner.built and inner.get_config()['name']
     assert inner.predict(np.ones((3, 2)), verbose=0).shape == (3, 2)
+
+
+class CustomStep(Model):
+    "A custom train_step the Keras 3 way, with a loss term of its own, and the model's running metrics."
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.d1, self.d2 = Dense(16, activation='relu'), Dense(1)
+        self.calls = 0
+    def call(self, inputs, training=None): return self.d2(self.d1(inputs))
+    def train_step(self, data):
+        x, y = data
+        self.calls += 1
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        self.optimizer.apply([w.grad for w in self.trainable_weights], self.trainable_weights)
+        return self.compute_metrics(x, y, y_pred)
+
+
+def test_custom_train_step_trains_like_the_built_in_one():
+    set_seed(0); a = CustomStep(); a.compile('sgd', 'mse', metrics=['mae'])
+    ha = a.fit(X, Y, epochs=3, batch_size=16, verbose=0, shuffle=False)
+    set_seed(0); b = DocstringModel.__new__(DocstringModel)  # same layers, the built-in step
+    class Plain(CustomStep):
+        train_step = Model.train_step
+    set_seed(0); b = Plain(); b.compile('sgd', 'mse', metrics=['mae'])
+    hb = b.fit(X, Y, epochs=3, batch_size=16, verbose=0, shuffle=False)
+    assert a.calls == 12 and b.calls == 0
+    np.testing.assert_allclose(ha.history['loss'], hb.history['loss'], rtol=1e-5)
+    np.testing.assert_allclose(ha.history['mae'], hb.history['mae'], rtol=1e-5)
+    for wa, wb in zip(a.get_weights(), b.get_weights()): np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-7)
+
+
+def test_loss_values_add_and_scale():
+    set_seed(0); m = CustomStep(); m.compile('sgd', 'mse'); m.fit(X, Y, epochs=1, verbose=0)
+    y_pred = m(X, training=True)
+    l1 = m.compute_loss(y=Y, y_pred=y_pred)
+    l2 = 0.5 * l1 + l1
+    assert float(l2) == pytest.approx(1.5 * float(l1))
+    l1.backward(); g1 = [w.grad.copy() for w in m.trainable_weights]
+    l2.backward(); g2 = [w.grad.copy() for w in m.trainable_weights]
+    for a, b in zip(g1, g2): np.testing.assert_allclose(b, 1.5 * a, rtol=1e-5, atol=1e-7)
+
+
+def test_custom_test_and_predict_steps_are_used():
+    class Steps(DocstringModel):
+        def test_step(self, data):
+            self.tested = getattr(self, 'tested', 0) + 1
+            return super().test_step(data)
+        def predict_step(self, data): return super().predict_step(data) * 0 + 7
+    set_seed(0); m = Steps(); m.compile('sgd', 'mse')
+    assert m.evaluate(X, Y, batch_size=32, verbose=0) > 0 and m.tested == 2
+    assert (m.predict(X, verbose=0) == 7).all()
