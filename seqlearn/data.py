@@ -13,6 +13,7 @@ __all__ = ['to_array', 'check_batch', 'check_finite', 'standardize', 'check_samp
 # %% ../nbs/11_data.ipynb #15004c1e
 def to_array(x, what='x', dtype='float32'):
     "Convert `x` to a numeric array of `dtype` (None: keep the dtype), refusing non-numeric data with a clear message."
+    if x is None: raise ValueError(f"{what} is None: give an array of data for it (every input of the model needs one).")
     if hasattr(x, 'to_numpy'): x = x.to_numpy()
     try: a = np.asarray(x)
     except ValueError as e:

@@ -97,6 +97,20 @@ class Records:
         return [grads.get(i) for i in need]
 
 # %% ../nbs/04a_engine.ipynb #ca6e6957
+def _fusable_steps(self, output_slots):
+    """Per output slot: (step, activation name) when a loss may give dL/dlogits to that step — the step made it alone (not
+    a layer called elsewhere, not one of several outputs) and nothing else reads it — else None."""
+    read = {i for s in self.steps for i in s.ins}
+    by_slot = {o: k for k, s in enumerate(self.steps) for o in s.outs}
+    out = []
+    for slot in output_slots:
+        k = by_slot.get(slot)
+        ok = (k is not None and not self.steps[k].shared and not self.steps[k].several_out and slot not in read
+              and output_slots.count(slot) == 1)
+        out.append((k, self.steps[k].layer.fused_activation) if ok else None)
+    return out
+Records.fusable_steps = _fusable_steps
+
 class Tape(Records):
     """Records the layer calls a subclassed model's `call` makes in training: each array gets a slot when a layer
     makes it, so the steps are the same records a functional graph runs, and `backward` is the same."""

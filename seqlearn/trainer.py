@@ -86,6 +86,13 @@ def update_layers(self):
     raise NotImplementedError
 
 @patch_to(Trainer)
+def pack_outputs(self, outs):
+    "The model's part: the outputs (a list, one per output) in the structure the model returns them."
+    raise NotImplementedError
+
+Trainer.traces_calls = False  # the model's part: True when its layer calls are traced at every training call (subclassed)
+
+@patch_to(Trainer)
 def _names(self):
     "The output names, once known (else the model is not built: a teaching error)."
     names = self.output_names
@@ -287,12 +294,17 @@ def _setup_training(self, data):
             ms = [copy.deepcopy(m) if id(m) in seen else m for m in ms]  # a metric object given for two outputs: one each
             seen.update(id(m) for m in ms)
             self._metrics.append(ms)
+    self._fuse()
+    self._refresh_weights()
+
+@patch_to(Trainer)
+def _fuse(self):
+    "Which outputs' losses give dL/dlogits (the output's activation and the loss fused), and the per-output loss items."
     fusable = self.fusable_outputs()
     self._fused = [l is not None and l.fused_activation is not None and not l.from_logits
                    and f == l.fused_activation for l, f in zip(self._losses, fusable)]
     # (output index, loss, loss weight, fused) for the outputs that have a loss: what each step loops over
     self._loss_items = [(i, l, w, f) for i, (l, w, f) in enumerate(zip(self._losses, self._loss_weights, self._fused)) if l is not None]
-    self._refresh_weights()
 
 @patch_to(Trainer)
 def _refresh_weights(self):
@@ -339,6 +351,7 @@ def _backward_from(self, grads):
 def _train_step(self, b):
     "Forward, losses, backward for the batch `b`; fills the flat gradient buffer. Returns (total loss, per-output losses, outputs)."
     outs = self.forward_pass(b.xs, training=True)
+    if self.traces_calls: self._fuse()  # a subclassed model: which outputs fuse is known from this call's trace
     total, per_output, grads = self._loss_terms(b.ys_loss, outs, b.sws)
     return total + self._backward_from(grads), per_output, outs
 
@@ -398,6 +411,7 @@ def compute_loss(self, x=None, # The inputs (unused by the default; Keras's sign
            standardize(sample_weight, names, 'sample_weight', 'compute_loss', model_name=model) if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1
            else [np.asarray(sample_weight, np.float32).reshape(-1)] * len(names))
     ys_loss = [None if l is None else l.prepare_targets(a, s) for l, a, s in zip(self._losses, ys, self.output_shapes)]
+    if self.traces_calls and training: self._fuse()
     total, per_output, grads = self._loss_terms(ys_loss, outs, sws)
     total += sum((v.regularizer(v.value) for v in self._regularized), 0.0)
     self._step_losses = (ys, outs, total, per_output)
@@ -860,8 +874,7 @@ def predict(self, x, batch_size=None, verbose='auto', callbacks=None):
             cb.on_predict_batch_end(step, {'outputs': outs[0][a:b] if len(outs) == 1 else [o[a:b] for o in outs]})
     cb.on_predict_end()
     if verbose in (1, 2): print(f"predict: {n} samples")
-    if self._output_keys: return dict(zip(self._output_keys, outs))  # outputs given as a dict: predict a dict (Keras)
-    return outs[0] if len(outs) == 1 else outs
+    return self.pack_outputs(outs)  # in the model's output structure: one array, a list, a tuple or a dict (Keras)
 
 # %% ../nbs/15_trainer.ipynb #cd08e229
 @patch_to(Trainer)

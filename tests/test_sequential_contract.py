@@ -16,7 +16,7 @@ def _fresh():
 
 def test_inputs_and_outputs_exist_once_built():
     m = Sequential([Dense(3), Dense(2)])
-    with pytest.raises(ValueError, match='not built yet'): m.inputs
+    with pytest.raises(AttributeError, match='not built yet'): m.inputs   # as Keras: hasattr(m, 'inputs') is False
     m.build((None, 4))
     assert [t.shape for t in m.inputs] == [(None, 4)] and [t.shape for t in m.outputs] == [(None, 2)]
     assert m.layers[0].input.shape == (None, 4) and m.layers[1].output is m.outputs[0]

@@ -60,9 +60,10 @@ class Node:
     def __repr__(self): return f"<Node {self.layer.name} inputs={[t.name for t in self.inputs]}>"
 
 def is_symbolic(x):
-    "True when `x` is a KerasTensor or a list of them (a graph is being drawn, not computed)."
+    "True when `x` is a KerasTensor, or a list, tuple or dict holding them, nested (a graph is being drawn, not computed)."
     if isinstance(x, KerasTensor): return True
-    return isinstance(x, (list, tuple)) and len(x) > 0 and any(isinstance(t, KerasTensor) for t in x)
+    if isinstance(x, dict): x = list(x.values())
+    return isinstance(x, (list, tuple)) and len(x) > 0 and any(is_symbolic(t) for t in x)
 
 # %% ../../nbs/04_layer.ipynb #38718fac
 class Layer:
@@ -238,7 +239,9 @@ def _build(self, input_shape):
         self.build(input_shape)
         self.built = True
     self._input_shape = input_shape
-    self._output_shape = as_shapes(self.compute_output_shape(input_shape))
+    try: out = self.compute_output_shape(input_shape)
+    except NotImplementedError: out = Layer.compute_output_shape(self, input_shape)  # a custom layer that leaves it out: run call
+    self._output_shape = as_shapes(out)
     self._notify('built')
     return self._output_shape
 
@@ -382,6 +385,10 @@ def _call_symbolic(self, inputs, training=None):
         if isinstance(e, ShapeError): raise
         table = table_text('the graph so far', _rows_so_far(tensors), graph=True, failing=(self, list(shapes) if several else shapes))
         raise ShapeError(f"{e}\n\nThe graph up to the failing connection:\n{table}") from None
+    batch = {t.shape[0] for t in tensors}
+    if len(batch) == 1 and None not in batch:  # a known batch size (Input(batch_size=...), KerasTensor((3, 2))) is kept
+        b = batch.pop()
+        out_shape = [(b,) + tuple(s[1:]) for s in out_shape] if is_shape_list(out_shape) else (b,) + tuple(out_shape[1:])
     outs = ([KerasTensor(s, self.dtype, name=f"{self.name}_{i}") for i, s in enumerate(out_shape)] if is_shape_list(out_shape)
             else [KerasTensor(out_shape, self.dtype, name=self.name)])
     Node(self, tensors, outs, several_inputs=several, training=None if training is None else bool(training))
@@ -468,6 +475,7 @@ class InputLayer(Layer):
 
     def call(self, inputs, training=None): return inputs
     def backward(self, grad): return grad
+    def compute_output_shape(self, input_shape): return tuple(input_shape)
     def get_config(self):
         return {'shape': list(self.shape), 'batch_size': self.batch_size, 'name': self.name, 'dtype': self.dtype}
 

@@ -76,7 +76,7 @@ class Dense(Layer):
     def fused_activation(self): return self.activation.name
 
     def work_per_sample(self):
-        rows = int(np.prod(self._input_shape[1:-1], dtype=np.int64)) if self._input_shape and len(self._input_shape) > 2 else 1
+        rows = int(np.prod([d or 1 for d in self._input_shape[1:-1]], dtype=np.int64)) if self._input_shape and len(self._input_shape) > 2 else 1  # any-length axes: 1
         return rows * self.kernel.shape[0] * self.units if self.built else 0
 
     # Forward and backward. Inside fit and predict (the model sets `_buffered`), outputs live only until the next
@@ -132,6 +132,7 @@ class Activation(Layer):
         return self._y
     def backward(self, grad, wrt_preactivation=False):
         return grad if wrt_preactivation else self.activation.backward(self._x, self._y, grad)
+    def compute_output_shape(self, input_shape): return tuple(input_shape)
     @property
     def fused_activation(self): return self.activation.name
 
@@ -170,6 +171,7 @@ class Dropout(Layer):
         self._mask = (rng.random(shape, dtype=np.float32) >= self.rate).astype(x.dtype) / x.dtype.type(1 - self.rate)
         return x * self._mask
     def backward(self, grad): return grad if self._mask is None else grad * self._mask
+    def compute_output_shape(self, input_shape): return tuple(input_shape)
     def get_config(self): return {**super().get_config(), 'rate': self.rate, 'noise_shape': self.noise_shape, 'seed': self.seed}
 
 @register_layer
@@ -207,3 +209,4 @@ class Identity(Layer):
     "Returns its input unchanged (a named point in a graph)."
     def call(self, inputs, training=None): return inputs
     def backward(self, grad): return grad
+    def compute_output_shape(self, input_shape): return tuple(input_shape)

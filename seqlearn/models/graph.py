@@ -48,6 +48,7 @@ def _layer_order(inputs, nodes, layer_index):
     layer_depth = {}
     for node in nodes: layer_depth[node.layer] = max(layer_depth.get(node.layer, 0), depth[id(node)])
     for i, t in enumerate(inputs):
+        if not isinstance(t.node.layer, InputLayer): continue  # cut from another graph: the layer that made it is not this model's
         layer_depth[t.node.layer] = max((depth[id(c)] + 1 for c in consumers.get(id(t), [])), default=0)
         layer_index[t.node.layer] = -len(inputs) + i
     return sorted(layer_depth, key=lambda l: (-layer_depth[l], layer_index[l]))
@@ -58,9 +59,6 @@ class Graph(Records):
     def __init__(self, inputs, outputs, owner='The model'):
         super().__init__()
         _check_tensors(inputs, 'inputs', owner); _check_tensors(outputs, 'outputs', owner)
-        for t in inputs:
-            if not isinstance(t.node.layer, InputLayer):
-                raise ValueError(f"{owner}: every input must come from Input(); '{t.name}' is the output of layer '{t.node.layer.name}'.")
         self.inputs, self.outputs = list(inputs), list(outputs)
         self.nodes, index = _walk(self.inputs, self.outputs, owner)
         self._layers = _layer_order(self.inputs, self.nodes, index)
@@ -76,26 +74,13 @@ class Graph(Records):
         for s in self.steps:
             s.shared = calls[s.layer] > 1
             s.internal_input = any(i not in inputs_set for i in s.ins)
-        self._fusable, self._chains, self.chain = self._find_fusable(), self._chained(), self._as_chain()
+        self._fusable, self._chains, self.chain = self.fusable_steps(self.output_slots), self._chained(), self._as_chain()
         self.ran = False  # a forward pass has run (backward needs one)
 
     @property
     def layers(self): return self._layers
 
 # %% ../../nbs/16_graph.ipynb #6b1b47e5
-@patch_to(Graph)
-def _find_fusable(self):
-    "Per output: (step index, activation name) when the loss may give dL/dlogits to that step, else None."
-    read = {i for s in self.steps for i in s.ins}
-    by_slot = {o: k for k, s in enumerate(self.steps) for o in s.outs}
-    out = []
-    for slot in self.output_slots:
-        k = by_slot.get(slot)
-        ok = (k is not None and not self.steps[k].shared and not self.steps[k].several_out and slot not in read
-              and self.output_slots.count(slot) == 1)
-        out.append((k, self.steps[k].layer.fused_activation) if ok else None)
-    return out
-
 @patch_to(Graph)
 def fusable_outputs(self):
     "Per output, the activation name a loss may skip (None where it may not)."

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/17_model.ipynb #e1649487
 from __future__ import annotations
-import contextlib, importlib
+import contextlib, importlib, warnings
 import numpy as np
 from ..core import unique_name, snake_case, fmt_shape, register_layer, ShapeError, patch_to, closest_name
 from ..engine import Tape, CONTEXT
@@ -33,7 +33,7 @@ class Model(Trainer, Layer):
         self._trace = None      # the layer calls of the last training forward pass (a subclassed model's Tape)
         self._n_inputs = self._n_outputs = None
         self._output_keys = None  # the keys of outputs given (or returned) as a dict: predict returns a dict too
-        self._output_tuple = False  # call returned a tuple: kept a tuple
+        self._output_tuple = self._output_list = False  # call returned a tuple (kept a tuple), a list
         self._build_input_shape = None
         self._base_attrs = frozenset(self.__dict__) | {'_base_attrs'}  # what seqlearn sets: the rest is the user's (tracked)
 
@@ -245,16 +245,28 @@ def output_shapes(self):
 
 @patch_to(Model)
 def fusable_outputs(self):
-    "Per output, the activation a loss may skip by giving dL/dlogits (None: none; a subclassed model's `call` is opaque)."
-    return [None] * len(self.output_names)
+    """Per output, the activation a loss may skip by giving dL/dlogits (None: none). A subclassed model knows it from
+    the layer calls of its last training call (`traces_calls`: the trainer asks again after each forward pass)."""
+    tape = self._trace
+    if tape is None: return [None] * len(self.output_names)
+    return [None if f is None else f[1] for f in tape.fusable_steps(tape.output_slots)]
+
+Model.traces_calls = True  # a subclassed model's steps are traced at every training call (a graph's are fixed)
 
 def _as_list(x): return list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, (list, tuple)) else [x]
 
 def _note_structure(model, out):
     "Remember how `call` returns its outputs: one array, a list, a tuple, or a dict (whose keys name the outputs)."
     model._output_keys = list(out) if isinstance(out, dict) else None
-    model._output_tuple = isinstance(out, tuple)
+    model._output_tuple, model._output_list = isinstance(out, tuple), isinstance(out, list)
     model._n_outputs = len(_as_list(out))
+
+@patch_to(Model)
+def pack_outputs(self, outs):
+    "The outputs (a list, one per output) in the structure the model returns them: one array, a list, a tuple or a dict."
+    if self._output_keys: return dict(zip(self._output_keys, outs))
+    if self._output_tuple: return tuple(outs)
+    return list(outs) if self._output_list or len(outs) > 1 else outs[0]
 
 def _call_on_zeros(model, input_shape):
     "(inputs, outputs): `call` run on one-sample batches of zeros of `input_shape` (one or a list), in inference."
@@ -324,8 +336,9 @@ def forward_pass(self, xs, training=False):
 
 # %% ../../nbs/17_model.ipynb #6b1ef381
 @patch_to(Model)
-def backward(self, grad, need_input_grad=True):
-    "Go back through the last training `call`: fill every weight's gradient; return the input's gradient(s)."
+def backward(self, grad, need_input_grad=True, fused=None):
+    """Go back through the last training `call`: fill every weight's gradient; return the input's gradient(s). `fused[i]`:
+    output i's gradient is dL/dlogits (see `fusable_outputs`)."""
     tape = self._trace
     if tape is None:
         raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass in training mode first: "
@@ -333,7 +346,8 @@ def backward(self, grad, need_input_grad=True):
     grads = {}
     for s, g in zip(tape.output_slots, _as_list(grad)):
         if g is not None: grads[s] = g if s not in grads else grads[s] + g
-    ins = tape.backward(grads, (), tape.input_slots if need_input_grad else ())
+    steps = {f[0] for f, on in zip(tape.fusable_steps(tape.output_slots), fused) if on and f is not None} if fused and any(fused) else ()
+    ins = tape.backward(grads, steps, tape.input_slots if need_input_grad else ())
     if not need_input_grad: return None
     ins = [np.zeros_like(tape.vals[s]) if g is None else g for s, g in zip(tape.input_slots, ins)]
     return ins if len(ins) > 1 else ins[0]
@@ -341,7 +355,7 @@ def backward(self, grad, need_input_grad=True):
 @patch_to(Model)
 def backward_pass(self, grads, fused=None):
     "Fill every weight's gradient from the outputs' gradients (a list, one per output, None where no loss): what fit runs."
-    self.backward(grads if len(grads) > 1 else grads[0], need_input_grad=False)
+    self.backward(grads if len(grads) > 1 else grads[0], need_input_grad=False, fused=fused)
 
 @patch_to(Model)
 def get_call_state(self):
@@ -363,18 +377,37 @@ def _model_from_config(cls, config, custom_objects=None):
 Model.from_config = classmethod(_model_from_config)
 
 # %% ../../nbs/17_model.ipynb #d31b9091
+def _flatten(struct):
+    "The leaves of a nested structure of lists, tuples and dicts (a dict's in its key order)."
+    if isinstance(struct, dict): return [l for v in struct.values() for l in _flatten(v)]
+    if isinstance(struct, (list, tuple)): return [l for v in struct for l in _flatten(v)]
+    return [struct]
+
+def _pack_like(struct, leaves):
+    "`struct`'s nesting (lists, tuples, dicts) filled with `leaves`, in `_flatten`'s order."
+    it = iter(leaves)
+    def rec(s):
+        if isinstance(s, dict): return {k: rec(v) for k, v in s.items()}
+        if isinstance(s, (list, tuple)): return type(s)(rec(v) for v in s)
+        return next(it)
+    return rec(struct)
+
 @register_layer
 class Functional(Model):
     "A model whose layers form a graph from `inputs` to `outputs` (what `Model(inputs, outputs)` returns)."
-    def __init__(self, inputs, # An Input tensor, or a list (or dict) of them
-                 outputs, # The tensor(s) the model returns: one, a list, or a dict
+    def __init__(self, inputs, # An Input tensor (or any symbolic tensor), or a list, tuple or dict of them, nested as you like
+                 outputs, # The tensor(s) the model returns: one, or a list, tuple or dict of them, nested as you like
                  name=None, trainable=True):
         Model.__init__(self, name=name or unique_name('functional'), trainable=trainable)
         owner = f"Model '{self.name}'"
+        if isinstance(outputs, list) and len(outputs) == 1 and isinstance(outputs[0], KerasTensor): outputs = outputs[0]  # as Keras
+        self._in_struct, self._out_struct = inputs, outputs  # the structures given: data and results take the same shape
         self._several_out = isinstance(outputs, (list, tuple, dict))
-        self._graph = Graph(_as_list(inputs), _as_list(outputs), owner)
+        self._graph = Graph(_flatten(inputs), _flatten(outputs), owner)
         names = [t.node.layer.name for t in self._graph.outputs]
-        self._output_keys = list(outputs) if isinstance(outputs, dict) else None  # outputs given as a dict: results are dicts too
+        flat_dict = isinstance(outputs, dict) and all(isinstance(t, KerasTensor) for t in outputs.values())
+        self._output_keys = list(outputs) if flat_dict else None  # outputs given as a dict: its keys name them
+        self._input_keys = list(inputs) if isinstance(inputs, dict) and all(isinstance(t, KerasTensor) for t in inputs.values()) else None
         self._out_names = (list(self._output_keys) if self._output_keys else
                            names if len(set(names)) == len(names) else [f"{n}_{i}" for i, n in enumerate(names)])
         self._n_inputs, self._n_outputs = len(self._graph.inputs), len(self._graph.outputs)
@@ -403,7 +436,7 @@ Functional.input = property(lambda self: self.inputs[0] if self._n_inputs == 1 e
 Functional.output = property(lambda self: self.outputs if self._several_out else self.outputs[0], doc="The output tensor (or the list).")
 
 @patch_to(Functional, as_prop=True)
-def input_names(self): return [t.node.layer.name for t in self._graph.inputs]
+def input_names(self): return [t.name for t in self._graph.inputs]
 
 @patch_to(Functional, as_prop=True)
 def output_names(self): return list(self._out_names)
@@ -414,15 +447,49 @@ def output_shapes(self): return [t.shape for t in self._graph.outputs]
 @patch_to(Functional)
 def fusable_outputs(self): return self._graph.fusable_outputs()
 
+Functional.traces_calls = False
+
 # %% ../../nbs/17_model.ipynb #b0b67fca
+def _known_keys(x, names, where, model):
+    "`x` (a dict) without the keys the model does not take, with Keras's warning when there are any."
+    extra = [k for k in x if k not in names]
+    if extra and all(k in x for k in names):  # every input given: the rest is ignored (a missing one is an error that names it)
+        warnings.warn(f"The structure of `inputs` doesn't match the expected structure: {where}: {model} takes "
+                      f"{', '.join(map(repr, names))}; the extra key(s) {', '.join(map(repr, extra))} are ignored.", UserWarning, stacklevel=5)
+        x = {k: v for k, v in x.items() if k in names}
+    return x
+
+def _fits(shape, want): return len(shape) == len(want) and all(w is None or w == d for d, w in zip(shape, want))
+
+@patch_to(Functional)
+def _input_arrays(self, x, where):
+    "The data as one array per input: by the keys of a dict of Inputs, by input name, in order, or nested as the inputs were."
+    model = f"Model '{self.name}'"
+    if self._input_keys is not None:  # inputs given as a dict: data by the same keys (not by position)
+        if isinstance(x, (list, tuple)) and len(x) and any(hasattr(a, 'shape') for a in x):
+            raise ValueError(f"{where}: {model} takes its inputs as a dict, {{{', '.join(repr(k) + ': ...' for k in self._input_keys)}}}, "
+                             f"but x is a {type(x).__name__}. Pass a dict with those keys.")
+        keys = self._input_keys
+    else: keys = self.input_names
+    if isinstance(x, dict): x = _known_keys(x, keys, where, model)
+    elif isinstance(x, (list, tuple)) and any(isinstance(a, (list, tuple, dict)) for a in x):
+        leaves = _flatten(x)  # nested like the inputs ([[a]], {'a': {'b': ...}} inside a list): one array per input
+        if len(leaves) == self._n_inputs and all(hasattr(a, 'shape') for a in leaves): x = leaves
+    return standardize(x, keys, 'x', where, model_name=model)
+
 @patch_to(Functional)
 def standardize_inputs(self, x, where='calling the model'):
-    xs = standardize(x, self.input_names, 'x', where, model_name=f"Model '{self.name}'")
-    for a, t in zip(xs, self._graph.inputs):
-        check_batch(a, where, 'x' if self._n_inputs == 1 else f"x['{t.name}']")
-        if tuple(a.shape[1:]) != tuple(t.shape[1:]):
-            raise ValueError(f"{where}: Model '{self.name}' expects its input '{t.name}' with samples of shape {fmt_shape(t.shape[1:])}, "
-                             f"got {fmt_shape(a.shape[1:])}. Check the data's columns, or the shape given to Input(shape=...).")
+    xs = self._input_arrays(x, where)
+    for i, (a, t) in enumerate(zip(xs, self._graph.inputs)):
+        want, what = tuple(t.shape[1:]), 'x' if self._n_inputs == 1 else f"x['{t.name}']"
+        if want: check_batch(a, where, what)
+        if a.ndim == len(want) + 2 and a.shape[-1] == 1: a = xs[i] = a[..., 0]           # (n, 3, 1) for Input((3,)), as Keras
+        elif a.ndim == len(want) and want and want[-1] == 1: a = xs[i] = a[..., None]    # (n, 3) for Input((3, 1))
+        if not _fits(a.shape[1:], want):
+            free = [k + 1 for k, w in enumerate(want) if w is None]
+            raise ValueError(f"{where}: Model '{self.name}' expects its input '{t.name}' with samples of shape {fmt_shape(want)}, "
+                             f"got {fmt_shape(a.shape[1:])}" + (f" (axis {', '.join(map(str, free))} may have any size)" if free else '')
+                             + ". Check the data's columns, or the shape given to Input(shape=...).")
     return xs
 
 @patch_to(Functional)
@@ -433,19 +500,28 @@ def backward_pass(self, grads, fused=None): self._graph.backward(grads, fused)
 
 @patch_to(Functional)
 def _pack(self, outs):
-    "The outputs (a list, one per output) in the structure the model was built with: a dict, a list, or one."
-    if self._output_keys: return dict(zip(self._output_keys, outs))
-    return outs if self._several_out else outs[0]
+    "The outputs (a list, one per output) in the structure the model was built with: one, or a list, tuple or dict, nested."
+    return _pack_like(self._out_struct, outs) if self._several_out else outs[0]
 
 @patch_to(Functional)
-def call(self, inputs, training=None): return self._pack(self._graph.forward(_as_list(inputs), bool(training)))
+def pack_outputs(self, outs): return self._pack(outs)
+
+@patch_to(Functional)
+def call(self, inputs, training=None): return self._pack(self._graph.forward(_flatten(inputs), bool(training)))
+
+@patch_to(Functional)
+def _call_symbolic(self, inputs, training=None):
+    "Called on symbolic tensors: one node for the whole model, with the results in the model's output structure."
+    flat = [inputs[k] for k in (self._input_keys or self.input_names) if k in inputs] if isinstance(inputs, dict) else _flatten(inputs)
+    out = Model._call_symbolic(self, flat if len(flat) > 1 else flat[0], training)
+    return self._pack(out if isinstance(out, list) else [out])
 
 @patch_to(Functional)
 def run(self, x, training=False): return self.call(x, training)
 
 @patch_to(Functional)
 def backward(self, grad, need_input_grad=True):
-    grads = [grad[k] for k in self._output_keys] if isinstance(grad, dict) else grad if self._several_out else [grad]
+    grads = _flatten(grad) if self._several_out else [grad]
     gin = self._graph.backward(grads, None, need_input_grads=need_input_grad)
     if gin is None: return None
     return gin if self._n_inputs > 1 else gin[0]
@@ -489,19 +565,40 @@ def _node_index(graph):
 
 def _tensor_ref(t, index): return [t.node.layer.name, index.get(id(t.node), 0), t.index]
 
+def _encode(struct, ref):
+    "A structure of tensors as JSON-able data: each tensor by `ref`, a tuple as {'__tuple__': [...]} (so it comes back a tuple)."
+    if isinstance(struct, dict): return {k: _encode(v, ref) for k, v in struct.items()}
+    if isinstance(struct, tuple): return {'__tuple__': [_encode(v, ref) for v in struct]}
+    if isinstance(struct, list): return [_encode(v, ref) for v in struct]
+    return ref(struct)
+
+def _decode(c, tensor):
+    "The structure `_encode` wrote, with each reference `[layer, call, output]` turned into its tensor by `tensor`."
+    if isinstance(c, dict):
+        if set(c) == {'__tuple__'}: return tuple(_decode(v, tensor) for v in c['__tuple__'])
+        return {k: _decode(v, tensor) for k, v in c.items()}
+    if isinstance(c, list) and c and isinstance(c[0], str): return tensor(c)
+    return [_decode(v, tensor) for v in c]
+
 @patch_to(Functional)
 def get_config(self):
     "Plain data that `Functional.from_config` turns back into this architecture (fresh weights)."
     g, layers, index = self._graph, [], _node_index(self._graph)
+    cut, taken = {}, {l.name for l in g.layers}   # inputs cut from the middle of another graph: an Input of their shape
+    for t in g.inputs:
+        if not isinstance(t.node.layer, InputLayer):
+            name = t.name if t.name not in taken else f"{t.name}_input"
+            taken.add(name); cut[id(t)] = [name, 0, 0]
+            layers.append({'class_name': 'InputLayer', 'name': name, 'inbound_nodes': [],
+                           'config': {'shape': list(t.shape[1:]), 'batch_size': t.shape[0], 'name': name, 'dtype': t.dtype}})
+    ref = lambda t: cut.get(id(t)) or _tensor_ref(t, index)
     for l in g.layers:
         nodes = [n for n in g.nodes if n.layer is l]
         layers.append({'class_name': type(l).__name__, 'config': l.get_config(), 'name': l.name,
-                       'inbound_nodes': [{'args': [_tensor_ref(t, index) for t in n.inputs], 'several': n.several_inputs} for n in nodes]})
-    refs = lambda ts, several: [_tensor_ref(t, index) for t in ts] if several else _tensor_ref(ts[0], index)
-    outs = refs(g.outputs, self._several_out)
-    if self._output_keys: outs = dict(zip(self._output_keys, outs))
+                       'inbound_nodes': [{'args': [ref(t) for t in n.inputs], 'several': n.several_inputs,
+                                          **({'training': n.training} if n.training is not None else {})} for n in nodes]})
     return {'name': self.name, 'trainable': self.trainable, 'layers': layers,
-            'input_layers': refs(g.inputs, self._n_inputs > 1), 'output_layers': outs}
+            'input_layers': _encode(self._in_struct, ref), 'output_layers': _encode(self._out_struct, ref)}
 
 def _functional_from_config(cls, config, custom_objects=None):
     "A new functional model from `get_config()` output (fresh weights)."
@@ -526,13 +623,9 @@ def _functional_from_config(cls, config, custom_objects=None):
             if i != len(calls[name]): continue
             args = [tensor(r) for r in node['args']]
             if any(a is None for a in args): continue
-            calls[name].append(made[name](args if node['several'] else args[0]))
+            calls[name].append(made[name](args if node['several'] else args[0], training=node.get('training')))
             pending.remove(item); progress = True
         if not progress: raise ValueError(f"The config of model '{config.get('name')}' has layer calls whose inputs never appear.")
-    ins = config['input_layers']; outs = config['output_layers']
-    pick = lambda r: ({k: tensor(x) for k, x in r.items()} if isinstance(r, dict) else
-                      [tensor(x) for x in r] if r and isinstance(r[0], list) else tensor(r))
-    model = cls(inputs=pick(ins), outputs=pick(outs), name=config.get('name'))
-    if config.get('trainable') is False: model.trainable = False
-    return model
+    return cls(inputs=_decode(config['input_layers'], tensor), outputs=_decode(config['output_layers'], tensor), name=config.get('name'),
+               trainable=config.get('trainable', True) is not False)
 Functional.from_config = classmethod(_functional_from_config)

@@ -10,7 +10,7 @@ from ..core import unique_name, fmt_shape, as_shape, register_layer, ShapeError,
 from ..layers.base import Layer, KerasTensor, InputLayer, is_shape_list
 from ..data import standardize, check_batch
 from ..trainer import Trainer
-from .model import Model
+from .model import Model, _fits
 from .graph import Graph
 from .. import saving, summary as summary_mod
 
@@ -208,7 +208,10 @@ def _build(self, input_shape):
 def _chain_graph(self):
     "The chain as a Graph from an Input through every layer: made once the model is built, and what runs it."
     if self._graph is None:
-        if not self.built: self._require_built('inputs')
+        if not self.built:  # an AttributeError, as Keras: hasattr(model, 'inputs') is False until the model is built
+            raise AttributeError(f"Sequential '{self.name}' is not built yet, so it has no inputs or outputs: its input shape is "
+                                 "unknown. Give input_shape=(n_features,) to the first layer, start with Input(shape=(n_features,)), "
+                                 "call model.build((None, n_features)), or call the model (or fit) on data.")
         inp = (self._input_layer.output_tensor if self._input_layer is not None else
                InputLayer(shape=self.input_shape[1:], name=f"{self.name}_input", dtype=self.dtype).output_tensor)
         x = inp
@@ -242,6 +245,8 @@ def output_shapes(self): return [self.output_shape]
 @patch_to(Sequential)
 def fusable_outputs(self): return [self._layers[-1].fused_activation]
 
+Sequential.traces_calls = False
+
 @patch_to(Sequential, as_prop=True)
 def fused_activation(self): return self._layers[-1].fused_activation if self._layers else None
 
@@ -253,7 +258,7 @@ def standardize_inputs(self, x, where='calling the model'):
     x = xs[0]
     check_batch(x, where)
     if not self.built: self.build((None,) + x.shape[1:])
-    elif x.shape[1:] != self.input_shape[1:]:
+    elif not _fits(x.shape[1:], self.input_shape[1:]):
         try: self._layers[0].validate_input_shape((None,) + x.shape[1:])
         except ValueError as e: raise ValueError(str(e)) from None
         raise ValueError(f"Sequential '{self.name}' expects samples of shape {fmt_shape(self.input_shape[1:])}, got "
@@ -295,14 +300,13 @@ def get_config(self):
 
 def _sequential_from_config(cls, config, custom_objects=None):
     "A new, freshly initialised model with the architecture in `config`."
-    model = cls(name=config.get('name'))
+    model = cls(name=config.get('name'), trainable=config.get('trainable', True) is not False)  # the layers keep their own flags
     for spec in config['layers']:
         layer_cls = saving.layer_class(spec['class_name'], custom_objects)
         model.add(layer_cls.from_config(spec['config'], custom_objects=custom_objects) if issubclass(layer_cls, Model)
                   else layer_cls.from_config(spec['config']))
     shape = config.get('build_input_shape')
     if shape is not None and not model.built: model.build(tuple(shape))
-    if config.get('trainable') is False: model.trainable = False
     return model
 Sequential.from_config = classmethod(_sequential_from_config)
 
