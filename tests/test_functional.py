@@ -98,7 +98,8 @@ def test_compile_and_fit_errors_name_the_outputs_and_inputs():
 def test_connection_time_errors():
     a, b = Input((4,), name='a'), Input((3,), name='b')
     with pytest.raises(ValueError, match=r"cannot merge inputs of shapes \[\(None, 4\), \(None, 3\)\]"): add([a, b])
-    with pytest.raises(TypeError, match=r"Add\(\)\(\[a, b\]\) or add\(\[a, b\]\)"): a + a
+    assert (a + a).node.layer.name.startswith('add')   # drawn as an Add layer, as Keras 3 draws the op
+    with pytest.raises(TypeError, match=r"Cannot compute '@' on the symbolic tensor 'a'"): a @ a
     with pytest.raises(ValueError, match="expects inputs with 4 features, got 3"):
         d = Dense(2); d(a); d(b)
     with pytest.raises(ValueError, match="the Input 'b' .* not in inputs=\\[a\\]"): Model(a, add([Dense(3)(a), b]))

@@ -15,10 +15,12 @@ from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooli
                                      GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
 from .normalization import BatchNormalization, LayerNormalization
 from .embedding import Embedding
+from .ops import Divide, ScalarOp, GetItem  # also makes +, -, *, /, -x, x ** k and x[...] work on symbolic tensors
 
 # %% ../../nbs/07_layers_index.ipynb #06c8a878
 __all__ = ['Layer', 'InputLayer', 'Input', 'KerasTensor', 'Node', 'gradient_check', 'Dense', 'Activation', 'Flatten', 'Dropout',
            'Reshape', 'Identity', 'Merge', 'Concatenate', 'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum',
            'concatenate', 'add', 'subtract', 'multiply', 'average', 'maximum', 'minimum', 'Conv1D', 'Conv2D', 'ZeroPadding1D',
            'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D',
-           'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding']
+           'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding',
+           'Divide', 'ScalarOp', 'GetItem']

@@ -15,22 +15,24 @@ from ..initializers import get_initializer
 from ..regularizers import get_regularizer
 
 # %% auto #0
-__all__ = ['KerasTensor', 'Node', 'is_symbolic', 'Layer', 'leaf_layers', 'InputLayer', 'Input', 'gradient_check']
+__all__ = ['OPERATORS', 'KerasTensor', 'Node', 'is_symbolic', 'Layer', 'leaf_layers', 'InputLayer', 'Input', 'gradient_check']
 
 # %% ../../nbs/04_layer.ipynb #23688732
-_OPS = {'+': ('Add', 'add'), '-': ('Subtract', 'subtract'), '*': ('Multiply', 'multiply')}
+OPERATORS = {}  # Python operators on symbolic tensors, drawn as layers: filled by seqlearn.layers.ops ('+': function(a, b), ...)
 
-def _symbolic_math(op):
-    cls, fn = _OPS.get(op, (None, None))
-    def refuse(self, *args):
-        both = bool(args) and isinstance(args[0], KerasTensor)
-        if cls and both: use = f"To {op} two tensors in a model, use a merge layer: {cls}()([a, b]) or {fn}([a, b]) from seqlearn.layers."
-        else: use = ("To compute with it, use a layer: a merge layer (Add, Subtract, Multiply, Concatenate, ...) to combine tensors, "
-                     "Activation for an elementwise function, Dense for a learned scale, or a custom Layer with call and backward.")
+def _symbolic_math(op, reflected=False):
+    "The operator `op` on a symbolic tensor: a layer from `OPERATORS` drawn into the graph, or a teaching error."
+    def apply(self, *args):
+        f = OPERATORS.get(op)
+        if f is not None:
+            res = f(*((args[0], self) if reflected else (self, *args)))
+            if res is not NotImplemented: return res
         what = 'numpy' if op == 'numpy' else f"'{op}'"
         raise TypeError(f"Cannot compute {what} on the symbolic tensor {self.name!r} {fmt_shape(self.shape)}: it describes data that does "
-                        f"not exist yet, so numpy and Python arithmetic cannot run on it. {use}")
-    return refuse
+                        f"not exist yet, so numpy cannot run on it. In a model, +, -, *, / (with a tensor or a number), -x, x ** k "
+                        "and slices such as x[:, 0] are drawn as layers; for anything else use a layer: Activation for an elementwise "
+                        "function, Dense for a learned scale, or a custom Layer with call and backward.")
+    return apply
 
 class KerasTensor:
     "A symbolic value in a graph: its `shape` (batch axis `None`), `dtype`, and the `node` (layer call) that makes it."
@@ -40,12 +42,13 @@ class KerasTensor:
     @property
     def ndim(self): return len(self.shape)
     def __repr__(self): return f"<KerasTensor shape={fmt_shape(self.shape)}, dtype={self.dtype}, name={self.name}>"
-    __add__ = __radd__ = _symbolic_math('+')
-    __sub__ = __rsub__ = _symbolic_math('-')
-    __mul__ = __rmul__ = _symbolic_math('*')
-    __truediv__ = __rtruediv__ = _symbolic_math('/')
+    __add__, __radd__ = _symbolic_math('+'), _symbolic_math('+', True)
+    __sub__, __rsub__ = _symbolic_math('-'), _symbolic_math('-', True)
+    __mul__, __rmul__ = _symbolic_math('*'), _symbolic_math('*', True)
+    __truediv__, __rtruediv__ = _symbolic_math('/'), _symbolic_math('/', True)
     __matmul__ = __rmatmul__ = _symbolic_math('@')
-    __pow__ = __neg__ = _symbolic_math('**')
+    __pow__, __neg__ = _symbolic_math('**'), _symbolic_math('neg')
+    __getitem__ = _symbolic_math('[]')
     def __array__(self, *args, **kwargs): _symbolic_math('numpy')(self)
 
 class Node:

@@ -372,7 +372,8 @@ def get_config(self):
     return {'name': self.name, 'trainable': self.trainable}
 
 def _model_from_config(cls, config, custom_objects=None):
-    "A new model from `get_config()` output."
+    "A new model from `get_config()` output (`Model.from_config` of a functional model's config makes that model, as Keras)."
+    if cls is Model and {'layers', 'input_layers', 'output_layers'} <= set(config): return Functional.from_config(config, custom_objects)
     return cls(**config)
 Model.from_config = classmethod(_model_from_config)
 
