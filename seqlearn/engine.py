@@ -9,7 +9,7 @@ import numpy as np
 from .core import fmt_shape
 
 # %% auto #0
-__all__ = ['CONTEXT', 'call_training', 'active_tape', 'Step', 'WeightGrads', 'Records', 'Tape']
+__all__ = ['CONTEXT', 'call_training', 'active_tape', 'Step', 'WeightGrads', 'Records', 'Tape', 'Op', 'Slice', 'Traced']
 
 # %% ../nbs/04a_engine.ipynb #e1d677b4
 class _Context(threading.local):
@@ -115,12 +115,17 @@ class Tape(Records):
     """Records the layer calls a subclassed model's `call` makes in training: each array gets a slot when a layer
     makes it, so the steps are the same records a functional graph runs, and `backward` is the same."""
     def __init__(self, owner, inputs):
+        "`inputs`: the arrays `call` receives (`Traced` views of the model's inputs, so arithmetic on them is traced too)."
         super().__init__()
         self.owner, self.slot, self.last = owner, {}, {}  # slot by array id; latest step by layer id
         self.input_slots = [self._slot_of(a) for a in inputs]
         self.output_slots = []
     @property
     def layers(self): return self.owner.layers
+    @staticmethod
+    def wrap(a):
+        "What a layer's output is handed out as (made a `Traced` view below, so numpy arithmetic on it is recorded too)."
+        return a
     def _slot_of(self, a):
         s = self.slot.get(id(a))
         if s is None: s = self.slot[id(a)] = len(self.vals); self.vals.append(a)  # kept: the id stays this array's
@@ -135,9 +140,10 @@ class Tape(Records):
             if s is None:
                 raise ValueError(
                     f"Layer '{layer.name}' in {type(self.owner).__name__} '{self.owner.name}'.call received an array that no layer produced "
-                    f"(shape {fmt_shape(np.shape(a))}): a numpy expression on an intermediate result, such as x * 2, a + b or x[:, :3]. "
-                    "seqlearn cannot take gradients through numpy operations. Use a layer for it: Add/Subtract/Multiply/Average/"
-                    "Maximum/Minimum/Concatenate (or add([a, b]) ...), Reshape, Activation, or a custom Layer with a backward().")
+                    f"(shape {fmt_shape(np.shape(a))}): a numpy operation seqlearn does not trace, such as np.maximum, np.concatenate, "
+                    "x.sum() or x.reshape(...). Arithmetic (+, -, *, /, **, -x), slicing (x[:, :3]) and np.exp/log/tanh/sqrt are traced; "
+                    "for anything else use a layer: Maximum/Minimum/Concatenate/Average (or concatenate([a, b]) ...), Reshape, "
+                    "Activation, or a custom Layer with a backward().")
             ins.append(s)
         return ins
     def run(self, layer, x, training, given=None):
@@ -153,8 +159,82 @@ class Tape(Records):
         try: y = layer.run(x, training)
         finally: CONTEXT.tapes.pop()
         several_out = isinstance(y, (list, tuple))
+        y = type(y)(self.wrap(o) for o in y) if several_out else self.wrap(y)  # arithmetic on what a layer made is traced too
         step = Step(layer, ins, [self._slot_of(o) for o in (y if several_out else [y])], several, several_out, training)
         step.shared, step.internal_input = prev is not None, any(i not in self.input_slots for i in ins)
         self.last[id(layer)] = len(self.steps)
         self.steps.append(step)
         return y
+
+# %% ../nbs/04a_engine.ipynb #63be8ab5
+def _unbroadcast(g, shape):
+    "Sum `g` down to `shape` over the axes numpy broadcast (leading ones, and those of size 1)."
+    while g.ndim > len(shape): g = g.sum(axis=0)
+    axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+_GRADS = {  # ufunc -> per argument, the gradient of (ufunc applied to args) given the output's gradient g
+    np.add: lambda g, a, b: (g, g),
+    np.subtract: lambda g, a, b: (g, -g),
+    np.multiply: lambda g, a, b: (g * b, g * a),
+    np.true_divide: lambda g, a, b: (g / b, -g * a / (b * b)),
+    np.negative: lambda g, a: (-g,),
+    np.power: lambda g, a, b: (g * b * a ** (b - 1), None),
+    np.square: lambda g, a: (2 * g * a,),          # numpy runs x ** 2 as square, x ** 0.5 as sqrt, x ** -1 as reciprocal
+    np.sqrt: lambda g, a: (g * 0.5 / np.sqrt(a),),
+    np.reciprocal: lambda g, a: (-g / (a * a),),
+    np.positive: lambda g, a: (g,),
+    np.exp: lambda g, a: (g * np.exp(a),),
+    np.log: lambda g, a: (g / a,),
+    np.tanh: lambda g, a: (g * (1 - np.tanh(a) ** 2),),
+}
+
+class Op:
+    "A numpy operation between layer calls, traced like a layer call: `ufunc` on `args` (arrays and numbers); `backward` gives each traced argument its gradient."
+    trainable_weights, shared = [], False
+    def __init__(self, ufunc, args, traced):
+        self.ufunc, self.args, self.traced = ufunc, list(args), traced  # traced: which args have slots (numbers stay numbers)
+        self.name = ufunc.__name__
+    def run_backward(self, grad, need_input_grad=True, wrt_preactivation=False):
+        gs = _GRADS[self.ufunc](grad, *self.args)
+        out = [_unbroadcast(g, np.shape(a)) for g, a, t in zip(gs, self.args, self.traced) if t]
+        return out if len(out) > 1 else out[0]
+
+class Slice(Op):
+    "`x[key]` between layer calls, traced: the gradient goes back to the sliced positions."
+    def __init__(self, key, shape, dtype): self.key, self.shape, self.dtype, self.name = key, shape, dtype, 'getitem'
+    def run_backward(self, grad, need_input_grad=True, wrt_preactivation=False):
+        dx = np.zeros(self.shape, grad.dtype)
+        np.add.at(dx, self.key, grad)
+        return dx
+
+class Traced(np.ndarray):
+    """An array inside a subclassed model's traced `call`: numpy's arithmetic (+, -, *, /, -x, x ** k) and slicing on it
+    are recorded on the tape as steps too, so `x + self.block(x)` trains as Keras's does. Layers receive plain arrays."""
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        plain = [a.view(np.ndarray) if isinstance(a, Traced) else a for a in inputs]
+        if out is not None: kwargs['out'] = tuple(o.view(np.ndarray) if isinstance(o, Traced) else o for o in out)
+        result = getattr(ufunc, method)(*plain, **kwargs)
+        tape = active_tape()
+        if tape is None or method != '__call__' or out is not None or ufunc not in _GRADS: return result
+        traced = [isinstance(a, np.ndarray) and id(a) in tape.slot for a in inputs]
+        if not any(traced) or (ufunc is np.power and traced[1]): return result  # nothing to go back to (or x ** tensor: not here)
+        return tape.record(Op(ufunc, plain, traced), [a for a, t in zip(inputs, traced) if t], result)
+    def __getitem__(self, key):
+        result = self.view(np.ndarray)[key]
+        tape = active_tape()
+        if tape is None or id(self) not in tape.slot or not isinstance(result, np.ndarray): return result
+        return tape.record(Slice(key, self.shape, self.dtype), [self], result)
+
+def _traced(a): return a.view(Traced) if type(a) is np.ndarray else a
+Tape.wrap = staticmethod(_traced)
+
+def _record(self, op, arrays, result):
+    "Record `op` (made `result` from the traced `arrays`) as a step; return the result, traced in turn."
+    ins = [self.slot[id(a)] for a in arrays]
+    y = result.view(Traced)
+    step = Step(op, ins, [self._slot_of(y)], len(ins) > 1, False)
+    step.internal_input = any(i not in self.input_slots for i in ins)
+    self.steps.append(step)
+    return y
+Tape.record = _record

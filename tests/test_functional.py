@@ -214,18 +214,18 @@ def test_subclassed_model_refuses_numpy_arithmetic_with_a_teaching_error():
             super().__init__()
             self.d1, self.d2 = Dense(4), Dense(1, name='head')
         def call(self, inputs, training=None):
-            return self.d2(self.d1(inputs) * 2)
+            return self.d2(np.maximum(self.d1(inputs), 0))   # x * 2 is traced; np.maximum is not
     m = Bad(); m.compile('sgd', 'mse')
-    with pytest.raises(ValueError, match="Layer 'head' .* received an array that no layer produced.*Use a layer for it"):
+    with pytest.raises(ValueError, match="Layer 'head' .* received an array that no layer produced.*use a layer: Maximum"):
         m.fit(XA, Y, epochs=1, verbose=0)
     assert m.predict(XA, verbose=0).shape == (64, 1)  # inference needs no gradient, so it runs
 
     class BadOut(Model):
         def __init__(self):
             super().__init__(); self.d = Dense(1)
-        def call(self, inputs, training=None): return self.d(inputs) + 1.0
+        def call(self, inputs, training=None): return np.concatenate([self.d(inputs), self.d(inputs)], axis=1)
     m = BadOut(); m.compile('sgd', 'mse')
-    with pytest.raises(ValueError, match="call returned an array that no layer produced"): m.fit(XA, Y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="call returned an array that no layer produced"): m.fit(XA, np.hstack([Y, Y]), epochs=1, verbose=0)
 
 
 # -- saving -------------------------------------------------------------------------------------------------------------------

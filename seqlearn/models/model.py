@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib, importlib, warnings
 import numpy as np
 from ..core import unique_name, snake_case, fmt_shape, register_layer, ShapeError, patch_to, closest_name
-from ..engine import Tape, CONTEXT
+from ..engine import Tape, CONTEXT, _traced
 from ..layers.base import Layer, KerasTensor, InputLayer, is_symbolic, is_shape_list, _sample_batch, _run_in_context, leaf_layers
 from ..data import standardize, check_batch, to_array
 from ..trainer import Trainer, one_thread
@@ -318,13 +318,15 @@ def run(self, x, training=False):
     if not training:
         self._trace = None
         return _call(self, x, False)
+    x = [_traced(a) for a in x] if isinstance(x, list) else _traced(x)  # arithmetic on the inputs is traced too
     tape = Tape(self, x if isinstance(x, list) else [x])
     with tape: y = _call(self, x, True)
     for o in _as_list(y):
         if id(o) not in tape.slot:
             raise ValueError(f"{type(self).__name__} '{self.name}'.call returned an array that no layer produced (shape "
-                             f"{fmt_shape(np.shape(o))}): seqlearn cannot take gradients through numpy operations. Return the output "
-                             "of a layer (use a merge layer such as Add or Concatenate, or Activation, for the last step).")
+                             f"{fmt_shape(np.shape(o))}): a numpy operation seqlearn does not trace (np.maximum, np.concatenate, "
+                             "x.sum(), ...; arithmetic and slicing are traced). Use a layer for that step: Concatenate, Maximum, "
+                             "Reshape, Activation, or a custom Layer with a backward().")
     tape.output_slots = [tape.slot[id(o)] for o in _as_list(y)]
     self._trace = tape
     return y
