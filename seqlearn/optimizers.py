@@ -165,6 +165,14 @@ class Optimizer:
         self._tmp = np.empty(flat.size, flat.values.dtype)
         self._flat = flat
 
+    def rekey(self):
+        """After a copy (pickle, `copy.deepcopy`) the weights are new objects, while the state rows are keyed by the old
+        ones: key them by the new ones, in the same order, so Adam's moments survive the copy. The flat buffer (copied
+        with the optimizer) lists the new weights in that order, also in a copy of a copy."""
+        flat, layout = self._flat, self._layout
+        if flat is None or layout is None or len(layout[0]) != len(flat.variables): return
+        self._layout = (tuple(id(v) for v in flat.variables), layout[1])
+
     @property
     def variables(self):
         "The optimizer's state arrays (flat), by slot name."

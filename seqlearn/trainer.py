@@ -50,13 +50,8 @@ class Trainer:
         self._rekey_optimizer()
 
     def _rekey_optimizer(self):
-        """After a copy (pickle, `copy.deepcopy`) the weights are new objects, while the optimizer's state rows are
-        keyed by the old ones: key them by the new ones, in the same order, so Adam's moments survive the copy. The
-        optimizer's own flat buffer (copied with it) lists the new weights in that order, also in a copy of a copy."""
-        opt = self.optimizer
-        flat, layout = getattr(opt, '_flat', None), getattr(opt, '_layout', None)
-        if flat is None or layout is None or len(layout[0]) != len(flat.variables): return
-        opt._layout = (tuple(id(v) for v in flat.variables), layout[1])
+        "After a copy (pickle, `copy.deepcopy`): the optimizer's state follows the copied weights (`Optimizer.rekey`)."
+        if self.optimizer is not None: self.optimizer.rekey()
         self._flat = None  # made again from the copied weights (a copy's arrays no longer share the flat buffer)
 
 # %% ../nbs/15_trainer.ipynb #e2c3aa62
