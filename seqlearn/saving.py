@@ -14,8 +14,8 @@ from . import losses as losses_mod, metrics as metrics_mod
 
 # %% auto #0
 __all__ = ['FORMAT_NAME', 'FORMAT_VERSION', 'MAX_JSON_BYTES', 'MAX_ELEMENTS', 'MAX_ARRAY_BYTES', 'NPY_HEADER_SLACK',
-           'layer_class', 'model_from_config', 'to_json', 'model_from_json', 'ModelFileError', 'save_model',
-           'save_weights', 'load_model', 'load_weights', 'save_backup', 'restore_backup']
+           'MAX_NESTING', 'layer_class', 'model_from_config', 'to_json', 'model_from_json', 'ModelFileError',
+           'save_model', 'save_weights', 'load_model', 'load_weights', 'save_backup', 'restore_backup']
 
 # %% ../nbs/13_saving.ipynb #fbeb32cb
 def _resolve_custom_activations(config, custom_objects):
@@ -516,10 +516,25 @@ def _build_for(ar, model, shape):
     try: model.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list) else tuple(shape))
     except _CONFIG_ERRORS as e: raise ar.error(f"the model cannot be built for the input shape it records, {shape}: {e}") from e
 
+MAX_NESTING = 100  # models inside models in a file: deeper than this is not a model anyone built (and would take long to rebuild)
+
+def _nesting(config):
+    "How deep models nest in `config` (a model whose config has 'layers' is one level), counted without recursion."
+    deepest, todo = 0, [(config, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get('layers'), list): depth += 1; deepest = max(deepest, depth)
+            todo.extend((v, depth) for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list): todo.extend((v, depth) for v in node if isinstance(v, (dict, list)))
+    return deepest
+
 def _model_from_file(ar, custom_objects, entries):
     "The model that config.json describes, built and checked against the file's weights (`entries`), not yet holding them."
     config = ar.json('config.json')
     if not isinstance(config, dict): raise ar.error(f"its config.json is malformed (expected a dict, got {type(config).__name__})")
+    depth = _nesting(config)
+    if depth > MAX_NESTING: raise ar.error(f"its config.json nests models {depth} levels deep (at most {MAX_NESTING}): not a model seqlearn saved")
     try: model = model_from_config(config, custom_objects)
     except ModelFileError: raise
     except _CONFIG_ERRORS as e: raise ar.error(f"its architecture cannot be rebuilt: {type(e).__name__}: {str(e)[:300]}") from e

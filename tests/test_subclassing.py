@@ -283,3 +283,17 @@ def test_traced_arithmetic_gradients_match_numerical():
         m.forward_pass([xs], training=True); m.backward(r)
         np.testing.assert_allclose(w.grad, numerical_gradient(loss, w.value, 1e-6), rtol=1e-5, atol=1e-8)
     np.testing.assert_allclose(gin, numerical_gradient(loss, xs, 1e-6), rtol=1e-5, atol=1e-8)
+
+
+def test_absurd_nesting_in_a_file_is_a_clear_error(tmp_path):
+    import json, zipfile
+    from seqlearn.models import ModelFileError
+    m = Sequential([Dense(2, input_shape=(2,))])
+    m.save(tmp_path / 'm.seqlearn')
+    with zipfile.ZipFile(tmp_path / 'm.seqlearn') as z: files = {n: z.read(n) for n in z.namelist()}
+    inner = json.loads(files['config.json'])
+    for i in range(150): inner = {'class_name': 'Sequential', 'config': {'name': f's{i}', 'layers': [inner]}}
+    files['config.json'] = json.dumps(inner).encode()
+    with zipfile.ZipFile(tmp_path / 'deep.seqlearn', 'w') as z:
+        for n, b in files.items(): z.writestr(n, b)
+    with pytest.raises(ModelFileError, match="nests models 15[01] levels deep"): load_model(tmp_path / 'deep.seqlearn')
