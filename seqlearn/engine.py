@@ -9,7 +9,8 @@ import numpy as np
 from .core import fmt_shape
 
 # %% auto #0
-__all__ = ['CONTEXT', 'call_training', 'active_tape', 'Step', 'WeightGrads', 'Records', 'Tape', 'Op', 'Slice', 'Traced']
+__all__ = ['CONTEXT', 'call_training', 'active_tape', 'Step', 'WeightGrads', 'Records', 'Tape', 'Op', 'Slice', 'Sum', 'untraced',
+           'Traced']
 
 # %% ../nbs/04a_engine.ipynb #e1d677b4
 class _Context(threading.local):
@@ -122,6 +123,7 @@ class Tape(Records):
         self.output_slots = []
     @property
     def layers(self): return self.owner.layers
+    derived = ()  # the array types that mark data derived from traced data by an untraced operation (`Traced`, below)
     @staticmethod
     def wrap(a):
         "What a layer's output is handed out as (made a `Traced` view below, so numpy arithmetic on it is recorded too)."
@@ -137,6 +139,7 @@ class Tape(Records):
         ins = []
         for a in arrays:
             s = self.slot.get(id(a))
+            if s is None and isinstance(a, self.derived): raise untraced(f"Layer '{layer.name}' in {type(self.owner).__name__} '{self.owner.name}'.call")
             if s is None:
                 raise ValueError(
                     f"Layer '{layer.name}' in {type(self.owner).__name__} '{self.owner.name}'.call received an array that no layer produced "
@@ -208,31 +211,67 @@ class Slice(Op):
         np.add.at(dx, self.key, grad)
         return dx
 
+class Sum(Op):
+    "`x.sum(axis, keepdims=...)` between layer calls (also inside `x.mean()`), traced: the gradient spreads over the summed axes."
+    def __init__(self, axis, keepdims, shape): self.axis, self.keepdims, self.shape, self.name = axis, keepdims, shape, 'sum'
+    def run_backward(self, grad, need_input_grad=True, wrt_preactivation=False):
+        g = np.asarray(grad)
+        if not self.keepdims: g = g.reshape([1 if i in self.axis else n for i, n in enumerate(self.shape)])
+        return np.broadcast_to(g, self.shape).copy()
+
+def untraced(what):
+    "The teaching error for data that left the tape through a numpy operation it does not trace."
+    return ValueError(f"{what}: an array computed from a layer's output by a numpy operation seqlearn does not trace "
+                      "(x.reshape, x.T, x.max(), np.concatenate, an in-place update, ...) meets traced data, so no gradient could "
+                      "flow back through that part. Traced are +, -, *, /, **, -x, slicing, x.sum(), x.mean() and np.exp/log/tanh/sqrt; "
+                      "for anything else use a layer (Reshape, Concatenate, Maximum, ...) or a custom Layer with a backward().")
+
+_REPR = {np.array_repr, np.array_str, np.array2string, np.shape, np.ndim, np.size}
+
 class Traced(np.ndarray):
-    """An array inside a subclassed model's traced `call`: numpy's arithmetic (+, -, *, /, -x, x ** k) and slicing on it
-    are recorded on the tape as steps too, so `x + self.block(x)` trains as Keras's does. Layers receive plain arrays."""
+    """An array inside a subclassed model's traced `call`: numpy's arithmetic (+, -, *, /, -x, x ** k), sums, means and
+    slices on it are recorded on the tape as steps too, so `x + self.block(x)` trains as Keras's does. Layers receive
+    plain arrays. An array derived from it by an operation that is not traced stays marked (a `Traced` with no slot):
+    combining it with traced data is an error that says so, never a silently wrong gradient."""
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         plain = [a.view(np.ndarray) if isinstance(a, Traced) else a for a in inputs]
         if out is not None: kwargs['out'] = tuple(o.view(np.ndarray) if isinstance(o, Traced) else o for o in out)
-        result = getattr(ufunc, method)(*plain, **kwargs)
         tape = active_tape()
-        if tape is None or method != '__call__' or out is not None or ufunc not in _GRADS: return result
-        traced = [isinstance(a, np.ndarray) and id(a) in tape.slot for a in inputs]
-        if not any(traced) or (ufunc is np.power and traced[1]): return result  # nothing to go back to (or x ** tensor: not here)
-        return tape.record(Op(ufunc, plain, traced), [a for a, t in zip(inputs, traced) if t], result)
+        if tape is None: return getattr(ufunc, method)(*plain, **kwargs)
+        slotted = [isinstance(a, np.ndarray) and id(a) in tape.slot for a in inputs]
+        stray = any(isinstance(a, Traced) and not s for a, s in zip(inputs, slotted))
+        if stray and any(slotted): raise untraced(f"numpy's {ufunc.__name__} in a traced call")
+        result = getattr(ufunc, method)(*plain, **kwargs)
+        if not any(slotted): return np.asarray(result).view(Traced) if stray else result
+        if method == 'reduce' and ufunc is np.add and out is None and kwargs.get('where', True) is True and 'initial' not in kwargs:
+            ax = kwargs.get('axis', 0)
+            ax = tuple(range(inputs[0].ndim)) if ax is None else tuple(i % inputs[0].ndim for i in (ax if isinstance(ax, tuple) else (ax,)))
+            return tape.record(Sum(ax, kwargs.get('keepdims', False), inputs[0].shape), [inputs[0]], result)
+        if method != '__call__' or ufunc not in _GRADS or (ufunc is np.power and slotted[1]):
+            return np.asarray(result).view(Traced)   # from traced data, not traced: marked
+        if out is not None:  # in place (numpy's mean divides its sum so): only where the derivative needs no overwritten value
+            ok = len(out) == 1 and out[0] is inputs[0] and (ufunc in (np.add, np.subtract) or
+                                                            (ufunc in (np.multiply, np.true_divide) and not slotted[1]))
+            if not ok: raise untraced(f"an in-place numpy {ufunc.__name__}")
+        return tape.record(Op(ufunc, plain, slotted), [a for a, t in zip(inputs, slotted) if t], result)
+    def __array_function__(self, func, types, args, kwargs):
+        if active_tape() is not None and func not in _REPR and func not in (np.mean, np.sum):
+            return np.asarray(super().__array_function__(func, types, args, kwargs)).view(Traced)  # not traced: marked
+        return super().__array_function__(func, types, args, kwargs)
     def __getitem__(self, key):
         result = self.view(np.ndarray)[key]
         tape = active_tape()
-        if tape is None or id(self) not in tape.slot or not isinstance(result, np.ndarray): return result
+        if tape is None or not isinstance(result, np.ndarray): return result
+        if id(self) not in tape.slot: return result.view(Traced)
         return tape.record(Slice(key, self.shape, self.dtype), [self], result)
 
 def _traced(a): return a.view(Traced) if type(a) is np.ndarray else a
-Tape.wrap = staticmethod(_traced)
+Tape.wrap, Tape.derived = staticmethod(_traced), Traced
 
 def _record(self, op, arrays, result):
     "Record `op` (made `result` from the traced `arrays`) as a step; return the result, traced in turn."
     ins = [self.slot[id(a)] for a in arrays]
-    y = result.view(Traced)
+    y = np.asarray(result).view(Traced)
     step = Step(op, ins, [self._slot_of(y)], len(ins) > 1, False)
     step.internal_input = any(i not in self.input_slots for i in ins)
     self.steps.append(step)

@@ -208,6 +208,7 @@ def to_keras(model, # A built seqlearn Sequential or functional model (nested mo
              compile:bool=True # Also compile the Keras model as `model` is compiled, with the optimizer's state
             ):
     "The same model in Keras 3: architecture, layer names and configuration, weights, and (when compiled) loss, metrics and the optimizer with its state."
+    if model.traces_calls: _refuse_subclassed(model, 'to_keras')  # before importing Keras: the message, not an ImportError
     model._require_built('to_keras')
     ex = _ToKeras()
     km = ex.model(model)
@@ -556,6 +557,7 @@ def _torch_any(layer):
 def to_torch(model # A built seqlearn Sequential or functional model (nested models are fine)
             ):
     "The same model as a `torch.nn.Module` (an `nn.Sequential`, or a generated `torch.fx.GraphModule` for a graph) with the same weights. It takes seqlearn's arrays (channels last); call `.eval()` to predict."
+    if model.traces_calls: _refuse_subclassed(model, 'to_torch')  # before importing PyTorch: the message, not an ImportError
     _require('torch')
     model._require_built('to_torch')
     return _torch_any(model)

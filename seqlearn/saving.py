@@ -537,11 +537,14 @@ def _model_from_file(ar, custom_objects, entries):
     if depth > MAX_NESTING: raise ar.error(f"its config.json nests models {depth} levels deep (at most {MAX_NESTING}): not a model seqlearn saved")
     try: model = model_from_config(config, custom_objects)
     except ModelFileError: raise
-    except _CONFIG_ERRORS as e: raise ar.error(f"its architecture cannot be rebuilt: {type(e).__name__}: {str(e)[:300]}") from e
+    except _CONFIG_ERRORS as e: raise ar.error(f"its architecture cannot be rebuilt: {type(e).__name__}: {str(e)[:700]}") from e
     if not hasattr(model, '_named_weights'): raise ar.error(f"its config.json describes a {type(model).__name__}, not a model")
     if not model.built and ar.manifest.get('build_input_shape') is not None: _build_for(ar, model, ar.manifest['build_input_shape'])
     problem = _weights_mismatch(model, entries)
-    if problem: raise ar.error(f"its weights do not fit the architecture it describes ({problem})")
+    if problem:
+        hint = ("; a subclassed model is rebuilt from get_config(): if its __init__ takes arguments (sizes, counts), get_config "
+                "must return them" if model.traces_calls else '')
+        raise ar.error(f"its weights do not fit the architecture it describes ({problem}{hint})")
     return model
 
 def load_model(filepath, # A file written by `model.save`

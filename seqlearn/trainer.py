@@ -33,7 +33,6 @@ class Trainer:
         self._update_layers = []     # layers whose state updates wait for the optimizer's update (BatchNormalization)
         self._weights_version = None # weights_version() when the flat buffers were made: a change means rebuild them
         self._tracker = None         # the running loss and metrics that compute_metrics feeds (fit and evaluate set one per epoch)
-        self._step_losses = None     # what the last compute_loss computed, for compute_metrics
         self._thread_choice = None   # how the last fit used the cores: see _ThreadTuner.state
         self._initial_epoch = None   # set by BackupAndRestore when it restores finished epochs
         self._output_keys = None     # the keys of a model whose outputs were given as a dict (then predict returns a dict)
@@ -78,6 +77,11 @@ def fusable_outputs(self):
 @patch_to(Trainer)
 def update_layers(self):
     "The model's part: the layers whose `commit_updates` runs after each optimizer step."
+    raise NotImplementedError
+
+@patch_to(Trainer)
+def forward_id(self):
+    "The model's part: an identifier of its last forward pass (it changes with every call), so a loss knows its call."
     raise NotImplementedError
 
 @patch_to(Trainer)
@@ -317,16 +321,18 @@ def _commit_updates(self):
 
 # %% ../nbs/15_trainer.ipynb #7c8758a8
 @patch_to(Trainer)
-def _loss_terms(self, ys_loss, outs, sws):
+def _loss_terms(self, ys_loss, outs, sws, gradients=True):
     "(total loss, per-output losses, per-output gradients) of the outputs `outs` for the prepared targets `ys_loss`."
     total, per_output, grads = 0.0, [None] * len(outs), [None] * len(outs)
     for i, loss, w, fused in self._loss_items:
         out, y, sw = outs[i], ys_loss[i], sws[i]
         value = loss._reduce(loss.values(y, out), sw)
+        total += value if w == 1.0 else w * value
+        per_output[i] = value
+        if not gradients: continue
         g = loss.logits_gradient(y, out, sw) if fused else loss.gradient(y, out, sw)
-        if w != 1.0: g *= g.dtype.type(w); total += w * value
-        else: total += value
-        per_output[i], grads[i] = value, g
+        if w != 1.0: g *= g.dtype.type(w)
+        grads[i] = g
     return total, per_output, grads
 
 @patch_to(Trainer)
@@ -368,26 +374,48 @@ class LossValue(float):
     """A loss `compute_loss` returned: a float that also knows its gradient with respect to the model's outputs.
     `backward()` fills every trainable weight's `.grad` (through the model's last training call); sums and
     multiples of losses of the same model are losses too."""
-    def __new__(cls, value, model, grads):
+    def __new__(cls, value, model, grads, forward=None):
         self = float.__new__(cls, value)
         self.model, self.grads = model, grads
+        self.forward = model.forward_id() if forward is None else forward  # the model call these gradients belong to
         return self
     def __add__(self, other):
         if isinstance(other, LossValue):
             if other.model is not self.model:
                 raise ValueError(f"Cannot add losses of two models ('{self.model.name}', '{other.model.name}'): call backward() on each.")
-            return LossValue(float(self) + float(other), self.model, [_add_grads(a, b) for a, b in zip(self.grads, other.grads)])
-        if isinstance(other, (int, float, np.number)): return LossValue(float(self) + other, self.model, self.grads)
+            if other.forward != self.forward:
+                raise ValueError("Cannot add losses of two calls of the model: compute both from the same y_pred (one training call).")
+            return LossValue(float(self) + float(other), self.model, [_add_grads(a, b) for a, b in zip(self.grads, other.grads)], self.forward)
+        if isinstance(other, (int, float, np.number)): return LossValue(float(self) + other, self.model, self.grads, self.forward)
         return NotImplemented
     __radd__ = __add__
     def __mul__(self, k):
         if isinstance(k, LossValue) or not isinstance(k, (int, float, np.number)): return NotImplemented
-        return LossValue(float(self) * k, self.model, [None if g is None else g * g.dtype.type(k) for g in self.grads])
+        return LossValue(float(self) * k, self.model, [None if g is None else g * g.dtype.type(k) for g in self.grads], self.forward)
     __rmul__ = __mul__
     def __truediv__(self, k): return self * (1.0 / k)
     def backward(self):
         "Fill every trainable weight's `.grad` with this loss's gradient (the weights' penalties included)."
+        if self.model.forward_id() != self.forward:
+            raise RuntimeError(f"loss.backward(): {type(self.model).__name__} '{self.model.name}' ran again after the call this loss was "
+                               "computed from, so its layers hold the later call's values. Call backward right after "
+                               "y_pred = self(x, training=True) and compute_loss, before the model runs again.")
         self.model._backward_from(self.grads)
+
+@patch_to(Trainer)
+def _loss_inputs(self, y, y_pred, sample_weight, where):
+    "(targets, outputs, sample weights, targets prepared for each loss): one per output, from Keras-style arguments."
+    if self._loss_items is None:
+        raise RuntimeError(f"{where} works inside fit, evaluate or train_on_batch (they set up the compiled losses first).")
+    names, model = self._names(), f"{type(self).__name__} '{self.name}'"
+    ys = [a.astype(np.float32, copy=False) if np.issubdtype(a.dtype, np.floating) or a.dtype == bool else a
+          for a in standardize(y, names, 'y', where, dtype=None, model_name=model)]
+    outs = [y_pred[k] for k in names] if isinstance(y_pred, dict) else list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+    sws = ([None] * len(names) if sample_weight is None else
+           standardize(sample_weight, names, 'sample_weight', where, model_name=model) if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1
+           else [np.asarray(sample_weight, np.float32).reshape(-1)] * len(names))
+    ys_loss = [None if l is None else l.prepare_targets(a, s) for l, a, s in zip(self._losses, ys, self.output_shapes)]
+    return ys, outs, sws, ys_loss
 
 @patch_to(Trainer)
 def compute_loss(self, x=None, # The inputs (unused by the default; Keras's signature)
@@ -395,33 +423,22 @@ def compute_loss(self, x=None, # The inputs (unused by the default; Keras's sign
                  y_pred=None, # What the model returned for `x`
                  sample_weight=None, training=True):
     "The compiled loss of `y_pred` against `y` (each output's, times its weight, plus the weights' penalties), as a `LossValue`."
-    if self._loss_items is None:
-        raise RuntimeError("compute_loss works inside fit, evaluate or train_on_batch (they set up the compiled losses first).")
-    names = self._names()
-    model = f"{type(self).__name__} '{self.name}'"
-    ys = [a.astype(np.float32, copy=False) if np.issubdtype(a.dtype, np.floating) or a.dtype == bool else a
-          for a in standardize(y, names, 'y', 'compute_loss', dtype=None, model_name=model)]
-    outs = [y_pred[k] for k in names] if isinstance(y_pred, dict) else list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
-    sws = ([None] * len(names) if sample_weight is None else
-           standardize(sample_weight, names, 'sample_weight', 'compute_loss', model_name=model) if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1
-           else [np.asarray(sample_weight, np.float32).reshape(-1)] * len(names))
-    ys_loss = [None if l is None else l.prepare_targets(a, s) for l, a, s in zip(self._losses, ys, self.output_shapes)]
+    ys, outs, sws, ys_loss = self._loss_inputs(y, y_pred, sample_weight, 'compute_loss')
     if self.traces_calls and training: self._fuse()
     total, per_output, grads = self._loss_terms(ys_loss, outs, sws)
     total += sum((v.regularizer(v.value) for v in self._regularized), 0.0)
-    self._step_losses = (ys, outs, total, per_output)
     return LossValue(total, self, grads)
 
 @patch_to(Trainer)
 def compute_metrics(self, x, y, y_pred, sample_weight=None):
-    "Update the running loss and the compiled metrics with the last `compute_loss`'s batch; returns the logs so far."
-    if self._step_losses is None: raise RuntimeError("compute_metrics needs a compute_loss first (it reports that loss).")
-    ys, outs, total, per_output = self._step_losses
+    "Update the running loss (the compiled loss of `y_pred`) and the compiled metrics with this batch; returns the logs so far."
+    ys, outs, sws, ys_loss = self._loss_inputs(y, y_pred, sample_weight, 'compute_metrics')
+    total, per_output, _ = self._loss_terms(ys_loss, outs, sws, gradients=False)
+    total += sum((v.regularizer(v.value) for v in self._regularized), 0.0)
     if self._tracker is None: self._tracker = _Tracker(self)
-    self._tracker.update(len(outs[0]), float(total), per_output, ys, outs)
+    self._tracker.update(len(outs[0]), float(total), per_output, ys, [np.asarray(o) for o in outs])
     return self._tracker.logs()
 
-# %% ../nbs/15_trainer.ipynb #0cf3a33e
 @patch_to(Trainer)
 def train_step(self, data):
     """One training step on a batch (Keras 3): forward in training mode, loss, gradients, the optimizer's update,
@@ -879,6 +896,10 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
     self._require_compiled('train')
     data = self._prepare_data(x, y, sample_weight, class_weight, 'train_on_batch')
     self._setup_training(data)
+    if _overrides(self, 'train_step'):  # the model's own step, as fit runs it
+        self._tracker = _Tracker(self)
+        logs = dict(self.train_step(_keras_batch(self, data)) or {})
+        return logs if return_dict else (logs.get('loss') if len(logs) == 1 else _as_list(self, logs))
     with self.buffered():
         loss, per_output, outs = self._train_step(data)
         if not (math.isfinite(loss) and self._flat.grads_finite()):

@@ -10,7 +10,7 @@ from seqlearn.exercises import (Exercise, Check, Verdict, check, describe, layer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LESSONS = sorted(p for p in (ROOT / 'nbs' / 'tutorials').glob('[0-9][0-9]_*.ipynb') if int(p.name[:2]) >= 1)   # 00: the index
-COURSE = [p for p in LESSONS if 1 <= int(p.name[:2]) <= 10]   # the lessons this course's exercises cover
+COURSE = [p for p in LESSONS if 1 <= int(p.name[:2]) <= 10 or int(p.name[:2]) == 12]   # the lessons whose exercises check themselves
 
 
 @pytest.fixture

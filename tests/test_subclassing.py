@@ -297,3 +297,68 @@ def test_absurd_nesting_in_a_file_is_a_clear_error(tmp_path):
     with zipfile.ZipFile(tmp_path / 'deep.seqlearn', 'w') as z:
         for n, b in files.items(): z.writestr(n, b)
     with pytest.raises(ModelFileError, match="nests models 15[01] levels deep"): load_model(tmp_path / 'deep.seqlearn')
+
+
+def test_sums_and_means_are_traced_and_untraced_numpy_is_refused_not_silently_wrong():
+    from seqlearn.core import numerical_gradient
+    class Centered(Model):
+        def __init__(self, how='mean'):
+            super().__init__(); self.how = how; self.a, self.b = Dense(3, dtype='float64'), Dense(2, dtype='float64')
+        def call(self, inputs):
+            h = self.a(inputs)
+            if self.how == 'mean': h = h - h.mean(axis=-1, keepdims=True) + h.sum() / 10 + np.mean(h)
+            elif self.how == 'max': h = h / (1 + h.max() ** 2)   # max is not traced
+            elif self.how == 'reshape': h = h + h.reshape(-1, 3)  # nor reshape
+            return self.b(h)
+    set_seed(0); m = Centered(); xs = rng.normal(size=(5, 3)); m.build((None, 3))
+    r = rng.normal(size=(5, 2))
+    loss = lambda: float((m.forward_pass([xs], training=True)[0] * r).sum())
+    for w in m.trainable_weights:
+        m.forward_pass([xs], training=True); m.backward(r)
+        np.testing.assert_allclose(w.grad, numerical_gradient(loss, w.value, 1e-6), rtol=1e-5, atol=1e-8)
+    for how in ('max', 'reshape'):
+        m = Centered(how); m.compile('sgd', 'mse')
+        with pytest.raises(ValueError, match="numpy operation seqlearn does not trace"): m.fit(X, Y[:, :1].repeat(2, 1), verbose=0)
+
+
+def test_compute_metrics_measures_its_arguments():
+    class Extra(CustomStep):
+        def train_step(self, data):
+            x, y = data
+            y_pred = self(x, training=True)
+            extra = self.compute_loss(y=np.zeros_like(y), y_pred=y_pred)   # computed last: must not be what fit reports
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            (loss + 0.0 * extra).backward()
+            self.optimizer.apply([w.grad for w in self.trainable_weights], self.trainable_weights)
+            return self.compute_metrics(x, y, y_pred)
+    set_seed(0); a = Extra(); a.compile('sgd', 'mse', metrics=['mae'])
+    ha = a.fit(X, Y, epochs=2, batch_size=16, verbose=0, shuffle=False).history
+    set_seed(0); b = CustomStep(); b.compile('sgd', 'mse', metrics=['mae'])
+    hb = b.fit(X, Y, epochs=2, batch_size=16, verbose=0, shuffle=False).history
+    np.testing.assert_allclose(ha['loss'], hb['loss'], rtol=1e-6); np.testing.assert_allclose(ha['mae'], hb['mae'], rtol=1e-6)
+
+
+def test_backward_after_another_call_is_refused():
+    set_seed(0); m = CustomStep(); m.compile('sgd', 'mse'); m.fit(X, Y, epochs=1, verbose=0)
+    loss = m.compute_loss(y=Y, y_pred=m(X, training=True))
+    m(X, training=True)
+    with pytest.raises(RuntimeError, match="ran again after the call this loss was computed from"): loss.backward()
+    f = Model(x := Input((4,)), Dense(1)(x)); f.compile('sgd', 'mse'); f.fit(X, Y, epochs=1, verbose=0)
+    loss = f.compute_loss(y=Y, y_pred=f(X, training=True))
+    f.predict(X, verbose=0)
+    with pytest.raises(RuntimeError, match="ran again"): loss.backward()
+
+
+def test_train_on_batch_runs_a_custom_train_step():
+    set_seed(0); m = CustomStep(); m.compile('sgd', 'mse')
+    loss = m.train_on_batch(X, Y)
+    assert m.calls == 1 and np.isfinite(loss)
+
+
+def test_a_subclass_without_kwargs_says_how_to_load_it(tmp_path):
+    class NoKwargs(Model):
+        def __init__(self):
+            super().__init__(); self.d = Dense(1)
+        def call(self, inputs): return self.d(inputs)
+    m = NoKwargs(); m(X); m.save(tmp_path / 'n.seqlearn')
+    with pytest.raises(Exception, match=r"give __init__ a \*\*kwargs"): load_model(tmp_path / 'n.seqlearn', custom_objects={'NoKwargs': NoKwargs})

@@ -75,7 +75,7 @@ class Graph(Records):
             s.shared = calls[s.layer] > 1
             s.internal_input = any(i not in inputs_set for i in s.ins)
         self._fusable, self._chains, self.chain = self.fusable_steps(self.output_slots), self._chained(), self._as_chain()
-        self.ran = False  # a forward pass has run (backward needs one)
+        self.ran, self.runs = False, 0  # a forward pass has run (backward needs one); how many have
 
     @property
     def layers(self): return self._layers
@@ -101,6 +101,7 @@ def forward(self, arrays, training=False):
     "The output arrays for the input `arrays` (one per input, in order); the calls inside each layer inherit `training`."
     ctx = CONTEXT
     outer, ctx.training = ctx.training, training
+    self.runs += 1
     try:
         if self.chain is not None:  # a chain needs no slots: each layer's output is the next one's input
             x = arrays[0]

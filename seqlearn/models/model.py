@@ -332,6 +332,11 @@ def run(self, x, training=False):
     return y
 
 @patch_to(Model)
+def forward_id(self):
+    "An identifier of the last forward pass (a subclassed model: its trace, None after an inference call)."
+    return self._trace
+
+@patch_to(Model)
 def forward_pass(self, xs, training=False):
     "The outputs (a list, one per output) for the input arrays `xs` (one per input): what fit, evaluate and predict run."
     return _as_list(self.run(xs if len(xs) > 1 else xs[0], training))
@@ -376,7 +381,11 @@ def get_config(self):
 def _model_from_config(cls, config, custom_objects=None):
     "A new model from `get_config()` output (`Model.from_config` of a functional model's config makes that model, as Keras)."
     if cls is Model and {'layers', 'input_layers', 'output_layers'} <= set(config): return Functional.from_config(config, custom_objects)
-    return cls(**config)
+    try: return cls(**config)
+    except TypeError as e:
+        raise TypeError(f"{cls.__name__}.from_config could not rebuild the model ({e}). A subclassed model is rebuilt by calling its "
+                        f"class with what get_config() returned ({', '.join(map(str, config))}): give __init__ a **kwargs that it passes "
+                        "on, super().__init__(**kwargs), and have get_config return the constructor's own arguments too.") from None
 Model.from_config = classmethod(_model_from_config)
 
 # %% ../../nbs/17_model.ipynb #d31b9091
@@ -497,6 +506,9 @@ def standardize_inputs(self, x, where='calling the model'):
 
 @patch_to(Functional)
 def forward_pass(self, xs, training=False): return self._graph.forward(xs, training)
+
+@patch_to(Functional)
+def forward_id(self): return self._graph.runs
 
 @patch_to(Functional)
 def backward_pass(self, grads, fused=None): self._graph.backward(grads, fused)

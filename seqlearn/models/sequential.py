@@ -283,6 +283,9 @@ def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
 def forward_pass(self, xs, training=False): return self._chain_graph().forward(xs, training)
 
 @patch_to(Sequential)
+def forward_id(self): return (id(self._graph), self._graph.runs) if self._graph is not None else None
+
+@patch_to(Sequential)
 def backward_pass(self, grads, fused=None): self._chain_graph().backward(grads, fused)
 
 @patch_to(Sequential)
