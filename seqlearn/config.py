@@ -4,7 +4,7 @@
 
 # %% ../nbs/14a_config.ipynb #5fbca7c1
 from __future__ import annotations
-import contextlib, os
+import contextlib, threading, os
 from threadpoolctl import ThreadpoolController
 
 # %% auto #0
@@ -42,12 +42,25 @@ def threads_for(work, # Multiply-adds of the largest matrix product in one step
         raise ValueError(f"seqlearn.config.threads must be 'auto', a whole number of threads >= 1, or None (leave BLAS alone); got {t!r}.")
     return t
 
+_blas = {'lock': threading.Lock(), 'users': 0, 'original': None}  # BLAS's thread setting is one per process
+
 @contextlib.contextmanager
 def blas_threads(n # A number of threads, or None to leave BLAS as it is
                 ):
-    "Within this block, BLAS uses `n` threads (nothing changes for None); the setting before is restored after."
+    """Within this block, BLAS uses `n` threads (nothing changes for None); the setting before is restored after. BLAS's
+    setting belongs to the whole process: when fits in several Python threads overlap, the first to start keeps the
+    original setting and the last to finish puts it back (each restoring what it found would leave a stale one)."""
     if n is None: yield; return
-    with blas_controller().limit(limits=n, user_api='blas'): yield
+    b = _blas
+    with b['lock']:
+        limiter = blas_controller().limit(limits=n, user_api='blas')
+        if b['users'] == 0: b['original'] = limiter
+        b['users'] += 1
+    try: yield
+    finally:
+        with b['lock']:
+            b['users'] -= 1
+            if b['users'] == 0: b['original'].restore_original_limits(); b['original'] = None
 
 # %% ../nbs/14a_config.ipynb #ead66bec
 PARALLEL_MIN = 200_000  # elements a pass must touch before it is split over threads

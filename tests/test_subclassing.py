@@ -149,6 +149,8 @@ def test_freezing_a_layer_in_a_callback_takes_effect_at_the_next_step():
 
 
 def test_two_subclassed_models_train_in_two_threads():
+    from seqlearn import config
+    blas_before = config.max_threads()
     results, errors = {}, []
     def train(k):
         try:
@@ -161,6 +163,7 @@ def test_two_subclassed_models_train_in_two_threads():
     for t in ts: t.join()
     assert not errors, errors
     assert all(len(v) == 5 and np.isfinite(v).all() for v in results.values())
+    assert config.max_threads() == blas_before   # overlapping fits leave BLAS's process-wide setting as it was
 
 
 def test_functional_training_flag_fixed_when_drawing():

@@ -112,3 +112,16 @@ def test_predict_keeps_one_thread_below_the_inference_bar(model, monkeypatch):
     monkeypatch.setattr(config, 'INFERENCE_MIN_WORK', 0); seen.clear()
     model.predict(X, batch_size=8, verbose=0, callbacks=[spy])
     assert set(seen) == {config.max_threads()}      # above it: BLAS as it is
+
+
+@pytest.mark.skipif(config.max_threads() < 2, reason='one core: nothing to restore')
+def test_overlapping_thread_settings_restore_the_original():
+    "Two fits in two Python threads overlap as A starts, B starts, A ends, B ends: BLAS's process-wide setting must end as it began."
+    n0 = config.max_threads()
+    a, b = config.blas_threads(1), config.blas_threads(1)
+    a.__enter__(); b.__enter__()
+    assert config.max_threads() == 1
+    a.__exit__(None, None, None)
+    assert config.max_threads() == 1          # B still runs: its setting holds
+    b.__exit__(None, None, None)
+    assert config.max_threads() == n0
