@@ -17,8 +17,9 @@ from .models import Model, Sequential, Functional
 from .models.model import _as_list
 
 # %% auto #0
-__all__ = ['INTEROP', 'LAYERS', 'keras_layer_args', 'keras_optimizer', 'keras_loss', 'keras_metric', 'to_keras', 'seqlearn_layer',
-           'seqlearn_optimizer', 'seqlearn_loss', 'seqlearn_metric', 'from_keras', 'torch_module', 'to_torch']
+__all__ = ['INTEROP', 'LAYERS', 'op_function', 'keras_layer_args', 'keras_optimizer', 'keras_loss', 'keras_metric', 'to_keras',
+           'seqlearn_layer', 'seqlearn_optimizer', 'seqlearn_loss', 'seqlearn_metric', 'from_keras', 'torch_module',
+           'to_torch']
 
 # %% ../nbs/23_export.ipynb #f9fe59d7
 INTEROP = 'pip install "seqlearn[interop]"'
@@ -37,7 +38,18 @@ def _require(name):
 LAYERS = ['Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity', 'Concatenate', 'Add', 'Subtract', 'Multiply',
           'Average', 'Maximum', 'Minimum', 'Conv1D', 'Conv2D', 'ZeroPadding1D', 'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D',
           'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D',
-          'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding']
+          'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding', 'ScalarOp', 'Divide', 'GetItem']
+
+_SCALAR_OPS = {'add': operator.add, 'subtract': operator.sub, 'multiply': operator.mul, 'divide': operator.truediv,
+               'power': operator.pow, 'rsubtract': lambda x, c: c - x, 'rdivide': lambda x, c: c / x}
+
+def op_function(layer):
+    "For a layer that Python's operators drew (`ScalarOp`, `Divide`, `GetItem`), the same operator as a function: what the export applies to the other framework's tensors."
+    kind = type(layer).__name__
+    if kind == 'ScalarOp': return lambda x: _SCALAR_OPS[layer.op](x, layer.value)
+    if kind == 'Divide': return lambda xs: xs[0] / xs[1]
+    if kind == 'GetItem': return lambda x: x[layer.key]
+    return None
 
 def _check_exportable(layer, where):
     "Refuse a layer of one's own, or one with an activation function of one's own."
@@ -69,6 +81,17 @@ def keras_layer_args(layer) -> dict:
     return args
 
 # %% ../nbs/23_export.ipynb #67475e3b
+def _keras_op(layer):
+    "For an operator layer, Keras's operation of the same name applied to Keras tensors (names stay unique in the Keras graph)."
+    from keras.src.ops import numpy as kn   # the classes behind keras.ops, which take a name
+    kind, name = type(layer).__name__, layer.name
+    if kind == 'Divide': return lambda xs: kn.TrueDivide(name=name)(xs[0], xs[1])
+    if kind == 'GetItem': return lambda x: kn.GetItem(name=name)(x, layer.key)
+    cls, reflected = {'add': (kn.Add, False), 'subtract': (kn.Subtract, False), 'rsubtract': (kn.Subtract, True),
+                      'multiply': (kn.Multiply, False), 'divide': (kn.TrueDivide, False), 'rdivide': (kn.TrueDivide, True),
+                      'power': (kn.Power, False)}[layer.op]
+    return (lambda x: cls(name=name)(layer.value, x)) if reflected else (lambda x: cls(name=name)(x, layer.value))
+
 class _ToKeras:
     "One export: the Keras twin of each seqlearn layer (a shared layer stays shared), and the weights to copy."
     def __init__(self):
@@ -76,7 +99,8 @@ class _ToKeras:
         self.twins = {}   # id(seqlearn layer) -> (layer, its Keras twin)
 
     def layer(self, layer):
-        "The Keras twin of `layer` (a nested model becomes a nested Keras model), made once."
+        "The Keras twin of `layer` (a nested model becomes a nested Keras model; an operator, the operator on Keras tensors), made once."
+        if op_function(layer): return _keras_op(layer)  # an operator: no weights, nothing to copy
         if id(layer) not in self.twins:
             twin = (self.model(layer) if isinstance(layer, Model) else
                     getattr(self.keras.layers, type(layer).__name__)(**keras_layer_args(layer)))
@@ -345,6 +369,9 @@ def sequential(self, km):
     inp = Input(shape=tuple(t.shape[1:]), batch_size=t.shape[0], name=kin.name, dtype=t.dtype)
     return Sequential([inp] + [self.layer(l) for l in km.layers], name=km.name)
 
+_KERAS_OPS = {'Add': operator.add, 'Subtract': operator.sub, 'Multiply': operator.mul, 'TrueDivide': operator.truediv,
+              'Divide': operator.truediv, 'Power': operator.pow, 'Negative': operator.neg, 'GetItem': operator.getitem}
+
 @patch_to(_FromKeras)
 def tensor(self, kt):
     "The seqlearn tensor for the Keras tensor `kt`, calling the seqlearn layers that make it."
@@ -354,6 +381,13 @@ def tensor(self, kt):
             self.calls[id(op)] = [Input(shape=tuple(kt.shape[1:]), batch_size=kt.shape[0], name=op.name, dtype=kt.dtype)]
         return self.calls[id(op)][0]
     node = op._inbound_nodes[node_index]
+    if id(node) not in self.calls and not isinstance(op, self.keras.layers.Layer):  # an operation: x + y, 2 * x, x[:, 0], ...
+        f = _KERAS_OPS.get(type(op).__name__)
+        if f is None:
+            raise ValueError(f"from_keras: the Keras graph computes {type(op).__name__} ('{op.name}'), an operation seqlearn does not "
+                             f"have (it has {', '.join(_KERAS_OPS)}: Python's +, -, *, /, **, -x and slicing). Use a layer for it.")
+        args = [self.tensor(a) if isinstance(a, self.keras.KerasTensor) else a for a in node.arguments.args]
+        self.calls[id(node)] = [f(*args)]
     if id(node) not in self.calls:
         extra = [k for k, v in node.arguments.kwargs.items() if v is not None]
         if extra: raise ValueError(f"from_keras: layer '{op.name}' is called with {', '.join(extra)}=..., which seqlearn's layers do not take.")
@@ -530,17 +564,28 @@ def _torch_graph(model):
     g, graph, vals, mods, names, taken = model._graph, fx.Graph(), {}, {}, {}, set()
     for t in g.inputs: vals[id(t)] = graph.placeholder(_identifier(t.node.layer.name, taken))
     for node in g.nodes:
-        l = node.layer
+        l, args = node.layer, [vals[id(t)] for t in node.inputs]
+        if op_function(l) is not None:  # an operator: the same operator in the generated code
+            vals[id(node.outputs[0])] = _torch_op(graph, l, args)
+            continue
         if id(l) not in names: names[id(l)] = _identifier(l.name, taken); mods[names[id(l)]] = _torch_any(l)
-        args = [vals[id(t)] for t in node.inputs]
         out = graph.call_module(names[id(l)], (args if node.several_inputs else args[0],))
         if len(node.outputs) == 1: vals[id(node.outputs[0])] = out
         else:
             keys = l._output_keys if isinstance(l, Functional) and l._output_keys else range(len(node.outputs))
             for t, k in zip(node.outputs, keys): vals[id(t)] = graph.call_function(operator.getitem, (out, k))
     outs = [vals[id(t)] for t in g.outputs]
-    graph.output(model._pack(tuple(outs)))
+    res = model._pack(outs)
+    graph.output(tuple(res) if isinstance(res, list) else res)   # several outputs: a tuple, as torch modules return them
     return fx.GraphModule(mods, graph, class_name=''.join(w.capitalize() for w in re.split(r'[\W_]+', model.name) if w) or 'Functional')
+
+def _torch_op(graph, l, args):
+    "A `torch.fx` node applying the operator that `l` (ScalarOp, Divide, GetItem) stands for."
+    kind = type(l).__name__
+    if kind == 'Divide': return graph.call_function(operator.truediv, (args[0], args[1]))
+    if kind == 'GetItem': return graph.call_function(operator.getitem, (args[0], l.key))
+    if l.op.startswith('r'): return graph.call_function({'rsubtract': operator.sub, 'rdivide': operator.truediv}[l.op], (l.value, args[0]))
+    return graph.call_function(_SCALAR_OPS[l.op], (args[0], l.value))
 
 def _torch_any(layer):
     "The module for a layer or a (nested) model."

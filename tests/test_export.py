@@ -363,3 +363,27 @@ def test_copy_of_a_model_carries_its_optimizer_state():
     km.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
     model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
     assert max(rel_err(a, b) for a, b in zip(km.get_weights(), model.get_weights())) <= TRAIN_TOL
+
+
+def test_operators_travel_both_ways():
+    "x + f(x), a scaled branch, 1 - x, x / y and slices: drawn as seqlearn layers, exported as the same operators, imported back."
+    clear_session(); set_seed(0)
+    x, z = L.Input((4,), name='x'), L.Input((4,), name='z')
+    h = L.Dense(4, activation='tanh', name='f')(x)
+    r = x + 0.5 * h
+    out = L.Dense(2, name='head')((1 - r) / (2 + z * z) - r[:, :1] ** 2)
+    model = Model([x, z], [out, -h[:, None, 1:3]], name='ops')
+    model.compile(optimizers.Adam(0.01), loss=['mse', 'mse'])
+    rng = np.random.default_rng(1)
+    xs = [rng.normal(size=(64, 4)).astype('float32'), rng.normal(size=(64, 4)).astype('float32')]
+    model.fit(xs, [rng.normal(size=(64, 2)).astype('float32'), rng.normal(size=(64, 1, 2)).astype('float32')], epochs=1, verbose=0)
+    check_predictions(model, xs)
+    back = from_keras(to_keras(model))
+    for a, b in zip(back.predict(xs, verbose=0), model.predict(xs, verbose=0)): assert rel_err(a, b) <= PRED_TOL
+    kx = keras.Input((3,), name='k')
+    km = keras.Model(kx, keras.layers.Dense(2, name="kd")(kx * 2 + keras.ops.sum(kx[:, :2], axis=-1, keepdims=True) * 0 + 1))
+    with pytest.raises(ValueError, match=r"computes Sum .* an operation seqlearn does not have"): from_keras(km)
+    km = keras.Model(kx, keras.layers.Dense(2, name='kd')(-(kx * 2 + 1)[:, 1:] / 3))
+    mine = from_keras(km)
+    xk = rng.normal(size=(8, 3)).astype('float32')
+    assert rel_err(mine.predict(xk, verbose=0), km.predict(xk, verbose=0)) <= PRED_TOL

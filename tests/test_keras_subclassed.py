@@ -2,14 +2,17 @@
 
 The same `Model` subclasses as the generator's, written against seqlearn: layers kept in a list filled in a loop and in a
 dict, BatchNormalization and a dropout layer called inside `call` without `training=` (so the flag of fit / predict /
-evaluate must reach them), a dict of outputs, and keras.Model's docstring example with `call(self, inputs)`. Same initial
+evaluate must reach them), a dict of outputs, keras.Model's docstring example with `call(self, inputs)`, a residual MLP
+whose `call` does numpy arithmetic between layer calls (`x + 0.5 * block(x)`, a slice, a division by a scalar), and a model
+with two inputs given as a list and a dict of outputs (two towers joined by Concatenate). Same initial
 weights, same data, shuffle=False: per-epoch history (Keras 3's key names), final weights of every layer (moving
 statistics included), predictions and evaluate must agree to float32 tolerance. The dropout masks come from `MaskDropout`,
-which draws from its own numpy stream in both frameworks, so the masks are the same when the training flag is."""
+which draws from its own numpy stream in both frameworks, so the masks are the same when the training flag is. The two last
+models are also saved and loaded with seqlearn: the loaded model predicts exactly what it predicted before saving."""
 import json, pathlib
 import numpy as np
 import pytest
-from seqlearn import Model, Layer, layers as L, optimizers, clear_session
+from seqlearn import Model, Layer, layers as L, optimizers, clear_session, load_model
 
 HERE = pathlib.Path(__file__).parent / 'fixtures'
 REF = json.loads((HERE / 'keras_subclassed.json').read_text())
@@ -82,7 +85,43 @@ class MyModel(Model):
         return self.dense2(x)
 
 
-MODELS = {'BlocksAndHeads': BlocksAndHeads, 'WithDropout': WithDropout, 'MyModel': MyModel}
+class ResidualMLP(Model):
+    def __init__(self, width=16, depth=2, **kwargs):
+        super().__init__(**kwargs)
+        self.width, self.depth = width, depth
+        self.proj = L.Dense(width, name='proj')
+        self.blocks = []
+        for i in range(depth):
+            self.blocks.append(L.Dense(width, activation='tanh', name=f'block{i}'))
+        self.out = L.Dense(1, name='out')
+
+    def call(self, inputs):
+        x = self.proj(inputs)
+        for block in self.blocks:
+            x = x + 0.5 * block(x)  # numpy arithmetic on the layers' outputs: traced
+        return self.out(x - x[:, :1] / 4)  # a slice and a division by a scalar: traced too
+
+    def get_config(self):
+        return {**super().get_config(), 'width': self.width, 'depth': self.depth}
+
+
+class TwoTower(Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.tower_a = L.Dense(8, activation='relu', name='tower_a')
+        self.tower_b = L.Dense(8, activation='relu', name='tower_b')
+        self.join = L.Concatenate(name='join')
+        self.score_head = L.Dense(1, name='score_head')
+        self.label_head = L.Dense(3, activation='softmax', name='label_head')
+
+    def call(self, inputs):
+        a, b = inputs  # two inputs, given as a list [xa, xb]
+        h = self.join([self.tower_a(a), self.tower_b(b)])
+        return {'score': self.score_head(h), 'label': self.label_head(h)}
+
+
+MODELS = {'BlocksAndHeads': BlocksAndHeads, 'WithDropout': WithDropout, 'MyModel': MyModel,
+          'ResidualMLP': ResidualMLP, 'TwoTower': TwoTower}
 
 
 def g(case, key): return DATA[f"{case['name']}/{key}"]
@@ -100,7 +139,8 @@ def named_layers(model):
 
 
 def xy(case):
-    x = g(case, 'x')
+    name = case['name']
+    x = g(case, 'x') if f'{name}/x' in DATA.files else [g(case, f'x/{i}') for i in range(sum(k.startswith(f'{name}/x/') for k in DATA.files))]
     y = ({k: g(case, f'y/{k}') for k in case['output_keys']} if f"{case['name']}/y" not in DATA.files else g(case, 'y'))
     return x, y
 
@@ -114,8 +154,8 @@ def compiled(case, model=None):
     clear_session()
     x, _ = xy(case)
     if model is None:
-        model = MODELS[case['model_class']]()
-        model(x[:1])  # build every layer with an inference call, as the generator does
+        model = MODELS[case['model_class']](**case.get('model_kwargs', {}))
+        model([a[:1] for a in x] if isinstance(x, list) else x[:1])  # build every layer with an inference call, as the generator does
     set_initial_weights(model, case)
     c = case['compile']
     opt = c['optimizer'] if isinstance(c['optimizer'], str) else getattr(optimizers, c['optimizer']['class'])(**c['optimizer']['config'])
@@ -211,3 +251,27 @@ def test_subclassed_and_functional_train_bitwise_identically():
     assert_same(after, bitwise)
 
 
+
+
+@pytest.mark.parametrize('name', [n for n, c in CASES.items() if 'save_load' in c])
+def test_saved_subclass_loads_and_predicts_the_same(name, tmp_path):
+    "Trained as above, saved with seqlearn and loaded with the class in custom_objects: the same class, config, weights and predictions."
+    case = CASES[name]
+    m = compiled(case)
+    x, y = xy(case)
+    m.fit(x, y, **fit_kwargs(case))
+    before = outputs(m.predict(x, verbose=0))
+    path = tmp_path / f'{name}.seqlearn'
+    m.save(path)
+    cls = MODELS[case['model_class']]
+    loaded = load_model(path, custom_objects={cls.__name__: cls})
+    assert type(loaded) is cls and loaded is not m
+    for k, v in case.get('model_kwargs', {}).items(): assert getattr(loaded, k) == v  # get_config's arguments came back
+    assert [k for k, _ in named_layers(loaded)] == case['layer_keys']
+    for (key, a), (_, b) in zip(named_layers(m), named_layers(loaded)):
+        for i, (wa, wb) in enumerate(zip(a.get_weights(), b.get_weights())): bitwise(wa, wb, f'loaded weight {key}/{i}')
+    after = outputs(loaded.predict(x, verbose=0))
+    assert sorted(after) == sorted(before) == case['output_keys']
+    for k in after:
+        bitwise(after[k], before[k], f'loaded prediction {k}')            # exactly what the saved model predicted
+        close(after[k], g(case, f'pred_final/{k}'), f'loaded prediction {k} against Keras')
