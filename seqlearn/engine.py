@@ -12,13 +12,14 @@ from .core import fmt_shape
 __all__ = ['CONTEXT', 'call_training', 'active_tape', 'Step', 'WeightGrads', 'Records', 'Tape', 'Op', 'Slice', 'Sum', 'untraced',
            'Traced']
 
-# %% ../nbs/04a_engine.ipynb #e1d677b4
+# %% ../nbs/04a_engine.ipynb #f18f5d93
 class _Context(threading.local):
     "Per thread: the tapes recording now (innermost last) and the `training` flag of the call running now (None: none)."
     def __init__(self): self.tapes, self.training = [], None
 
 CONTEXT = _Context()
 
+# %% ../nbs/04a_engine.ipynb #6c6f66f3
 def call_training(training=None):
     "The `training` a layer call runs with: the one given, else that of the call it runs inside (Keras's rule), else False."
     if training is not None: return bool(training)
@@ -29,7 +30,7 @@ def active_tape():
     tapes = CONTEXT.tapes
     return tapes[-1] if tapes else None
 
-# %% ../nbs/04a_engine.ipynb #26f5854f
+# %% ../nbs/04a_engine.ipynb #0ec1119f
 class Step:
     "One layer call: the `layer`, the slots it reads (`ins`) and writes (`outs`), and `training` if the call fixed it."
     __slots__ = ('layer', 'ins', 'outs', 'several_in', 'several_out', 'training', 'shared', 'internal_input')
@@ -39,6 +40,7 @@ class Step:
         self.shared = self.internal_input = False  # the layer has other calls here; an input comes from another step
     def __repr__(self): return f"<Step {self.layer.name} {self.ins} -> {self.outs}>"
 
+# %% ../nbs/04a_engine.ipynb #426a0514
 class WeightGrads:
     """The weight-gradient bookkeeping of one backward pass: a layer called several times has its gradients summed
     over its calls (each `backward` overwrites `.grad`), and a layer the gradient never reached gets zeros."""
@@ -97,7 +99,7 @@ class Records:
         wg.finish(self.layers)
         return [grads.get(i) for i in need]
 
-# %% ../nbs/04a_engine.ipynb #ca6e6957
+# %% ../nbs/04a_engine.ipynb #915b3404
 def _fusable_steps(self, output_slots):
     """Per output slot: (step, activation name) when a loss may give dL/dlogits to that step — the step made it alone (not
     a layer called elsewhere, not one of several outputs) and nothing else reads it — else None."""
@@ -112,6 +114,7 @@ def _fusable_steps(self, output_slots):
     return out
 Records.fusable_steps = _fusable_steps
 
+# %% ../nbs/04a_engine.ipynb #0a9e0aa0
 class Tape(Records):
     """Records the layer calls a subclassed model's `call` makes in training: each array gets a slot when a layer
     makes it, so the steps are the same records a functional graph runs, and `backward` is the same."""
@@ -169,13 +172,14 @@ class Tape(Records):
         self.steps.append(step)
         return y
 
-# %% ../nbs/04a_engine.ipynb #63be8ab5
+# %% ../nbs/04a_engine.ipynb #e4929f45
 def _unbroadcast(g, shape):
     "Sum `g` down to `shape` over the axes numpy broadcast (leading ones, and those of size 1)."
     while g.ndim > len(shape): g = g.sum(axis=0)
     axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
     return g.sum(axis=axes, keepdims=True) if axes else g
 
+# %% ../nbs/04a_engine.ipynb #73eae865
 _GRADS = {  # ufunc -> per argument, the gradient of (ufunc applied to args) given the output's gradient g
     np.add: lambda g, a, b: (g, g),
     np.subtract: lambda g, a, b: (g, -g),
@@ -192,6 +196,7 @@ _GRADS = {  # ufunc -> per argument, the gradient of (ufunc applied to args) giv
     np.tanh: lambda g, a: (g * (1 - np.tanh(a) ** 2),),
 }
 
+# %% ../nbs/04a_engine.ipynb #cc469dcb
 class Op:
     "A numpy operation between layer calls, traced like a layer call: `ufunc` on `args` (arrays and numbers); `backward` gives each traced argument its gradient."
     trainable_weights, shared = [], False
@@ -203,6 +208,7 @@ class Op:
         out = [_unbroadcast(g, np.shape(a)) for g, a, t in zip(gs, self.args, self.traced) if t]
         return out if len(out) > 1 else out[0]
 
+# %% ../nbs/04a_engine.ipynb #52a4f8bc
 class Slice(Op):
     "`x[key]` between layer calls, traced: the gradient goes back to the sliced positions."
     def __init__(self, key, shape, dtype): self.key, self.shape, self.dtype, self.name = key, shape, dtype, 'getitem'
@@ -219,6 +225,7 @@ class Sum(Op):
         if not self.keepdims: g = g.reshape([1 if i in self.axis else n for i, n in enumerate(self.shape)])
         return np.broadcast_to(g, self.shape).copy()
 
+# %% ../nbs/04a_engine.ipynb #57be0723
 def untraced(what):
     "The teaching error for data that left the tape through a numpy operation it does not trace."
     return ValueError(f"{what}: an array computed from a layer's output by a numpy operation seqlearn does not trace "
@@ -226,6 +233,7 @@ def untraced(what):
                       "flow back through that part. Traced are +, -, *, /, **, -x, slicing, x.sum(), x.mean() and np.exp/log/tanh/sqrt; "
                       "for anything else use a layer (Reshape, Concatenate, Maximum, ...) or a custom Layer with a backward().")
 
+# %% ../nbs/04a_engine.ipynb #a67b3f69
 _REPR = {np.array_repr, np.array_str, np.array2string, np.shape, np.ndim, np.size}
 
 class Traced(np.ndarray):
@@ -265,6 +273,7 @@ class Traced(np.ndarray):
         if id(self) not in tape.slot: return result.view(Traced)
         return tape.record(Slice(key, self.shape, self.dtype), [self], result)
 
+# %% ../nbs/04a_engine.ipynb #6f57bf5d
 def _traced(a): return a.view(Traced) if type(a) is np.ndarray else a
 Tape.wrap, Tape.derived = staticmethod(_traced), Traced
 

@@ -53,7 +53,7 @@ class Trainer:
         if self.optimizer is not None: self.optimizer.rekey()
         self._flat = None  # made again from the copied weights (a copy's arrays no longer share the flat buffer)
 
-# %% ../nbs/15_trainer.ipynb #e2c3aa62
+# %% ../nbs/15_trainer.ipynb #c0048ab4
 @patch_to(Trainer)
 def standardize_inputs(self, x, where='calling the model'):
     "The model's part: the input arrays (one per input), checked, the model built on first use."
@@ -74,6 +74,7 @@ def fusable_outputs(self):
     "The model's part: per output, the activation a loss may skip by giving dL/dlogits (None: none)."
     raise NotImplementedError
 
+# %% ../nbs/15_trainer.ipynb #8d5a00f9
 @patch_to(Trainer)
 def update_layers(self):
     "The model's part: the layers whose `commit_updates` runs after each optimizer step."
@@ -91,6 +92,7 @@ def pack_outputs(self, outs):
 
 Trainer.traces_calls = False  # the model's part: True when its layer calls are traced at every training call (subclassed)
 
+# %% ../nbs/15_trainer.ipynb #f0395185
 @patch_to(Trainer)
 def _names(self):
     "The output names, once known (else the model is not built: a teaching error)."
@@ -111,7 +113,7 @@ def one_thread(f):
         finally: self._lock.release()
     return run
 
-# %% ../nbs/15_trainer.ipynb #126c5c9c
+# %% ../nbs/15_trainer.ipynb #14ad5d88
 _COMPILE_EXTRAS = ('weighted_metrics', 'run_eagerly', 'steps_per_execution', 'jit_compile', 'auto_scale_loss')
 
 def _resolve_losses(loss):
@@ -130,6 +132,7 @@ def _check_metric_names(metrics):
         out.append(m)
     return out
 
+# %% ../nbs/15_trainer.ipynb #743974f4
 @patch_to(Trainer)
 def compile(self, optimizer='rmsprop', # Name ('adam') or Optimizer instance
             loss=None, # Name ('mse'), Loss, function `(y_true, y_pred) -> per-sample losses`; or one per output (list or dict)
@@ -152,6 +155,7 @@ def compile(self, optimizer='rmsprop', # Name ('adam') or Optimizer instance
     self._metrics, self._flat, self.stop_training = None, None, False
     self._notify('compile')
 
+# %% ../nbs/15_trainer.ipynb #a775a256
 @patch_to(Trainer)
 def _require_compiled(self, what):
     if not self.compiled:
@@ -159,7 +163,7 @@ def _require_compiled(self, what):
     if self._compile_config['loss'] is None:
         raise ValueError(f"{type(self).__name__} '{self.name}' was compiled without a loss, so it cannot {what}. Pass loss= to compile().")
 
-# %% ../nbs/15_trainer.ipynb #daa7096e
+# %% ../nbs/15_trainer.ipynb #6e876d20
 @patch_to(Trainer)
 def _per_output(self, value, what, default):
     names = self._names()
@@ -188,6 +192,7 @@ def _per_output(self, value, what, default):
     if what == 'metrics': return [value]  # one output: the list is its metrics
     return [value] * n
 
+# %% ../nbs/15_trainer.ipynb #dd8640f1
 @patch_to(Trainer)
 def _resolve_compile(self, config=None):
     "One loss, loss weight and metric list per output, from compile's arguments (checked in full before any is set)."
@@ -200,7 +205,7 @@ def _resolve_compile(self, config=None):
     specs = [list(m) if isinstance(m, (list, tuple)) else ([] if m is None else [m]) for m in self._per_output(c['metrics'], 'metrics', [])]
     self._losses, self._loss_weights, self._metric_specs = losses, [float(w) for w in weights], specs
 
-# %% ../nbs/15_trainer.ipynb #4d422e51
+# %% ../nbs/15_trainer.ipynb #5e3bb083
 class _Data:
     "Inputs, targets (raw, and prepared for each loss) and per-output sample weights of one fit/evaluate call."
     def __init__(self, xs, ys, ys_loss, sws):
@@ -211,6 +216,7 @@ class _Data:
         cut = lambda arrays: [None if v is None else v[a:b] for v in arrays]
         return _Data(cut(self.xs), cut(self.ys), cut(self.ys_loss), cut(self.sws))
 
+# %% ../nbs/15_trainer.ipynb #b8727dd8
 def _check_class_weight(class_weight, n_classes):
     "Refuse keys that are not class indices of this output and weights that are not finite numbers >= 0."
     if not isinstance(class_weight, dict):
@@ -230,6 +236,7 @@ def _class_weights_to_sample_weights(y, class_weight, sample_weight, n_classes):
     w = table[labels]
     return w if sample_weight is None else w * sample_weight
 
+# %% ../nbs/15_trainer.ipynb #922907ec
 def _check_int(v, name, lo):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
         raise ValueError(f"{name} must be a whole number >= {lo}, got {v!r}.")
@@ -270,7 +277,7 @@ def _prepare_data(self, x, y, sample_weight, class_weight, where):
     ys_loss = [None if l is None else l.prepare_targets(yy, s) for l, yy, s in zip(self._losses, ys, shapes)]
     return _Data(xs, ys, ys_loss, sws)
 
-# %% ../nbs/15_trainer.ipynb #f58db02f
+# %% ../nbs/15_trainer.ipynb #db9e0a3e
 @patch_to(Trainer)
 def _flat_params(self):
     "The trainable weights packed into one flat buffer (made again when the set of trainable weights changed); its `values` is what TerminateOnNaN saves and restores."
@@ -280,6 +287,7 @@ def _flat_params(self):
         if self.optimizer is not None: self.optimizer.build(self._flat)  # optimizer.apply(grads, model.trainable_weights) uses it too
     return self._flat
 
+# %% ../nbs/15_trainer.ipynb #a7fb5d17
 def _metric_name(metric, output, several): return f"{output}_{metric.name}" if several else metric.name
 
 @patch_to(Trainer)
@@ -296,6 +304,7 @@ def _setup_training(self, data):
     self._fuse()
     self._refresh_weights()
 
+# %% ../nbs/15_trainer.ipynb #6337f4b4
 @patch_to(Trainer)
 def _fuse(self):
     "Which outputs' losses give dL/dlogits (the output's activation and the loss fused), and the per-output loss items."
@@ -305,6 +314,7 @@ def _fuse(self):
     # (output index, loss, loss weight, fused) for the outputs that have a loss: what each step loops over
     self._loss_items = [(i, l, w, f) for i, (l, w, f) in enumerate(zip(self._losses, self._loss_weights, self._fused)) if l is not None]
 
+# %% ../nbs/15_trainer.ipynb #e8010012
 @patch_to(Trainer)
 def _refresh_weights(self):
     """The trainable weights as they are now: the flat buffers (gradients computed so far kept), the regularized weights
@@ -319,7 +329,7 @@ def _commit_updates(self):
     "Apply the state updates layers kept pending during the step (BatchNormalization's moving statistics): after the optimizer's update."
     for l in self._update_layers: l.commit_updates()
 
-# %% ../nbs/15_trainer.ipynb #7c8758a8
+# %% ../nbs/15_trainer.ipynb #b65bc37b
 @patch_to(Trainer)
 def _loss_terms(self, ys_loss, outs, sws, gradients=True):
     "(total loss, per-output losses, per-output gradients) of the outputs `outs` for the prepared targets `ys_loss`."
@@ -335,6 +345,7 @@ def _loss_terms(self, ys_loss, outs, sws, gradients=True):
         grads[i] = g
     return total, per_output, grads
 
+# %% ../nbs/15_trainer.ipynb #3afc7d27
 @patch_to(Trainer)
 def _backward_from(self, grads):
     """Backward from the outputs' gradients, then the regularization penalties': fills the flat gradient buffer.
@@ -348,6 +359,7 @@ def _backward_from(self, grads):
     self._flat.pull()  # variables kept in their own dtype (mixed-dtype models): into the flat buffers
     return reg
 
+# %% ../nbs/15_trainer.ipynb #5decf2d3
 @patch_to(Trainer)
 def _train_step(self, b):
     "Forward, losses, backward for the batch `b`; fills the flat gradient buffer. Returns (total loss, per-output losses, outputs)."
@@ -362,7 +374,7 @@ def _apply_update(self):
     self.optimizer.step(self._flat)
     self._commit_updates()
 
-# %% ../nbs/15_trainer.ipynb #656a2a6c
+# %% ../nbs/15_trainer.ipynb #cf50f356
 def _unpack(data):
     "Keras's (x, y, sample_weight) from a batch given as x, (x,), (x, y) or (x, y, sample_weight)."
     if isinstance(data, tuple) and 1 <= len(data) <= 3: return tuple(data) + (None,) * (3 - len(data))
@@ -370,6 +382,7 @@ def _unpack(data):
 
 def _add_grads(a, b): return b if a is None else a if b is None else a + b
 
+# %% ../nbs/15_trainer.ipynb #50a37167
 class LossValue(float):
     """A loss `compute_loss` returned: a float that also knows its gradient with respect to the model's outputs.
     `backward()` fills every trainable weight's `.grad` (through the model's last training call); sums and
@@ -402,6 +415,7 @@ class LossValue(float):
                                "y_pred = self(x, training=True) and compute_loss, before the model runs again.")
         self.model._backward_from(self.grads)
 
+# %% ../nbs/15_trainer.ipynb #2a323fe1
 @patch_to(Trainer)
 def _loss_inputs(self, y, y_pred, sample_weight, where):
     "(targets, outputs, sample weights, targets prepared for each loss): one per output, from Keras-style arguments."
@@ -417,6 +431,7 @@ def _loss_inputs(self, y, y_pred, sample_weight, where):
     ys_loss = [None if l is None else l.prepare_targets(a, s) for l, a, s in zip(self._losses, ys, self.output_shapes)]
     return ys, outs, sws, ys_loss
 
+# %% ../nbs/15_trainer.ipynb #eba3b314
 @patch_to(Trainer)
 def compute_loss(self, x=None, # The inputs (unused by the default; Keras's signature)
                  y=None, # The targets: an array, a list (one per output) or a dict keyed by output name
@@ -429,6 +444,7 @@ def compute_loss(self, x=None, # The inputs (unused by the default; Keras's sign
     total += sum((v.regularizer(v.value) for v in self._regularized), 0.0)
     return LossValue(total, self, grads)
 
+# %% ../nbs/15_trainer.ipynb #ede2a27a
 @patch_to(Trainer)
 def compute_metrics(self, x, y, y_pred, sample_weight=None):
     "Update the running loss (the compiled loss of `y_pred`) and the compiled metrics with this batch; returns the logs so far."
@@ -439,6 +455,7 @@ def compute_metrics(self, x, y, y_pred, sample_weight=None):
     self._tracker.update(len(outs[0]), float(total), per_output, ys, [np.asarray(o) for o in outs])
     return self._tracker.logs()
 
+# %% ../nbs/15_trainer.ipynb #eacf54b9
 @patch_to(Trainer)
 def train_step(self, data):
     """One training step on a batch (Keras 3): forward in training mode, loss, gradients, the optimizer's update,
@@ -466,6 +483,7 @@ def predict_step(self, data):
     x, _, _ = _unpack(data)
     return self(x, training=False)
 
+# %% ../nbs/15_trainer.ipynb #46e55a8a
 def _overrides(model, name): return getattr(type(model), name) is not getattr(Trainer, name)
 
 def _as_outputs(y): return list(y.values()) if isinstance(y, dict) else list(y) if isinstance(y, (list, tuple)) else [y]
@@ -503,7 +521,7 @@ class _Tracker:
             logs.update({_metric_name(m, name, self.several): m.result() for m in ms})
         return dict(sorted(logs.items()))
 
-# %% ../nbs/15_trainer.ipynb #89cbd899
+# %% ../nbs/15_trainer.ipynb #8d39304b
 class _Interrupt:
     """Turns SIGINT into a flag checked between batches, so an update is never cut in half. A second Ctrl-C interrupts
     at once, except inside the optimizer's step (`critical`), where it waits until the step is whole."""
@@ -521,8 +539,10 @@ class _Interrupt:
     def __exit__(self, *exc):
         if self.old is not None: signal.signal(signal.SIGINT, self.old)
 
+# %% ../nbs/15_trainer.ipynb #cf0b2691
 def _batches(n, batch_size): return [(a, min(a + batch_size, n)) for a in range(0, n, batch_size)]
 
+# %% ../nbs/15_trainer.ipynb #ac8d17c1
 def _check_validation_freq(freq):
     "An int >= 1 (validate every `freq` epochs) or a collection of epoch numbers counted from 1 (Keras's two forms)."
     if isinstance(freq, (list, tuple, set, range)):
@@ -535,6 +555,7 @@ def _validates(epoch, freq):
     "Whether to validate after `epoch` (counted from 0), as Keras decides."
     return (epoch + 1) in freq if isinstance(freq, frozenset) else (epoch + 1) % freq == 0
 
+# %% ../nbs/15_trainer.ipynb #938c4eb0
 def _check_fit_args(batch_size, epochs, initial_epoch, validation_split, validation_freq, validation_batch_size=None):
     "The checked (batch_size or None, epochs, initial_epoch, validation_freq); nothing has changed yet."
     if validation_batch_size is not None: _check_int(validation_batch_size, 'validation_batch_size', 1)
@@ -625,9 +646,10 @@ def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed
         self._notify('trained')  # live displays (e.g. a ModelSummary) refresh after training
     return history
 
-# %% ../nbs/15_trainer.ipynb #08583c7c
+# %% ../nbs/15_trainer.ipynb #59bcc971
 def _median(xs): return sorted(xs)[len(xs) // 2]
 
+# %% ../nbs/15_trainer.ipynb #074231ab
 class _ThreadTuner:
     """Chooses how a step uses the cores: one BLAS thread (1), one BLAS thread in each of several Python threads that
     split the work ('split', see `config.split_rows`), or all of BLAS's threads (None). A measurement runs `k` steps
@@ -743,7 +765,7 @@ class _FitRun:
                   "model.history the epochs so far. Call fit again to continue (the Stop button stops without an exception).")
             raise KeyboardInterrupt(f"fit interrupted ({self.interrupted})")
 
-# %% ../nbs/15_trainer.ipynb #f2153428
+# %% ../nbs/15_trainer.ipynb #4f006100
 @patch_to(_FitRun)
 def epoch(self, epoch):
     "Run one epoch; False when training must stop (the loss diverged)."
@@ -769,6 +791,7 @@ def epoch(self, epoch):
     cb.on_epoch_end(epoch, epoch_logs)
     return True
 
+# %% ../nbs/15_trainer.ipynb #7594b992
 @patch_to(_FitRun)
 def step(self, batch, tracker, epoch, step):
     "One batch: forward, backward, and the update if the loss and every gradient are finite. False when training diverged."
@@ -788,6 +811,7 @@ def step(self, batch, tracker, epoch, step):
         self.cb.on_train_batch_end(step, self.logs)
     return True
 
+# %% ../nbs/15_trainer.ipynb #6c463830
 @patch_to(_FitRun)
 def custom_step(self, batch, epoch, step):
     "One batch through the model's own `train_step`: its logs are the batch's. False when its loss is not finite."
@@ -815,7 +839,7 @@ def diverged(self, loss, epoch, step):
                   "learning_rate, scale the inputs (e.g. standardise x), or clip gradients (clipnorm=1.0).", RuntimeWarning, stacklevel=5)
     m.stop_training = True
 
-# %% ../nbs/15_trainer.ipynb #988031b4
+# %% ../nbs/15_trainer.ipynb #6f1fc2b5
 @patch_to(Trainer)
 def _evaluate_data(self, data, batch_size, cb=None):
     "Loss and metrics over `data` in inference mode, in batches: the logs."
@@ -837,12 +861,14 @@ def _evaluate_data(self, data, batch_size, cb=None):
     if cb is not None: cb.on_test_end(logs)
     return logs
 
+# %% ../nbs/15_trainer.ipynb #943eda2c
 def _inference_threads(model, batch_size):
     """BLAS threads for evaluate and predict: one for products under `config.INFERENCE_MIN_WORK` multiply-adds, else
     BLAS's own choice. With no steps to measure in, they cannot notice a busy machine: a higher bar than fit's."""
     n = config.threads_for(model.work_per_sample() * batch_size, config.INFERENCE_MIN_WORK)
     return None if n == 'tune' else n
 
+# %% ../nbs/15_trainer.ipynb #54669ac6
 def _as_list(self, logs):
     "Keras 3's order for evaluate's list: loss, each output's loss, then the rest by name."
     first = ['loss'] + [f"{n}_loss" for n in self.output_names if f"{n}_loss" in logs]
@@ -888,7 +914,7 @@ def predict(self, x, batch_size=None, verbose='auto', callbacks=None):
     if verbose in (1, 2): print(f"predict: {n} samples")
     return self.pack_outputs(outs)  # in the model's output structure: one array, a list, a tuple or a dict (Keras)
 
-# %% ../nbs/15_trainer.ipynb #cd08e229
+# %% ../nbs/15_trainer.ipynb #58e27c69
 @patch_to(Trainer)
 @one_thread
 def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -911,6 +937,7 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
     logs = tracker.logs()
     return logs if return_dict else (logs['loss'] if len(logs) == 1 else _as_list(self, logs))
 
+# %% ../nbs/15_trainer.ipynb #659148ec
 @patch_to(Trainer)
 def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
     "Loss (and metrics) on one batch, without updating."

@@ -129,3 +129,9 @@ def test_none_for_an_input_is_a_value_error():
     a, b = Input((3,), name='a'), Input((3,), name='b')
     model = Model([a, b], Dense(1)(Concatenate()([a, b])))
     with pytest.raises(ValueError, match="x\\['b'\\] is None"): model([np.ones((2, 3)), None])
+
+
+def test_inputs_and_outputs_must_be_symbolic_tensors_a_value_error():
+    a = Input((3,), name='a')
+    with pytest.raises(ValueError, match="all inputs must be symbolic tensors"): Functional({'a': 'input_a'}, Dense(1)(a))
+    with pytest.raises(ValueError, match="all outputs must be symbolic tensors"): Functional({'a': a}, 'outputs')

@@ -12,13 +12,14 @@ from ..layers.base import KerasTensor, InputLayer
 # %% auto #0
 __all__ = ['Graph', 'graph_gradient_check']
 
-# %% ../../nbs/16_graph.ipynb #c3103f7c
+# %% ../../nbs/16_graph.ipynb #9933535c
 def _check_tensors(tensors, what, owner):
     for t in tensors:
         if not isinstance(t, KerasTensor):
-            raise TypeError(f"{owner}: {what} must be symbolic tensors (from Input() or from calling layers on them), got "
+            raise ValueError(f"{owner}: all {what} must be symbolic tensors (from Input() or from calling layers on them), got "
                             f"{type(t).__name__}. Build the graph first: x = Input(shape=(10,)); y = Dense(1)(x); Model(x, y).")
 
+# %% ../../nbs/16_graph.ipynb #4810a828
 def _walk(inputs, outputs, owner):
     "Nodes in execution order, and the order in which the walk met each layer."
     input_ids = {id(t) for t in inputs}
@@ -86,7 +87,7 @@ def fusable_outputs(self):
     "Per output, the activation name a loss may skip (None where it may not)."
     return [None if f is None else f[1] for f in self._fusable]
 
-# %% ../../nbs/16_graph.ipynb #82467ce0
+# %% ../../nbs/16_graph.ipynb #68e9c73e
 @patch_to(Graph)
 def _as_chain(self):
     "The layers in order when the graph is a plain chain (each call feeding only the next, as in a Sequential), else None."
@@ -96,6 +97,7 @@ def _as_chain(self):
         prev = st.outs[0]
     return [st.layer for st in self.steps] if self.steps and self.output_slots == [prev] else None
 
+# %% ../../nbs/16_graph.ipynb #1786ea30
 @patch_to(Graph)
 def forward(self, arrays, training=False):
     "The output arrays for the input `arrays` (one per input, in order); the calls inside each layer inherit `training`."
@@ -143,7 +145,7 @@ def backward(self, out_grads, fused=None, need_input_grads=False):
     res = Records.backward(self, grads, fused_steps, self.input_slots if need_input_grads else ())
     return res if need_input_grads else None
 
-# %% ../../nbs/16_graph.ipynb #6fcc8d06
+# %% ../../nbs/16_graph.ipynb #a835828e
 @patch_to(Graph)
 def output_shapes(self, input_shapes, owner='The model'):
     "The output shapes for `input_shapes` (one per input), after checking them against the inputs."
@@ -153,6 +155,7 @@ def output_shapes(self, input_shapes, owner='The model'):
                              f"{fmt_shape(tuple(s[1:]))}.")
     return [t.shape for t in self.outputs]
 
+# %% ../../nbs/16_graph.ipynb #2841f703
 @patch_to(Graph)
 def _chained(self):
     """(layer, next layer) where the first layer's output feeds only the next, as everywhere in a Sequential: where a
@@ -175,6 +178,7 @@ def set_buffered(self, on):
         if not st.shared: st.layer.set_buffered(on)
     for a, b in self._chains: b.fuse_previous(a, on)
 
+# %% ../../nbs/16_graph.ipynb #866db6f0
 @patch_to(Graph)
 def call_state(self):
     "Everything a forward pass left for backward: the values, the shared layers' states, and every layer's state."

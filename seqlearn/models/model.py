@@ -39,7 +39,7 @@ class Model(Trainer, Layer):
 
     def __repr__(self): return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
-# %% ../../nbs/17_model.ipynb #730a5fe4
+# %% ../../nbs/17_model.ipynb #7547ee8c
 def _find_layers(value, out, seen):
     "The layers in `value`: a layer, or lists, tuples and dicts of them, nested (Keras tracks all of these)."
     if isinstance(value, Layer):
@@ -56,6 +56,7 @@ def layers(self):
         if k not in self._base_attrs: _find_layers(v, out, seen)
     return out
 
+# %% ../../nbs/17_model.ipynb #96f80238
 def _unique(ws):
     seen, out = set(), []
     for w in ws:
@@ -84,11 +85,13 @@ def _set_model_trainable(self, value):
     self._notify('trainable')
 Model.trainable = property(lambda self: self._trainable, _set_model_trainable, doc="Whether training updates the model's weights.")
 
+# %% ../../nbs/17_model.ipynb #9931f83d
 @patch_to(Model)
 def work_per_sample(self):
     "The largest matrix product of any layer, per sample (multiply-adds)."
     return max([l.work_per_sample() for l in self.layers] or [0])
 
+# %% ../../nbs/17_model.ipynb #2efcbbfa
 @patch_to(Model)
 def _named_weights(self):
     "(path, Variable) for every weight, each once, in the order of `model.weights`."
@@ -116,6 +119,7 @@ def set_weights(self, weights):
     for (_, w), a in zip(self._named_weights(), self._check_weights(weights)): w.assign(a)
     self._notify('weights')
 
+# %% ../../nbs/17_model.ipynb #68bceb20
 @patch_to(Model)
 def param_counts(self):
     "Total, trainable and non-trainable parameter counts, and bytes per parameter (what `summary` reports)."
@@ -136,10 +140,12 @@ def get_layer(self, name=None, # The layer's name
     raise ValueError(f"No layer named '{name}' in {type(self).__name__} '{self.name}'." + (f" Did you mean '{guess}'?" if guess else '')
                      + f" Its layers: {', '.join(l.name for l in self.layers)}.")
 
+# %% ../../nbs/17_model.ipynb #9ed81b00
 @patch_to(Model)
 def set_buffered(self, on):
     "A subclassed model's `call` may use a layer twice, so its layers never reuse output buffers (graphs and chains do)."
 
+# %% ../../nbs/17_model.ipynb #3da03e65
 @patch_to(Model)
 @one_thread
 def __call__(self, inputs, training=None):
@@ -151,6 +157,7 @@ def __call__(self, inputs, training=None):
     return _run_in_context(self, x, bool(training) if training is not None else bool(CONTEXT.training),
                            list(inputs) if isinstance(inputs, (list, tuple)) else inputs)
 
+# %% ../../nbs/17_model.ipynb #a20bf772
 @patch_to(Model)
 @contextlib.contextmanager
 def buffered(self):
@@ -159,6 +166,7 @@ def buffered(self):
     try: yield
     finally: self.set_buffered(False)
 
+# %% ../../nbs/17_model.ipynb #1ce605a5
 @patch_to(Model)
 def commit_updates(self):
     "Apply the state updates the model's layers kept pending during the step (BatchNormalization's moving statistics)."
@@ -169,7 +177,7 @@ def update_layers(self):
     "The layers (nested models opened) that keep state updates for `commit_updates`: those that override it."
     return [l for l in leaf_layers(self) if type(l).commit_updates is not Layer.commit_updates]
 
-# %% ../../nbs/17_model.ipynb #a0c7f090
+# %% ../../nbs/17_model.ipynb #eaf383e4
 LIVE_SUMMARY = 'seqlearn.widgets:live_summary'
 
 @patch_to(Model)
@@ -188,6 +196,7 @@ def summary_rows(self):
     "One dict per layer: name, type, output shape, params, trainable, connected to (what `summary` shows)."
     return summary_mod.summary_rows(self)
 
+# %% ../../nbs/17_model.ipynb #cdce923f
 @patch_to(Model)
 def _summary_layers(self): return self.layers
 
@@ -197,6 +206,7 @@ def _is_graph(self): return False
 @patch_to(Model)
 def _connections(self): return {}
 
+# %% ../../nbs/17_model.ipynb #b7967878
 @patch_to(Model)
 def save(self, filepath, overwrite=True):
     "Write architecture, weights, compile settings and optimizer state to one file (see `seqlearn.saving`)."
@@ -217,6 +227,7 @@ def to_json(self, **kwargs) -> str:
     "The architecture as a JSON string (no weights); `model_from_json` reads it back."
     return saving.to_json(self, **kwargs)
 
+# %% ../../nbs/17_model.ipynb #20210b7a
 @patch_to(Model)
 def _require_built(self, what):
     if not self.built:
@@ -224,7 +235,7 @@ def _require_built(self, what):
                          "unknown. Fix: give input_shape=(n_features,) to the first layer, start with Input(shape=(n_features,)), "
                          "call model.build((None, n_features)), or call the model (or fit) on data.")
 
-# %% ../../nbs/17_model.ipynb #5e83d59b
+# %% ../../nbs/17_model.ipynb #c68ab6c4
 @patch_to(Model, as_prop=True)
 def input_names(self):
     "The inputs' names: what a dict of `x` is keyed by (a subclassed model: 'input_1', ...)."
@@ -243,6 +254,7 @@ def output_shapes(self):
     s = self.output_shape
     return s if is_shape_list(s) else [s]
 
+# %% ../../nbs/17_model.ipynb #c49427b9
 @patch_to(Model)
 def fusable_outputs(self):
     """Per output, the activation a loss may skip by giving dL/dlogits (None: none). A subclassed model knows it from
@@ -253,6 +265,7 @@ def fusable_outputs(self):
 
 Model.traces_calls = True  # a subclassed model's steps are traced at every training call (a graph's are fixed)
 
+# %% ../../nbs/17_model.ipynb #483482f6
 def _as_list(x): return list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, (list, tuple)) else [x]
 
 def _note_structure(model, out):
@@ -268,6 +281,7 @@ def pack_outputs(self, outs):
     if self._output_tuple: return tuple(outs)
     return list(outs) if self._output_list or len(outs) > 1 else outs[0]
 
+# %% ../../nbs/17_model.ipynb #b24cecc9
 def _call_on_zeros(model, input_shape):
     "(inputs, outputs): `call` run on one-sample batches of zeros of `input_shape` (one or a list), in inference."
     xs = [_sample_batch(s, model.dtype) for s in (input_shape if is_shape_list(input_shape) else [input_shape])]
@@ -292,7 +306,7 @@ def compute_output_shape(self, input_shape):
     else: res = [(None,) + np.shape(o)[1:] for o in _as_list(_call_on_zeros(self, input_shape)[1])]
     return res if len(res) > 1 else res[0]
 
-# %% ../../nbs/17_model.ipynb #42ae0185
+# %% ../../nbs/17_model.ipynb #4325b61f
 @patch_to(Model)
 def standardize_inputs(self, x, where='calling the model'):
     "The input arrays (one per input), checked, the model built on first use; `where` names the caller in errors."
@@ -305,6 +319,7 @@ def standardize_inputs(self, x, where='calling the model'):
         raise ValueError(f"{where}: {type(self).__name__} '{self.name}' was built for {self._n_inputs} input(s), got {len(xs)}.")
     return xs
 
+# %% ../../nbs/17_model.ipynb #06253843
 def _call(model, x, training):
     "`model.call(x)` with the arguments it accepts, the layers called inside inheriting `training`."
     ctx = CONTEXT
@@ -312,6 +327,7 @@ def _call(model, x, training):
     try: return model.call(x, training=training) if model._call_takes_training else model.call(x)
     finally: ctx.training = outer
 
+# %% ../../nbs/17_model.ipynb #fa535464
 @patch_to(Model)
 def run(self, x, training=False):
     "Run `call`; in training, trace the layer calls on a tape (the engine's steps) so that `backward` can go back through them."
@@ -331,6 +347,7 @@ def run(self, x, training=False):
     self._trace = tape
     return y
 
+# %% ../../nbs/17_model.ipynb #83f6a1d6
 @patch_to(Model)
 def forward_id(self):
     "An identifier of the last forward pass (a subclassed model: its trace, None after an inference call)."
@@ -341,7 +358,7 @@ def forward_pass(self, xs, training=False):
     "The outputs (a list, one per output) for the input arrays `xs` (one per input): what fit, evaluate and predict run."
     return _as_list(self.run(xs if len(xs) > 1 else xs[0], training))
 
-# %% ../../nbs/17_model.ipynb #6b1ef381
+# %% ../../nbs/17_model.ipynb #3c0b7e2d
 @patch_to(Model)
 def backward(self, grad, need_input_grad=True, fused=None):
     """Go back through the last training `call`: fill every weight's gradient; return the input's gradient(s). `fused[i]`:
@@ -364,6 +381,7 @@ def backward_pass(self, grads, fused=None):
     "Fill every weight's gradient from the outputs' gradients (a list, one per output, None where no loss): what fit runs."
     self.backward(grads if len(grads) > 1 else grads[0], need_input_grad=False, fused=fused)
 
+# %% ../../nbs/17_model.ipynb #9e868489
 @patch_to(Model)
 def get_call_state(self):
     return {'self': dict(self.__dict__), 'layers': {id(l): (l, l.get_call_state()) for l in self.layers}}
@@ -373,6 +391,7 @@ def set_call_state(self, state):
     self.__dict__.update(state['self'])
     for l, s in state['layers'].values(): l.set_call_state(s)
 
+# %% ../../nbs/17_model.ipynb #c6368ef4
 @patch_to(Model)
 def get_config(self):
     "A subclassed model's config: name and trainable. Override it (and `from_config`) when `__init__` takes other arguments."
@@ -388,7 +407,7 @@ def _model_from_config(cls, config, custom_objects=None):
                         "on, super().__init__(**kwargs), and have get_config return the constructor's own arguments too.") from None
 Model.from_config = classmethod(_model_from_config)
 
-# %% ../../nbs/17_model.ipynb #d31b9091
+# %% ../../nbs/17_model.ipynb #17e47b03
 def _flatten(struct):
     "The leaves of a nested structure of lists, tuples and dicts (a dict's in its key order)."
     if isinstance(struct, dict): return [l for v in struct.values() for l in _flatten(v)]
@@ -404,6 +423,7 @@ def _pack_like(struct, leaves):
         return next(it)
     return rec(struct)
 
+# %% ../../nbs/17_model.ipynb #ad71fe22
 @register_layer
 class Functional(Model):
     "A model whose layers form a graph from `inputs` to `outputs` (what `Model(inputs, outputs)` returns)."
@@ -461,7 +481,7 @@ def fusable_outputs(self): return self._graph.fusable_outputs()
 
 Functional.traces_calls = False
 
-# %% ../../nbs/17_model.ipynb #b0b67fca
+# %% ../../nbs/17_model.ipynb #f949dadf
 def _known_keys(x, names, where, model):
     "`x` (a dict) without the keys the model does not take, with Keras's warning when there are any."
     extra = [k for k in x if k not in names]
@@ -473,6 +493,7 @@ def _known_keys(x, names, where, model):
 
 def _fits(shape, want): return len(shape) == len(want) and all(w is None or w == d for d, w in zip(shape, want))
 
+# %% ../../nbs/17_model.ipynb #bb8f88a0
 @patch_to(Functional)
 def _input_arrays(self, x, where):
     "The data as one array per input: by the keys of a dict of Inputs, by input name, in order, or nested as the inputs were."
@@ -489,6 +510,7 @@ def _input_arrays(self, x, where):
         if len(leaves) == self._n_inputs and all(hasattr(a, 'shape') for a in leaves): x = leaves
     return standardize(x, keys, 'x', where, model_name=model)
 
+# %% ../../nbs/17_model.ipynb #1054a342
 @patch_to(Functional)
 def standardize_inputs(self, x, where='calling the model'):
     xs = self._input_arrays(x, where)
@@ -504,6 +526,7 @@ def standardize_inputs(self, x, where='calling the model'):
                              + ". Check the data's columns, or the shape given to Input(shape=...).")
     return xs
 
+# %% ../../nbs/17_model.ipynb #5654b07e
 @patch_to(Functional)
 def forward_pass(self, xs, training=False): return self._graph.forward(xs, training)
 
@@ -521,6 +544,7 @@ def _pack(self, outs):
 @patch_to(Functional)
 def pack_outputs(self, outs): return self._pack(outs)
 
+# %% ../../nbs/17_model.ipynb #b5a9b15b
 @patch_to(Functional)
 def call(self, inputs, training=None): return self._pack(self._graph.forward(_flatten(inputs), bool(training)))
 
@@ -541,6 +565,7 @@ def backward(self, grad, need_input_grad=True):
     if gin is None: return None
     return gin if self._n_inputs > 1 else gin[0]
 
+# %% ../../nbs/17_model.ipynb #9094c95b
 @patch_to(Functional)
 def compute_output_shape(self, input_shape):
     shapes = self._graph.output_shapes(input_shape if is_shape_list(input_shape) else [input_shape], f"Model '{self.name}'")
@@ -559,6 +584,7 @@ def get_call_state(self): return {'self': dict(self.__dict__), 'graph': self._gr
 def set_call_state(self, state):
     self.__dict__.update(state['self']); self._graph.set_call_state(state['graph'])
 
+# %% ../../nbs/17_model.ipynb #29de1875
 @patch_to(Functional)
 def _is_graph(self): return True
 
@@ -570,7 +596,7 @@ def _connections(self):
         out.setdefault(node.layer.name, []).extend(f"{t.node.layer.name}[{index.get(id(t.node), 0)}][{t.index}]" for t in node.inputs)
     return out
 
-# %% ../../nbs/17_model.ipynb #6319160a
+# %% ../../nbs/17_model.ipynb #63b9b229
 def _node_index(graph):
     "Each node's position among the calls of its layer in `graph` (what `[layer, call, output]` references count)."
     seen, index = {}, {}
@@ -580,6 +606,7 @@ def _node_index(graph):
 
 def _tensor_ref(t, index): return [t.node.layer.name, index.get(id(t.node), 0), t.index]
 
+# %% ../../nbs/17_model.ipynb #ffc55c1f
 def _encode(struct, ref):
     "A structure of tensors as JSON-able data: each tensor by `ref`, a tuple as {'__tuple__': [...]} (so it comes back a tuple)."
     if isinstance(struct, dict): return {k: _encode(v, ref) for k, v in struct.items()}
@@ -595,6 +622,7 @@ def _decode(c, tensor):
     if isinstance(c, list) and c and isinstance(c[0], str): return tensor(c)
     return [_decode(v, tensor) for v in c]
 
+# %% ../../nbs/17_model.ipynb #779e17d2
 @patch_to(Functional)
 def get_config(self):
     "Plain data that `Functional.from_config` turns back into this architecture (fresh weights)."
@@ -615,6 +643,7 @@ def get_config(self):
     return {'name': self.name, 'trainable': self.trainable, 'layers': layers,
             'input_layers': _encode(self._in_struct, ref), 'output_layers': _encode(self._out_struct, ref)}
 
+# %% ../../nbs/17_model.ipynb #5cde16dd
 def _functional_from_config(cls, config, custom_objects=None):
     "A new functional model from `get_config()` output (fresh weights)."
     made, calls = {}, {}

@@ -24,7 +24,7 @@ class LayerList(list):
         raise TypeError("model.layers is read-only. Use model.add(layer) to append a layer and model.pop() to remove the last one.")
     append = extend = insert = remove = pop = clear = sort = reverse = __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
-# %% ../../nbs/18_sequential.ipynb #498f216e
+# %% ../../nbs/18_sequential.ipynb #da342680
 @register_layer
 class Sequential(Model):
     "A linear stack of layers: `Sequential([Dense(32, activation='relu', input_shape=(10,)), Dense(1)])`."
@@ -38,6 +38,7 @@ class Sequential(Model):
         if layers is not None:
             for layer in ([layers] if isinstance(layers, (Layer, KerasTensor)) else layers): self.add(layer)
 
+# %% ../../nbs/18_sequential.ipynb #ff1e93b9
 @patch_to(Sequential, as_prop=True)
 def layers(self) -> LayerList:
     "The layers, in order (the Input is not one of them, as in Keras)."
@@ -48,7 +49,7 @@ def _no_assign(self, value):
                          "or create a new model: Sequential([layer1, layer2, ...]).")
 Sequential.layers = Sequential.layers.setter(_no_assign)
 
-# %% ../../nbs/18_sequential.ipynb #96fc8fcb
+# %% ../../nbs/18_sequential.ipynb #ad9e563d
 def _known_input_shape(self):
     if self._input_layer is not None: return self._input_layer._output_shape
     return self._layers[0].input_shape if self._layers and self._layers[0].built else None
@@ -62,6 +63,7 @@ def input_shape(self):
                              "to the first layer, start with Input(shape=(n_features,)), or call the model (or fit) on data.")
     return s
 
+# %% ../../nbs/18_sequential.ipynb #ce36769e
 @patch_to(Sequential, as_prop=True)
 def output_shape(self):
     "The output shape, e.g. `(None, 1)`; None until the model is built."
@@ -73,7 +75,7 @@ def built(self) -> bool:
     return self._built
 Sequential.built = Sequential.built.setter(lambda self, value: None)  # Layer.__init__ sets it; build and add keep _built
 
-# %% ../../nbs/18_sequential.ipynb #2f4c904f
+# %% ../../nbs/18_sequential.ipynb #9b31550d
 @patch_to(Sequential)
 def _check_addable(self, layer):
     if isinstance(layer, type) and issubclass(layer, Layer):
@@ -89,6 +91,7 @@ def _check_addable(self, layer):
         raise ValueError(f"Sequential '{self.name}' already has a layer named '{layer.name}'; layer names must be unique. "
                          "Give the new layer another name= or leave name out for an automatic one.")
 
+# %% ../../nbs/18_sequential.ipynb #0f93a25f
 @patch_to(Sequential)
 def _add_input(self, layer):
     if self._input_layer is not None:
@@ -100,6 +103,7 @@ def _add_input(self, layer):
                          "Create the model with the Input first, or give input_shape= to the first layer.")
     self._input_layer = layer
 
+# %% ../../nbs/18_sequential.ipynb #f6d23381
 @patch_to(Sequential)
 def add(self, layer # The layer to append (or an `Input(...)` first, or a model)
        ):
@@ -120,6 +124,7 @@ def add(self, layer # The layer to append (or an `Input(...)` first, or a model)
     self._drop_graph()
     self._notify('add')
 
+# %% ../../nbs/18_sequential.ipynb #07de181e
 @patch_to(Sequential)
 def pop(self):
     "Remove and return the last layer."
@@ -134,7 +139,7 @@ def pop(self):
 @patch_to(Sequential)
 def _on_layer_event(self, layer, event): self._notify(f'layer_{event}')
 
-# %% ../../nbs/18_sequential.ipynb #381dee8e
+# %% ../../nbs/18_sequential.ipynb #c5c28c74
 @patch_to(Sequential)
 def _build_layers(self, layers, shape, before=()):
     "Build `layers` in turn from `shape`; on failure reset the ones built here and raise a ShapeError with the stack so far."
@@ -162,6 +167,7 @@ class _Partial:
     def _summary_layers(self): return self._layers
     def _connections(self): return {}
 
+# %% ../../nbs/18_sequential.ipynb #64c7521e
 @patch_to(Sequential)
 def build(self, input_shape=None # The full input shape with the batch dimension, e.g. `(None, 10)`
          ):
@@ -183,6 +189,7 @@ def build(self, input_shape=None # The full input shape with the batch dimension
     self._built, self._build_input_shape = True, shape
     self._notify('build')
 
+# %% ../../nbs/18_sequential.ipynb #0863275e
 @patch_to(Sequential)
 def compute_output_shape(self, input_shape):
     "The output shape for `input_shape`, computed layer by layer (building nothing that is not built)."
@@ -190,6 +197,7 @@ def compute_output_shape(self, input_shape):
     for l in self._layers: shape = l.compute_output_shape(shape) if l.built or type(l).compute_output_shape is not Layer.compute_output_shape else l._build(shape)
     return shape
 
+# %% ../../nbs/18_sequential.ipynb #d33af933
 @patch_to(Sequential)
 def validate_input_shape(self, input_shape):
     if not self._layers:
@@ -203,7 +211,7 @@ def _build(self, input_shape):
     self._input_shape, self._output_shape = as_shape(input_shape), self.output_shape
     return self.output_shape
 
-# %% ../../nbs/18_sequential.ipynb #903b4950
+# %% ../../nbs/18_sequential.ipynb #8940e3b9
 @patch_to(Sequential)
 def _chain_graph(self):
     "The chain as a Graph from an Input through every layer: made once the model is built, and what runs it."
@@ -219,6 +227,7 @@ def _chain_graph(self):
         self._graph = Graph([inp], [x], f"Sequential '{self.name}'")
     return self._graph
 
+# %% ../../nbs/18_sequential.ipynb #1ad4a576
 @patch_to(Sequential)
 def _drop_graph(self):
     "Forget the graph (the chain changed), and its calls in the layers' records."
@@ -232,7 +241,7 @@ Sequential.outputs = property(lambda self: list(self._chain_graph().outputs), do
 Sequential.input = property(lambda self: self._chain_graph().inputs[0], doc="The input tensor (once built).")
 Sequential.output = property(lambda self: self._chain_graph().outputs[0], doc="The output tensor (once built).")
 
-# %% ../../nbs/18_sequential.ipynb #9c62e8f9
+# %% ../../nbs/18_sequential.ipynb #102d312e
 @patch_to(Sequential, as_prop=True)
 def input_names(self): return [self._input_layer.name if self._input_layer is not None else 'input']
 
@@ -242,6 +251,7 @@ def output_names(self): return [self._layers[-1].name] if self._layers else None
 @patch_to(Sequential, as_prop=True)
 def output_shapes(self): return [self.output_shape]
 
+# %% ../../nbs/18_sequential.ipynb #cedb7724
 @patch_to(Sequential)
 def fusable_outputs(self): return [self._layers[-1].fused_activation]
 
@@ -250,6 +260,7 @@ Sequential.traces_calls = False
 @patch_to(Sequential, as_prop=True)
 def fused_activation(self): return self._layers[-1].fused_activation if self._layers else None
 
+# %% ../../nbs/18_sequential.ipynb #bc9a608d
 @patch_to(Sequential)
 def standardize_inputs(self, x, where='calling the model'):
     if not self._layers:
@@ -265,6 +276,7 @@ def standardize_inputs(self, x, where='calling the model'):
                          f"{fmt_shape(x.shape[1:])}. Check the input_shape of the first layer or the data's columns.")
     return xs
 
+# %% ../../nbs/18_sequential.ipynb #cd7afbe5
 @patch_to(Sequential)
 def call(self, inputs, training=None):
     "Run every layer on `inputs` in turn (the chain's graph)."
@@ -279,6 +291,7 @@ def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
     g = self._chain_graph().backward([grad], [wrt_preactivation], need_input_grad)
     return g[0] if need_input_grad else None
 
+# %% ../../nbs/18_sequential.ipynb #beacb0d1
 @patch_to(Sequential)
 def forward_pass(self, xs, training=False): return self._chain_graph().forward(xs, training)
 
@@ -291,7 +304,7 @@ def backward_pass(self, grads, fused=None): self._chain_graph().backward(grads, 
 @patch_to(Sequential)
 def set_buffered(self, on): self._chain_graph().set_buffered(on)
 
-# %% ../../nbs/18_sequential.ipynb #b252791a
+# %% ../../nbs/18_sequential.ipynb #059ab251
 @patch_to(Sequential)
 def get_config(self):
     "Plain data (JSON-ready) that `Sequential.from_config` turns back into this architecture."
@@ -301,6 +314,7 @@ def get_config(self):
     return {'name': self.name, 'trainable': self.trainable, 'layers': layers,
             'build_input_shape': list(shape) if shape is not None and self.built else None}
 
+# %% ../../nbs/18_sequential.ipynb #6324a20b
 def _sequential_from_config(cls, config, custom_objects=None):
     "A new, freshly initialised model with the architecture in `config`."
     model = cls(name=config.get('name'), trainable=config.get('trainable', True) is not False)  # the layers keep their own flags
