@@ -949,5 +949,3 @@ def predict_on_batch(self, x):
     "Outputs for one batch."
     n = check_samples({'x': self.standardize_inputs(x, 'predict_on_batch')}, 'predict_on_batch')
     return self.predict(x, batch_size=n, verbose=0)
-
-# ## The seed tutorial, end to end

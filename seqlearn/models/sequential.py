@@ -326,8 +326,3 @@ def _sequential_from_config(cls, config, custom_objects=None):
     if shape is not None and not model.built: model.build(tuple(shape))
     return model
 Sequential.from_config = classmethod(_sequential_from_config)
-
-# ## The seed tutorial's model
-#
-# Three Dense layers; only the first is told the input shape. Params: $10 \cdot 32 + 32 = 352$,
-# $32 \cdot 16 + 16 = 528$, $16 \cdot 1 + 1 = 17$.
