@@ -6,7 +6,7 @@
 from __future__ import annotations
 import base64, html, io, time
 import numpy as np
-from fastcore.basics import patch
+from ..core import patch_to
 from ..callbacks import Callback
 from .summary import LiveDisplay, figure, png, png_size
 
@@ -156,13 +156,13 @@ def _at(j, last):
     return f' data-e="{j}"' + ('' if j == last else ' style="display:none"')
 
 # %% ../../nbs/20_widgets_histograms.ipynb #c591bdf6
-@patch
+@patch_to(WeightHistograms)
 def _shown_snapshots(self:WeightHistograms):
     "Indices of the snapshots the view offers: all, or `max_shown` spread evenly (first and last included)."
     n = len(self.snapshots)
     return list(range(n)) if n <= self.max_shown else sorted(set(np.linspace(0, n - 1, self.max_shown).round().astype(int).tolist()))
 
-@patch
+@patch_to(WeightHistograms)
 def _row_html(self:WeightHistograms, key, shown):
     e, last, n = html.escape, len(shown) - 1, len(self.snapshots)
     hists = [self.snapshots[i][1].get(key) for i in shown]
@@ -187,7 +187,7 @@ def _row_html(self:WeightHistograms, key, shown):
             f'<div style="display:flex;justify-content:space-between"><span>epoch {self.snapshots[0][0]}</span>'
             f'<span>values {edges[0]:.3g} … {edges[-1]:.3g}</span><span>{self.snapshots[-1][0]}</span></div></div></div></div>')
 
-@patch
+@patch_to(WeightHistograms)
 def _static_html(self:WeightHistograms):
     if not self.snapshots: return '<i>WeightHistograms: nothing recorded yet (fit with it as a callback, or call record()).</i>'
     stamp = (len(self.snapshots), id(self.snapshots[-1]))
@@ -204,7 +204,7 @@ def _static_html(self:WeightHistograms):
                          + ''.join(self._row_html(k, shown) for k in self.keys) + '</div>')
     return self._html[1]
 
-@patch
+@patch_to(WeightHistograms)
 def refresh(self:WeightHistograms, final=True):
     "Redraw every output that shows the histograms (`final=False`: the HTML view only, as during `fit`)."
     if self._display_id is None or not self.snapshots: return
