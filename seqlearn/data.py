@@ -4,16 +4,25 @@
 
 # %% ../nbs/11_data.ipynb #3cb19892
 from __future__ import annotations
+import collections.abc
 import numpy as np
 from .core import closest_name, fmt_shape
 
 # %% auto #0
-__all__ = ['to_array', 'check_batch', 'check_finite', 'standardize', 'check_samples']
+__all__ = ['check_not_batches', 'to_array', 'check_batch', 'check_finite', 'standardize', 'check_samples']
 
 # %% ../nbs/11_data.ipynb #15004c1e
+def check_not_batches(x, what='x'):
+    "Refuse a generator or a Keras-style dataset of batches, saying how to turn it into arrays (what seqlearn trains on)."
+    if isinstance(x, collections.abc.Iterator) or (hasattr(x, '__getitem__') and hasattr(x, '__len__') and hasattr(x, 'on_epoch_end')):
+        raise TypeError(f"{what} is a {type(x).__name__} (a generator or a Keras-style dataset that yields batches). seqlearn trains on "
+                        "arrays for now: collect the batches first, e.g. xs, ys = zip(*batches); x = np.concatenate(xs); "
+                        "y = np.concatenate(ys), and pass x and y (with batch_size=...).")
+
 def to_array(x, what='x', dtype='float32'):
     "Convert `x` to a numeric array of `dtype` (None: keep the dtype), refusing non-numeric data with a clear message."
     if x is None: raise ValueError(f"{what} is None: give an array of data for it (every input of the model needs one).")
+    check_not_batches(x, what)
     if hasattr(x, 'to_numpy'): x = x.to_numpy()
     try: a = np.asarray(x)
     except ValueError as e:
@@ -88,8 +97,9 @@ def _kind(what): return {'x': 'input', 'y': 'output', 'sample_weight': 'output'}
 def check_samples(groups, where):
     "Every array in `groups` ({'x': [...], 'y': [...], ...}) has a batch axis and the same number of samples."
     n = None
-    for what, arrays in groups.items():
-        for a in arrays:
+    for group, arrays in groups.items():
+        for i, a in enumerate(arrays):
+            what = group if len(arrays) == 1 else f"{group}[{i}]"   # name the array: x[0] and x[1], not x and x
             if a.ndim == 0:
                 raise ValueError(f"{where}: {what} is a single number; it needs one value per sample (an array of length n_samples).")
             if n is None: n, first = len(a), what

@@ -102,6 +102,7 @@ class _ToKeras:
         "The Keras twin of `layer` (a nested model becomes a nested Keras model; an operator, the operator on Keras tensors), made once."
         if op_function(layer): return _keras_op(layer)  # an operator: no weights, nothing to copy
         if id(layer) not in self.twins:
+            if not isinstance(layer, Model): _check_exportable(layer, 'to_keras')  # the clear refusal before Keras is asked for the class
             twin = (self.model(layer) if isinstance(layer, Model) else
                     getattr(self.keras.layers, type(layer).__name__)(**keras_layer_args(layer)))
             self.twins[id(layer)] = (layer, twin)

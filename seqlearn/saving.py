@@ -118,6 +118,11 @@ def _create_temporary(path):
 def _atomic_write(path, write):
     "Call `write(fileobj)` on a temporary file next to `path`, then move it into place in one step (an existing file keeps its mode)."
     path = os.fspath(path)
+    if not path: raise ValueError("Cannot save to '': give a file name, e.g. model.save('model.seqlearn').")
+    if os.path.islink(path): path = os.path.realpath(path)  # write through a link, as Keras and torch do: its target gets the model
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"Cannot save to '{path}': it is a folder. Give a file name inside it, e.g. "
+                                f"'{os.path.join(path, 'model.seqlearn')}'.")
     _check_folder(path)
     _remove_abandoned_temporaries(path)
     try: mode = stat.S_IMODE(os.stat(path).st_mode)

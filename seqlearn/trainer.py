@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, functools, math, signal, threading, time, warnings
 import numpy as np
 from .core import get_rng, fmt_shape, closest_name, patch_to, weights_version
-from .data import standardize, check_finite, check_samples
+from .data import standardize, check_finite, check_samples, check_not_batches
 from . import losses as losses_mod, optimizers as optimizers_mod, metrics as metrics_mod, config
 from .optimizers import FlatParams
 from .callbacks import Callback, CallbackList, History, progress_display, _fmt_logs
@@ -243,36 +243,56 @@ def _check_int(v, name, lo):
     return int(v)
 
 # %% ../nbs/15_trainer.ipynb #18981472
+def _targets(y, names, needed, where, model):
+    """One target array per output, None for an output without a loss or metrics (Keras 3: its target may be left out
+    of a dict, or given as None)."""
+    if all(needed): return standardize(y, names, 'y', where, dtype=None, model_name=model)
+    if isinstance(y, dict):
+        given = {k: v for k, v in y.items() if v is not None}
+        keep = [n for n, need in zip(names, needed) if need or n in given]
+        arrays = dict(zip(keep, standardize({k: given[k] for k in keep if k in given} | {k: y.get(k) for k in keep if k not in given},
+                                            keep, 'y', where, dtype=None, model_name=model)))
+        return [arrays.get(n) for n in names]
+    if isinstance(y, (list, tuple)) and len(y) == len(names) and any(v is None for v in y):
+        for n, need, v in zip(names, needed, y):
+            if need and v is None: raise ValueError(f"{where}: y has no targets for the output '{n}', which has a loss or metrics.")
+        return [None if v is None else standardize(v, [n], 'y', where, dtype=None, model_name=model)[0] for n, v in zip(names, y)]
+    return standardize(y, names, 'y', where, dtype=None, model_name=model)
+
 @patch_to(Trainer)
 def _prepare_data(self, x, y, sample_weight, class_weight, where):
     "Checked inputs, targets and sample weights as a `_Data`, with the model built and the per-output settings resolved."
     if x is None: raise ValueError(f"{where} needs input data x.")
+    check_not_batches(x)
     if y is None: raise ValueError(f"{where} needs targets y: {where}(x, y, ...).")
     xs = self.standardize_inputs(x, where)
     names = self._names()
     model = f"{type(self).__name__} '{self.name}'"
-    ys = standardize(y, names, 'y', where, dtype=None, model_name=model)
+    if self._losses is None or len(self._losses) != len(names): self._resolve_compile()
+    ys = _targets(y, names, [l is not None or bool(m) for l, m in zip(self._losses, self._metric_specs)], where, model)
     sws = [None] * len(names)
     if sample_weight is not None:
         if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1:
             sws = standardize(sample_weight, names, 'sample_weight', where, model_name=model)
         else: sws = [np.asarray(sample_weight, dtype=np.float32)] * len(names)
         sws = [None if w is None else w.reshape(-1) if w.ndim else w for w in sws]
-    check_samples({'x': xs, 'y': ys, **({'sample_weight': [w for w in sws if w is not None]} if sample_weight is not None else {})}, where)
+    check_samples({'x': xs, 'y': [a for a in ys if a is not None],
+                   **({'sample_weight': [w for w in sws if w is not None]} if sample_weight is not None else {})}, where)
     for i, a in enumerate(xs): check_finite(a, 'x' if len(xs) == 1 else f"x[{i}]")
     for i, w in enumerate(sws):
         if w is None: continue
         check_finite(w, 'sample_weight')
         if (w < 0).any(): raise ValueError(f"{where}: sample_weight must be >= 0.")
-    ys = [y.astype(np.float32) if y.dtype == bool else y.astype(np.float32, copy=False) if np.issubdtype(y.dtype, np.floating) else y for y in ys]
-    for i, yy in enumerate(ys): check_finite(yy, 'y' if len(ys) == 1 else f"y['{names[i]}']")
+    ys = [None if y is None else y.astype(np.float32) if y.dtype == bool else y.astype(np.float32, copy=False)
+          if np.issubdtype(y.dtype, np.floating) else y for y in ys]
+    for i, yy in enumerate(ys):
+        if yy is not None: check_finite(yy, 'y' if len(ys) == 1 else f"y['{names[i]}']")
     if class_weight is not None:
         if len(names) > 1:
             raise ValueError(f"{where}: class_weight works for a model with one output; {model} has {len(names)}. Give "
                              "sample_weight per output instead (a dict keyed by output name).")
         units = self.output_shapes[0][-1]
         sws = [_class_weights_to_sample_weights(ys[0], class_weight, sws[0], max(2, units or 2))]
-    if self._losses is None or len(self._losses) != len(names): self._resolve_compile()
     shapes = self.output_shapes
     ys_loss = [None if l is None else l.prepare_targets(yy, s) for l, yy, s in zip(self._losses, ys, shapes)]
     return _Data(xs, ys, ys_loss, sws)

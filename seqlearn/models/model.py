@@ -130,6 +130,9 @@ def get_layer(self, name=None, # The layer's name
               index=None # Or its position in `model.layers`
              ):
     "A layer of the model, by name or position."
+    if (name is None) == (index is None):
+        raise ValueError(f"get_layer: provide either a layer name or a layer index{', not both' if name is not None else ''}: "
+                         f"model.get_layer('dense') or model.get_layer(index=0).")
     if index is not None:
         if not -len(self.layers) <= index < len(self.layers):
             raise ValueError(f"{type(self).__name__} '{self.name}' has {len(self.layers)} layers; index {index} is out of range.")

@@ -76,6 +76,17 @@ def built(self) -> bool:
 Sequential.built = Sequential.built.setter(lambda self, value: None)  # Layer.__init__ sets it; build and add keep _built
 
 # %% ../../nbs/18_sequential.ipynb #9b31550d
+def _contains(layer, target):
+    "Whether `target` is somewhere inside `layer` (a model's layers, nested models opened), found without recursion."
+    todo, seen = list(getattr(layer, 'layers', None) or []) if isinstance(layer, Model) else [], set()
+    while todo:
+        l = todo.pop()
+        if l is target: return True
+        if id(l) in seen: continue
+        seen.add(id(l))
+        if isinstance(l, Model): todo.extend(l.layers)
+    return False
+
 @patch_to(Sequential)
 def _check_addable(self, layer):
     if isinstance(layer, type) and issubclass(layer, Layer):
@@ -83,6 +94,9 @@ def _check_addable(self, layer):
     if not isinstance(layer, Layer):
         raise ValueError(f"Only instances of Layer can be added to a Sequential model, such as Dense(32); got {type(layer).__name__} "
                          f"{layer!r}. model.add() expects a layer such as Dense(32).")
+    if layer is self or _contains(layer, self):
+        raise ValueError(f"Sequential '{self.name}' cannot be added to itself{'' if layer is self else f' (inside {layer.name!r})'}: a "
+                         "model that contains itself would run forever. Add its layers, or a new model built from them.")
     if any(l is layer for l in self._layers):
         raise ValueError(f"Layer '{layer.name}' is already in Sequential '{self.name}'. A layer holds its own weights, so it can "
                          "appear once; create a new layer to add another of the same kind.")

@@ -1,0 +1,73 @@
+"""Issue 25's findings, each checked the way a user meets it (the runtime-only install is checked by .ci/run with
+tools/check_user_install.py)."""
+import os
+import numpy as np
+import pytest
+os.environ.setdefault('KERAS_BACKEND', 'torch')   # the interop extra's backend, before anything imports keras
+from seqlearn import Sequential, Model, Input, Dense, Concatenate
+
+X = np.random.default_rng(0).normal(size=(64, 4)).astype('float32')
+
+
+def test_a_model_cannot_be_added_to_itself_and_nothing_changes():
+    m = Sequential([Dense(2, input_shape=(4,))])
+    with pytest.raises(ValueError, match="cannot be added to itself"): m.add(m)
+    outer = Sequential([m])
+    with pytest.raises(ValueError, match="cannot be added to itself \\(inside"): m.add(outer)
+    assert len(m.layers) == 1 and m.predict(X, verbose=0).shape == (64, 2)
+
+
+def test_sample_count_mismatch_names_the_inputs():
+    a, b = Input((4,), name='a'), Input((4,), name='b')
+    model = Model([a, b], Dense(1)(Concatenate()([a, b])))
+    model.compile('sgd', 'mse')
+    with pytest.raises(ValueError, match=r"got 64 in x\[0\] and 50 in x\[1\]"): model.fit([X, X[:50]], X[:, :1], verbose=0)
+
+
+def test_get_layer_takes_a_name_or_an_index():
+    m = Sequential([Dense(2, input_shape=(4,), name='d')])
+    with pytest.raises(ValueError, match="provide either a layer name or a layer index, not both"): m.get_layer('d', 0)
+    with pytest.raises(ValueError, match="provide either a layer name or a layer index"): m.get_layer()
+    assert m.get_layer('d') is m.get_layer(index=0)
+
+
+def test_a_generator_is_refused_with_how_to_make_arrays():
+    m = Sequential([Dense(1, input_shape=(4,))]); m.compile('sgd', 'mse')
+    batches = ((X[i:i + 16], X[i:i + 16, :1]) for i in range(0, 64, 16))
+    with pytest.raises(TypeError, match="a generator or a Keras-style dataset.*np.concatenate"): m.fit(batches, verbose=0)
+    with pytest.raises(TypeError, match="a generator"): m.predict(iter([X]), verbose=0)
+
+
+def test_to_keras_refuses_a_custom_layer_clearly():
+    pytest.importorskip('keras')
+    from seqlearn.export import to_keras
+    class Twice(Dense): pass
+    m = Sequential([Input((4,)), Twice(2)])
+    with pytest.raises(ValueError, match="is a Twice, a layer of your own"): to_keras(m)
+
+
+def test_saving_writes_through_a_link_and_names_a_folder_or_empty_path(tmp_path):
+    from seqlearn import load_model
+    m = Sequential([Dense(2, input_shape=(4,))])
+    target = tmp_path / 'real.seqlearn'; m.save(target)
+    link = tmp_path / 'link.seqlearn'; link.symlink_to(target)
+    m.layers[0].set_weights([w + 1 for w in m.layers[0].get_weights()])
+    m.save(link)
+    assert link.is_symlink()                                      # still a link ...
+    np.testing.assert_array_equal(load_model(target).get_weights()[0], m.get_weights()[0])   # ... and its target has the model
+    with pytest.raises(IsADirectoryError, match="it is a folder"): m.save(tmp_path)
+    with pytest.raises(ValueError, match="give a file name"): m.save('')
+
+
+def test_an_output_without_a_loss_needs_no_targets():
+    x = Input((4,))
+    h = Dense(4, activation='relu')(x)
+    model = Model(x, {'main': Dense(1, name='main')(h), 'aux': Dense(2, name='aux')(h)})
+    model.compile('sgd', loss={'main': 'mse', 'aux': None})
+    y = X[:, :1]
+    for targets in ({'main': y}, {'main': y, 'aux': None}):
+        hist = model.fit(X, targets, epochs=2, verbose=0).history
+        assert np.isfinite(hist['loss']).all()
+        assert np.isfinite(model.evaluate(X, targets, verbose=0)).all()
+    model.compile('sgd', loss={'main': 'mse', 'aux': 'mse'})
+    with pytest.raises(ValueError, match="'aux'"): model.fit(X, {'main': y}, verbose=0)
