@@ -329,9 +329,15 @@ def score(name:str, # The metric: 'accuracy', 'val_accuracy', 'loss', ...
 # %% ../nbs/24_exercises.ipynb #9b9cc4fe
 def _plain(x):
     "Lists as tuples and numpy scalars as Python numbers, so (13, 13, 8), [13, 13, 8] and np.int64s compare equal."
+    if isinstance(x, np.ndarray): return _plain(x.tolist()) if x.ndim else x.item()   # arrays compare like lists of their values
     if isinstance(x, (list, tuple)): return tuple(_plain(v) for v in x)
     if isinstance(x, np.generic): return x.item()
     return x
+
+def _short(v, n=120):
+    "`repr(v)`, cut to `n` characters (a student's answer may be huge)."
+    r = repr(v)
+    return r if len(r) <= n else r[:n] + f"… ({len(r):,} characters)"
 
 def close_to(value, # The expected number or array
              tol:float=1e-6, # The largest difference that counts as right
@@ -357,10 +363,10 @@ def equals(value, # The expected value: a shape, a name, a number, a list ...
         got = _plain(x)
         if got == want: return None
         if isinstance(want, tuple) and isinstance(got, tuple):
-            if len(got) != len(want): return f"{what} {got} has {_count(len(got), 'item')}; the task expects {len(want)}"
+            if len(got) != len(want): return f"{what} {_short(got)} has {_count(len(got), 'item')}; the task expects {len(want)}"
             i = next(i for i, (g, w) in enumerate(zip(got, want)) if g != w)
-            return f"{what} {got}: item {i + 1} ({got[i]!r}) is not right"
-        return f"{what} {got!r} is not right"
+            return f"{what} {_short(got)}: item {i + 1} ({_short(got[i])}) is not right"
+        return f"{what} {_short(got)} is not right"
     return Check(what, test, of=of, hint=hint)
 
 def satisfies(predicate, # f(answer) -> True when right
@@ -374,6 +380,7 @@ def _as_check(c) -> Check:
     if isinstance(c, Check): return c
     if isinstance(c, Model): return like(c)
     if isinstance(c, numbers.Number) and not isinstance(c, bool): return close_to(c)
+    if isinstance(c, np.ndarray) and np.issubdtype(c.dtype, np.floating): return close_to(c)   # float arrays: to rounding
     if callable(c) and not isinstance(c, type): return Check('your answer', c)
     return equals(c)
 

@@ -22,7 +22,17 @@ class Metric:
     def update_state(self, y_true, y_pred, sample_weight=None): raise NotImplementedError
     def result(self) -> float: raise NotImplementedError
     def get_config(self): return {'name': self.name}
+    def check_targets(self, y_shape, output_shape):
+        "Raise a teaching error if targets of `y_shape` cannot be compared with outputs of `output_shape` (override; checked before training)."
     def __repr__(self): return f"<{type(self).__name__} {self.name}={self.result():.4g}>"
+
+def _check_same_size(metric, y_shape, output_shape):
+    "Metrics that compare each output value with a target value need as many targets as outputs per sample."
+    per_y, per_out = int(np.prod(y_shape[1:], dtype=np.int64)), int(np.prod([d or 1 for d in output_shape[1:]], dtype=np.int64))
+    if per_y != per_out:
+        raise ValueError(f"Metric '{metric.name}' compares each output value with a target of its own, but the targets have shape "
+                         f"{tuple(y_shape)} and the outputs {tuple(output_shape)}. For class labels on a softmax output, one-hot the "
+                         "labels (to_categorical) or choose a metric for labels, such as 'sparse_categorical_accuracy'.")
 
 
 class Mean(Metric):
@@ -92,7 +102,13 @@ class MeanAbsoluteError(MeanMetricWrapper):
 # %% ../nbs/10_metrics.ipynb #dd40cdf9
 class Precision(Metric):
     "TP / (TP + FP) with predictions `> thresholds` counted positive."
-    def __init__(self, thresholds=0.5, name='precision'): self.thresholds = thresholds; super().__init__(name)
+    def __init__(self, thresholds=0.5, name='precision'):
+        if thresholds is None: thresholds = 0.5   # Keras: None means 0.5
+        if isinstance(thresholds, bool) or not isinstance(thresholds, (int, float, np.number)) or not 0 <= thresholds <= 1:
+            raise ValueError(f"{type(self).__name__}: thresholds must be one number in [0, 1] (the prediction above which a sample "
+                             f"counts as positive; default 0.5), got {thresholds!r}.")
+        self.thresholds = float(thresholds); super().__init__(name)
+    def check_targets(self, y_shape, output_shape): _check_same_size(self, y_shape, output_shape)
     def reset_state(self): self.tp = self.fp = self.fn = 0.0
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = np.asarray(y_pred); y = _match(y_true, y_pred) > 0.5; p = y_pred > self.thresholds
@@ -109,10 +125,14 @@ class AUC(Metric):
     "Area under the ROC curve, from confusion counts at `num_thresholds` thresholds (Keras's method)."
     def __init__(self, num_thresholds=200, curve='ROC', name='auc'):
         if curve != 'ROC': raise NotImplementedError("seqlearn's AUC supports curve='ROC' only.")
+        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds < 2:
+            raise ValueError(f"AUC: num_thresholds must be a whole number > 1 (the curve needs at least its two ends; Keras's default "
+                             f"200), got {num_thresholds!r}.")
         self.num_thresholds, self.curve = num_thresholds, curve
         inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
         self.thresholds = np.array([0.0 - 1e-7] + inner + [1.0 + 1e-7], dtype=np.float32)
         super().__init__(name)
+    def check_targets(self, y_shape, output_shape): _check_same_size(self, y_shape, output_shape)
     def reset_state(self):
         n = self.num_thresholds
         self.tp, self.fp, self.tn, self.fn = (np.zeros(n) for _ in range(4))

@@ -11,9 +11,16 @@ from .core import unknown_name_error, from_spec
 __all__ = ['REGULARIZERS', 'Regularizer', 'L1', 'L2', 'L1L2', 'get_regularizer', 'regularizer_config']
 
 # %% ../nbs/03_regularizers.ipynb #79d23329
+def _factor(reg, name, v):
+    "A penalty factor: a finite number >= 0 (a negative one rewards large weights and drives the loss to minus infinity)."
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or v < 0:
+        raise ValueError(f"{type(reg).__name__}: {name} must be a finite number >= 0 (e.g. 0.01), got {v!r}. A negative or "
+                         "infinite factor makes the penalty reward large weights or overflow.")
+    return float(v)
+
 class Regularizer:
     "A penalty on a weight: `penalty = reg(w)`, gradient `reg.grad(w)`."
-    def __init__(self, l1=0.0, l2=0.0): self.l1, self.l2 = float(l1), float(l2)
+    def __init__(self, l1=0.0, l2=0.0): self.l1, self.l2 = _factor(self, 'l1', l1), _factor(self, 'l2', l2)
     def __call__(self, w):
         p = 0.0
         if self.l1: p += self.l1 * float(np.abs(w).sum())

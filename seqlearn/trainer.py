@@ -315,12 +315,14 @@ def _setup_training(self, data):
     "Flat weights, metric objects (one set per output) and fused gradients, for `data`."
     self._flat_params()
     if self._metrics is None:
-        seen, self._metrics = set(), []
+        seen, made = set(), []
         for specs, loss, y, shape in zip(self._metric_specs, self._losses, data.ys, self.output_shapes):
             ms = [metrics_mod.get(m, loss, y.shape, shape) for m in specs]
+            for m in ms: m.check_targets(y.shape, shape)   # before any update: a metric that cannot read these targets says so
             ms = [copy.deepcopy(m) if id(m) in seen else m for m in ms]  # a metric object given for two outputs: one each
             seen.update(id(m) for m in ms)
-            self._metrics.append(ms)
+            made.append(ms)
+        self._metrics = made   # set once all are made: a refused metric leaves nothing half-made
     self._fuse()
     self._refresh_weights()
 

@@ -71,3 +71,41 @@ def test_an_output_without_a_loss_needs_no_targets():
         assert np.isfinite(model.evaluate(X, targets, verbose=0)).all()
     model.compile('sgd', loss={'main': 'mse', 'aux': 'mse'})
     with pytest.raises(ValueError, match="'aux'"): model.fit(X, {'main': y}, verbose=0)
+
+
+def test_exercises_grade_arrays_and_keep_messages_short(capsys):
+    from seqlearn.exercises import check
+    assert check(np.array([.5, .25]), np.array([.5, .25]))
+    assert check([.5, .25], np.array([.5, .25]))
+    assert check(np.array([1, 2]), (1, 2))
+    assert not check(np.array([.5, .3]), np.array([.5, .25]))
+    capsys.readouterr()
+    assert not check('x' * 1_000_000, 'y')
+    out = capsys.readouterr().out
+    assert len(out) < 1000 and "1,000,002 characters" in out
+
+
+def test_metric_and_regularizer_arguments_are_checked_before_any_update():
+    from seqlearn.metrics import Precision, Recall, AUC
+    from seqlearn.regularizers import L1, L2, L1L2
+    for reg in (lambda: L2(-0.01), lambda: L1(float('nan')), lambda: L1L2(l1=float('inf'))):
+        with pytest.raises(ValueError, match="must be a finite number >= 0"): reg()
+    for bad in (0, 1):
+        with pytest.raises(ValueError, match="num_thresholds must be a whole number > 1"): AUC(num_thresholds=bad)
+    m = Sequential([Dense(1, activation='sigmoid', input_shape=(4,))])
+    m.compile('sgd', 'binary_crossentropy', metrics=[Precision(thresholds=None), Recall(thresholds=None)])
+    y = (X[:, :1] > 0).astype('float32')
+    hist = m.fit(X, y, epochs=2, verbose=0).history
+    assert np.isfinite(hist['precision']).all() and np.isfinite(hist['recall']).all()
+    with pytest.raises(ValueError, match="thresholds must be one number"): Precision(thresholds=[0.3, 0.7])
+
+
+def test_a_metric_that_cannot_read_the_targets_says_so_before_training():
+    m = Sequential([Dense(3, activation='softmax', input_shape=(4,))])
+    m.compile('sgd', 'sparse_categorical_crossentropy', metrics=['AUC'])
+    w0 = m.get_weights()
+    labels = np.random.default_rng(0).integers(0, 3, 64)
+    with pytest.raises(ValueError, match="one-hot the labels"): m.fit(X, labels, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(w0, m.get_weights()))
+    m.compile('sgd', 'sparse_categorical_crossentropy', metrics=['accuracy'])
+    assert np.isfinite(m.fit(X, labels, verbose=0).history['accuracy']).all()
