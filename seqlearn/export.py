@@ -427,11 +427,25 @@ def seqlearn_optimizer(kopt):
     else: cfg['learning_rate'] = _float32(lr)
     return classes[cls].from_config(cfg)
 
+def _carried(obj, cls, cfg, kind):
+    "The Keras object's arguments that seqlearn's `cls` takes; one it lacks is dropped only when it is off or at Keras's default."
+    takes = inspect.signature(cls.__init__).parameters
+    out = {}
+    for k, v in cfg.items():
+        if k in takes: out[k] = v
+        elif k not in ('dtype', 'reduction') and not (v is None or v is False or v == _keras_default(obj, k)):
+            raise ValueError(f"from_keras: the Keras {kind} {type(obj).__name__} has {k}={v!r}, which seqlearn's {cls.__name__} does "
+                             f"not take (it takes {', '.join(p for p in takes if p not in ('self', 'kwargs'))}). Import without the "
+                             "training state, from_keras(keras_model, compile=False), and compile the seqlearn model yourself.")
+    return out
+
 def seqlearn_loss(loss):
     "The seqlearn loss for a Keras loss (a name stays a name)."
     if loss is None or isinstance(loss, str): return loss
     if type(loss).__name__ in Ls._CLASSES:
-        return Ls._CLASSES[type(loss).__name__](**{k: v for k, v in loss.get_config().items() if k != 'dtype'})
+        cls = Ls._CLASSES[type(loss).__name__]
+        cfg = {**loss.get_config(), **getattr(loss, '_fn_kwargs', {})}   # Keras keeps e.g. Huber's delta there, not in its config
+        return cls(**_carried(loss, cls, cfg, 'loss'))
     name = getattr(loss, '__name__', None)
     if name in Ls.LOSSES: return name
     raise _keras_only_refusal(f"the Keras model's loss is {loss!r:.80} (seqlearn has {', '.join(Ls._CLASSES)})")
@@ -442,7 +456,7 @@ def seqlearn_metric(m):
     classes = {c.__name__: c for c in M.METRICS.values()}
     if type(m).__name__ in classes:
         c = classes[type(m).__name__]
-        return c(**{k: v for k, v in m.get_config().items() if k in inspect.signature(c.__init__).parameters})
+        return c(**_carried(m, c, m.get_config(), 'metric'))
     if getattr(m, '__name__', None) in M.METRICS: return m.__name__
     raise _keras_only_refusal(f"the Keras model has the metric {m!r:.80}")
 

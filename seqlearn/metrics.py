@@ -109,6 +109,7 @@ class Precision(Metric):
                              f"counts as positive; default 0.5), got {thresholds!r}.")
         self.thresholds = float(thresholds); super().__init__(name)
     def check_targets(self, y_shape, output_shape): _check_same_size(self, y_shape, output_shape)
+    def get_config(self): return {'name': self.name, 'thresholds': self.thresholds}
     def reset_state(self): self.tp = self.fp = self.fn = 0.0
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = np.asarray(y_pred); y = _match(y_true, y_pred) > 0.5; p = y_pred > self.thresholds
@@ -123,21 +124,24 @@ class Recall(Precision):
 
 class AUC(Metric):
     "Area under the ROC curve, from confusion counts at `num_thresholds` thresholds (Keras's method)."
-    def __init__(self, num_thresholds=200, curve='ROC', name='auc'):
+    def __init__(self, num_thresholds=200, curve='ROC', name='auc', from_logits=False):
         if curve != 'ROC': raise NotImplementedError("seqlearn's AUC supports curve='ROC' only.")
         if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds < 2:
             raise ValueError(f"AUC: num_thresholds must be a whole number > 1 (the curve needs at least its two ends; Keras's default "
                              f"200), got {num_thresholds!r}.")
-        self.num_thresholds, self.curve = num_thresholds, curve
+        self.num_thresholds, self.curve, self.from_logits = num_thresholds, curve, bool(from_logits)
         inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
         self.thresholds = np.array([0.0 - 1e-7] + inner + [1.0 + 1e-7], dtype=np.float32)
         super().__init__(name)
     def check_targets(self, y_shape, output_shape): _check_same_size(self, y_shape, output_shape)
+    def get_config(self): return {'name': self.name, 'num_thresholds': self.num_thresholds, 'curve': self.curve, 'from_logits': self.from_logits}
     def reset_state(self):
         n = self.num_thresholds
         self.tp, self.fp, self.tn, self.fn = (np.zeros(n) for _ in range(4))
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = np.asarray(y_pred, np.float32); y = (_match(y_true, y_pred) > 0.5).ravel(); p = y_pred.ravel()
+        y_pred = np.asarray(y_pred, np.float32)
+        if self.from_logits: y_pred = 1 / (1 + np.exp(-y_pred))   # logits to probabilities, as Keras
+        y = (_match(y_true, y_pred) > 0.5).ravel(); p = y_pred.ravel()
         w = np.ones_like(p, dtype=np.float64) if sample_weight is None else np.broadcast_to(
             np.asarray(sample_weight, np.float64).reshape(-1, *([1] * (y_pred.ndim - 1))), y_pred.shape).ravel()
         above = p[None, :] > self.thresholds[:, None]

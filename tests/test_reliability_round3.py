@@ -109,3 +109,29 @@ def test_a_metric_that_cannot_read_the_targets_says_so_before_training():
     assert all(np.array_equal(a, b) for a, b in zip(w0, m.get_weights()))
     m.compile('sgd', 'sparse_categorical_crossentropy', metrics=['accuracy'])
     assert np.isfinite(m.fit(X, labels, verbose=0).history['accuracy']).all()
+
+
+def test_from_keras_carries_every_argument_or_refuses_it():
+    keras = pytest.importorskip('keras')
+    from seqlearn.export import seqlearn_loss, seqlearn_metric
+    assert seqlearn_loss(keras.losses.Huber(delta=3.0)).delta == 3.0
+    auc = seqlearn_metric(keras.metrics.AUC(from_logits=True))
+    assert auc.from_logits
+    logits = np.array([[-2.0], [3.0], [0.5], [-1.0]], 'float32'); y = np.array([[0.], [1.], [1.], [0.]], 'float32')
+    auc.update_state(y, logits); k = keras.metrics.AUC(from_logits=True); k.update_state(y, logits)
+    assert auc.result() == pytest.approx(float(k.result()), abs=1e-6)
+    assert seqlearn_metric(keras.metrics.Precision()).thresholds == 0.5          # None in Keras means 0.5
+    with pytest.raises(ValueError, match="Precision has class_id=1, which seqlearn's Precision does not take"):
+        seqlearn_metric(keras.metrics.Precision(class_id=1))
+    with pytest.raises(ValueError, match="top_k=2"): seqlearn_metric(keras.metrics.Recall(top_k=2))
+
+
+def test_metric_arguments_survive_saving(tmp_path):
+    from seqlearn import load_model
+    from seqlearn.metrics import Precision, AUC
+    m = Sequential([Dense(1, input_shape=(4,))])
+    m.compile('sgd', 'mse', metrics=[Precision(thresholds=0.3), AUC(num_thresholds=50, from_logits=True)])
+    m.fit(X, (X[:, :1] > 0).astype('float32'), epochs=1, verbose=0)
+    m.save(tmp_path / 'm.seqlearn')
+    cfg = load_model(tmp_path / 'm.seqlearn')._compile_config['metrics']
+    assert cfg[0].thresholds == 0.3 and cfg[1].num_thresholds == 50 and cfg[1].from_logits
