@@ -618,6 +618,11 @@ def to_torch(model # A built seqlearn Sequential or functional model (nested mod
             ):
     "The same model as a `torch.nn.Module` (an `nn.Sequential`, or a generated `torch.fx.GraphModule` for a graph) with the same weights. It takes seqlearn's arrays (channels last); call `.eval()` to predict."
     if model.traces_calls: _refuse_subclassed(model, 'to_torch')  # before importing PyTorch: the message, not an ImportError
-    _require('torch')
+    torch = _require('torch')
     model._require_built('to_torch')
-    return _torch_any(model)
+    m = _torch_any(model)
+    kinds = {w.dtype for w in model.weights}
+    dtype = getattr(torch, kinds.pop().name) if len(kinds) == 1 else torch.float32   # the weights' one dtype
+    if dtype != torch.float32:  # seqlearn casts the data a model gets to its dtype; so does the module (float32 tensors work)
+        m.register_forward_pre_hook(importlib.import_module('seqlearn.torch_modules').CastInputs(dtype))
+    return m

@@ -14,7 +14,7 @@ __all__ = ['ACTIVATIONS', 'Exponential', 'activation_module', 'Dense', 'Conv1D',
            'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D',
            'GlobalAveragePooling1D', 'GlobalMaxPooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
            'BatchNormalization', 'LayerNormalization', 'Embedding', 'Reshape', 'Add', 'Subtract', 'Multiply', 'Average',
-           'Maximum', 'Minimum', 'Concatenate']
+           'Maximum', 'Minimum', 'Concatenate', 'CastInputs']
 
 # %% ../nbs/23a_torch_modules.ipynb #3a982e99
 class Exponential(nn.Module):
@@ -247,3 +247,13 @@ class Concatenate(nn.Module):
         super().__init__(); self.dim = dim
     def forward(self, xs): return torch.cat(list(xs), dim=self.dim)
     def extra_repr(self): return f"dim={self.dim}"
+
+# %% ../nbs/23a_torch_modules.ipynb #48c7a15a
+class CastInputs:
+    "A forward pre-hook: floating-point tensors given to the module (also in lists) are cast to `dtype`."
+    def __init__(self, dtype): self.dtype = dtype
+    def cast(self, a):
+        if torch.is_tensor(a) and a.is_floating_point() and a.dtype != self.dtype: return a.to(self.dtype)
+        if isinstance(a, (list, tuple)): return type(a)(self.cast(v) for v in a)
+        return a
+    def __call__(self, module, args): return tuple(self.cast(a) for a in args)

@@ -135,3 +135,25 @@ def test_metric_arguments_survive_saving(tmp_path):
     m.save(tmp_path / 'm.seqlearn')
     cfg = load_model(tmp_path / 'm.seqlearn')._compile_config['metrics']
     assert cfg[0].thresholds == 0.3 and cfg[1].num_thresholds == 50 and cfg[1].from_logits
+
+
+def test_a_float64_model_in_torch_takes_float32_tensors():
+    torch = pytest.importorskip('torch')
+    from seqlearn.export import to_torch
+    m = Sequential([Input((4,), dtype='float64'), Dense(3, dtype='float64', activation='relu'), Dense(1, dtype='float64')])
+    t = to_torch(m).eval()
+    out = t(torch.from_numpy(X))                 # float32, as torch tensors are by default
+    assert out.dtype == torch.float64
+    np.testing.assert_allclose(out.detach().numpy(), m.predict(X, verbose=0), rtol=1e-6, atol=1e-7)
+
+
+def test_integer_inputs_stay_integers():
+    from seqlearn import Embedding, Flatten
+    codes = np.array([[2**24 + 1], [3]])                   # 2**24 + 1 is not a float32
+    for make in (lambda: Sequential([Input((1,), dtype='int64'), Embedding(10, 2)]),
+                 lambda: Model(x := Input((1,), dtype='int64'), Embedding(10, 2)(x))):
+        m = make()
+        xs = m.standardize_inputs(codes)
+        assert xs[0].dtype == np.int64 and xs[0][0, 0] == 2**24 + 1
+    m = Sequential([Input((2,)), Dense(1)])
+    assert m.standardize_inputs(np.array([[1, 2]]))[0].dtype == np.float32   # float inputs as before

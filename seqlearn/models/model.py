@@ -496,6 +496,11 @@ def _known_keys(x, names, where, model):
 
 def _fits(shape, want): return len(shape) == len(want) and all(w is None or w == d for d, w in zip(shape, want))
 
+def _in_dtype(a, dtype):
+    "Data for an input: float32, unless the Input asks for integers (`Input(dtype='int64')`: codes above 2**24 stay exact)."
+    want = np.dtype(dtype) if np.issubdtype(np.dtype(dtype), np.integer) else np.dtype('float32')
+    return a if a.dtype == want else a.astype(want)
+
 # %% ../../nbs/17_model.ipynb #bb8f88a0
 @patch_to(Functional)
 def _input_arrays(self, x, where):
@@ -511,7 +516,7 @@ def _input_arrays(self, x, where):
     elif isinstance(x, (list, tuple)) and any(isinstance(a, (list, tuple, dict)) for a in x):
         leaves = _flatten(x)  # nested like the inputs ([[a]], {'a': {'b': ...}} inside a list): one array per input
         if len(leaves) == self._n_inputs and all(hasattr(a, 'shape') for a in leaves): x = leaves
-    return standardize(x, keys, 'x', where, model_name=model)
+    return [_in_dtype(a, t.dtype) for a, t in zip(standardize(x, keys, 'x', where, dtype=None, model_name=model), self._graph.inputs)]
 
 # %% ../../nbs/17_model.ipynb #1054a342
 @patch_to(Functional)

@@ -10,7 +10,7 @@ from ..core import unique_name, fmt_shape, as_shape, register_layer, ShapeError,
 from ..layers.base import Layer, KerasTensor, InputLayer, is_shape_list
 from ..data import standardize, check_batch
 from ..trainer import Trainer
-from .model import Model, _fits
+from .model import Model, _fits, _in_dtype
 from .graph import Graph
 from .. import saving, summary as summary_mod
 
@@ -279,7 +279,8 @@ def fused_activation(self): return self._layers[-1].fused_activation if self._la
 def standardize_inputs(self, x, where='calling the model'):
     if not self._layers:
         raise ValueError(f"Sequential '{self.name}' is empty: there is nothing to compute. Add layers first: model.add(Dense(8)).")
-    xs = standardize(x, self.input_names, 'x', where, model_name=f"Sequential '{self.name}'")
+    dtype = self._input_layer.dtype if self._input_layer is not None else 'float32'
+    xs = [_in_dtype(a, dtype) for a in standardize(x, self.input_names, 'x', where, dtype=None, model_name=f"Sequential '{self.name}'")]
     x = xs[0]
     check_batch(x, where)
     if not self.built: self.build((None,) + x.shape[1:])
