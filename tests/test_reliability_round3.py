@@ -4,6 +4,8 @@ import os
 import numpy as np
 import pytest
 os.environ.setdefault('KERAS_BACKEND', 'torch')   # the interop extra's backend, before anything imports keras
+# Keras's torch backend converts tensors with np.array(x), which numpy 2 flags (a DeprecationWarning per call)
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 from seqlearn import Sequential, Model, Input, Dense, Concatenate
 
 X = np.random.default_rng(0).normal(size=(64, 4)).astype('float32')
@@ -157,3 +159,29 @@ def test_integer_inputs_stay_integers():
         assert xs[0].dtype == np.int64 and xs[0][0, 0] == 2**24 + 1
     m = Sequential([Input((2,)), Dense(1)])
     assert m.standardize_inputs(np.array([[1, 2]]))[0].dtype == np.float32   # float inputs as before
+
+
+def test_a_keras_model_with_default_precision_and_recall_trains_after_import():
+    keras = pytest.importorskip('keras')
+    from seqlearn.export import from_keras
+    km = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation='sigmoid')])
+    km.compile(optimizer='sgd', loss='binary_crossentropy', metrics=[keras.metrics.Precision(), keras.metrics.Recall()])
+    m = from_keras(km)
+    y = (X[:, :1] > 0).astype('float32')
+    hist = m.fit(X, y, epochs=2, verbose=0).history
+    assert len(hist) == 3 and all(np.isfinite(v).all() for v in hist.values())   # loss, precision, recall (Keras may number the names)
+    assert np.isfinite(m.evaluate(X, y, verbose=0)).all()
+
+
+def test_a_file_with_a_nan_penalty_is_refused(tmp_path):
+    import json, zipfile
+    from seqlearn import load_model
+    from seqlearn.models import ModelFileError
+    m = Sequential([Dense(2, input_shape=(4,), kernel_regularizer='l2')])
+    m.save(tmp_path / 'm.seqlearn')
+    with zipfile.ZipFile(tmp_path / 'm.seqlearn') as z: files = {n: z.read(n) for n in z.namelist()}
+    files['config.json'] = files['config.json'].replace(b'"l2": 0.01', b'"l2": NaN')
+    assert b'NaN' in files['config.json']
+    with zipfile.ZipFile(tmp_path / 'bad.seqlearn', 'w') as z:
+        for n, b in files.items(): z.writestr(n, b)
+    with pytest.raises(ModelFileError, match="finite number >= 0"): load_model(tmp_path / 'bad.seqlearn')
