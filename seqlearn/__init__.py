@@ -12,7 +12,7 @@ __all__ = ['set_seed', 'get_rng', 'clear_session', 'floatx', 'Layer', 'Variable'
            'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'BatchNormalization',
            'LayerNormalization', 'Embedding', 'ActivationStats', 'Model', 'Sequential', 'load_model', 'model_from_json',
            'core', 'activations', 'initializers', 'regularizers', 'layers', 'losses', 'optimizers', 'metrics', 'data',
-           'callbacks', 'saving', 'summary', 'config', 'trainer', 'models', 'activation_stats']
+           'callbacks', 'saving', 'summary', 'config', 'trainer', 'models', 'activation_stats', 'utils']
 
 # %% ../nbs/99_package.ipynb #aea25c8c
 __doc__ = """seqlearn: Keras-style deep learning on numpy — Sequential, functional and subclassed models — made to be
@@ -30,7 +30,7 @@ from .layers import (Layer, Input, InputLayer, Dense, Activation, Flatten, Dropo
 from .activation_stats import ActivationStats
 from .models import Model, Sequential, load_model, model_from_json
 from . import (core, activations, initializers, regularizers, layers, losses, optimizers, metrics, data, callbacks, saving,
-                      summary, config, trainer, models, activation_stats)
+                      summary, config, trainer, models, activation_stats, utils)
 
 _all_ = ['set_seed', 'get_rng', 'clear_session', 'floatx', 'Layer', 'Variable', 'register_layer', 'ActivationFn', 'ShapeError',
          'Input', 'InputLayer', 'Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity', 'Concatenate', 'Add', 'Subtract',
@@ -39,4 +39,4 @@ _all_ = ['set_seed', 'get_rng', 'clear_session', 'floatx', 'Layer', 'Variable', 
          'AveragePooling2D', 'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D',
          'BatchNormalization', 'LayerNormalization', 'Embedding', 'ActivationStats', 'Model', 'Sequential', 'load_model', 'model_from_json',
          'core', 'activations', 'initializers', 'regularizers', 'layers', 'losses', 'optimizers', 'metrics', 'data', 'callbacks',
-         'saving', 'summary', 'config', 'trainer', 'models', 'activation_stats']
+         'saving', 'summary', 'config', 'trainer', 'models', 'activation_stats', 'utils']
