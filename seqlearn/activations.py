@@ -85,6 +85,31 @@ ACTIVATIONS = {a.name: a for a in [
 ]}
 ACTIVATIONS['silu'] = ACTIVATIONS['swish']
 
+# %% ../nbs/01_activations.ipynb #36ade95a
+def _hard_sigmoid(x): return np.clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
+def _inside(x, lo, hi): return ((x > lo) & (x < hi)).astype(x.dtype, copy=False)
+
+def _log_softmax(x):
+    s = x - x.max(axis=-1, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
+
+def _mish_grad(x, y, dy):
+    t = np.tanh(np.logaddexp(0, x))
+    return dy * (t + x * (1 - t * t) * _sigmoid(x))
+
+ACTIVATIONS.update({a.name: a for a in [
+    ActivationFn('relu6', lambda x: np.clip(x, 0, 6).astype(x.dtype, copy=False), lambda x, y, dy: dy * _inside(x, 0, 6)),
+    ActivationFn('hard_sigmoid', _hard_sigmoid, lambda x, y, dy: dy * _inside(x, -3, 3) / 6),
+    ActivationFn('hard_silu', lambda x: x * _hard_sigmoid(x), lambda x, y, dy: dy * (_hard_sigmoid(x) + x * _inside(x, -3, 3) / 6)),
+    ActivationFn('hard_tanh', lambda x: np.clip(x, -1, 1).astype(x.dtype, copy=False), lambda x, y, dy: dy * _inside(x, -1, 1)),
+    ActivationFn('log_sigmoid', lambda x: -np.logaddexp(0, -x).astype(x.dtype, copy=False), lambda x, y, dy: dy * _sigmoid(-x)),
+    ActivationFn('log_softmax', _log_softmax, lambda x, y, dy: dy - np.exp(y) * dy.sum(axis=-1, keepdims=True)),
+    ActivationFn('mish', lambda x: x * np.tanh(np.logaddexp(0, x)).astype(x.dtype, copy=False), _mish_grad),
+    ActivationFn('celu', lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False),
+                 lambda x, y, dy: dy * np.where(x > 0, 1, y + 1).astype(dy.dtype, copy=False)),
+]})
+ACTIVATIONS['hard_swish'] = ACTIVATIONS['hard_silu']
+
 # %% ../nbs/01_activations.ipynb #8452ccb3
 class _NumericGrad:
     "The derivative of an elementwise function `f`, by central differences (a class, so it pickles when `f` does)."

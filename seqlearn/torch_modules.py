@@ -23,7 +23,10 @@ class Exponential(nn.Module):
 
 ACTIVATIONS = {'linear': nn.Identity, 'relu': nn.ReLU, 'sigmoid': nn.Sigmoid, 'tanh': nn.Tanh, 'softmax': lambda: nn.Softmax(dim=-1),
                'leaky_relu': lambda: nn.LeakyReLU(0.2), 'elu': nn.ELU, 'selu': nn.SELU, 'gelu': nn.GELU, 'softplus': nn.Softplus,
-               'softsign': nn.Softsign, 'swish': nn.SiLU, 'silu': nn.SiLU, 'exponential': Exponential}
+               'softsign': nn.Softsign, 'swish': nn.SiLU, 'silu': nn.SiLU, 'exponential': Exponential,
+               'relu6': nn.ReLU6, 'hard_sigmoid': nn.Hardsigmoid, 'hard_silu': nn.Hardswish, 'hard_swish': nn.Hardswish,
+               'hard_tanh': nn.Hardtanh, 'log_sigmoid': nn.LogSigmoid, 'log_softmax': lambda: nn.LogSoftmax(dim=-1), 'mish': nn.Mish,
+               'celu': nn.CELU}
 
 def activation_module(name:str # A Keras activation name: 'relu', 'softmax', ... ('linear' gives nn.Identity)
                      ) -> nn.Module:
