@@ -38,7 +38,8 @@ def _require(name):
 LAYERS = ['Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity', 'Concatenate', 'Add', 'Subtract', 'Multiply',
           'Average', 'Maximum', 'Minimum', 'Conv1D', 'Conv2D', 'ZeroPadding1D', 'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D',
           'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D',
-          'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding', 'ScalarOp', 'Divide', 'GetItem']
+          'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding', 'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'PReLU',
+          'ScalarOp', 'Divide', 'GetItem']
 
 _SCALAR_OPS = {'add': operator.add, 'subtract': operator.sub, 'multiply': operator.mul, 'divide': operator.truediv,
                'power': operator.pow, 'rsubtract': lambda x, c: c - x, 'rdivide': lambda x, c: c / x}
@@ -552,6 +553,11 @@ _converts('ZeroPadding1D', 'ZeroPadding2D')(lambda l, tm, dt: (getattr(tm, type(
 _converts('GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D')(
     lambda l, tm, dt: (getattr(tm, type(l).__name__)(l.keepdims), {}))
 _converts('Concatenate')(lambda l, tm, dt: (tm.Concatenate(l.axis), {}))
+_converts('ReLU')(lambda l, tm, dt: (tm.ReLU(l.max_value, l.negative_slope, l.threshold), {}))
+_converts('LeakyReLU')(lambda l, tm, dt: (_require('torch').nn.LeakyReLU(l.negative_slope), {}))
+_converts('ELU')(lambda l, tm, dt: (_require('torch').nn.ELU(l.alpha), {}))
+_converts('Softmax')(lambda l, tm, dt: (_require('torch').nn.Softmax(dim=l.axis), {}))   # channels last in both: the same axis
+_converts('PReLU')(lambda l, tm, dt: (tm.PReLU(l.alpha.shape, dtype=dt), {'alpha': l.alpha.value}))
 _converts('Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum')(lambda l, tm, dt: (getattr(tm, type(l).__name__)(), {}))
 
 def torch_module(layer):

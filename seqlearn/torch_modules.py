@@ -14,7 +14,7 @@ __all__ = ['ACTIVATIONS', 'Exponential', 'activation_module', 'Dense', 'Conv1D',
            'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D',
            'GlobalAveragePooling1D', 'GlobalMaxPooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
            'BatchNormalization', 'LayerNormalization', 'Embedding', 'Reshape', 'Add', 'Subtract', 'Multiply', 'Average',
-           'Maximum', 'Minimum', 'Concatenate', 'CastInputs']
+           'Maximum', 'Minimum', 'Concatenate', 'CastInputs', 'ReLU', 'PReLU']
 
 # %% ../nbs/23a_torch_modules.ipynb #3a982e99
 class Exponential(nn.Module):
@@ -260,3 +260,18 @@ class CastInputs:
         if isinstance(a, (list, tuple)): return type(a)(self.cast(v) for v in a)
         return a
     def __call__(self, module, args): return tuple(self.cast(a) for a in args)
+
+# %% ../nbs/23a_torch_modules.ipynb #e417eeba
+class ReLU(nn.Module):
+    "Keras's ReLU layer: `x` from `threshold` up to `max_value`, `negative_slope * (x - threshold)` below."
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0):
+        super().__init__(); self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
+    def forward(self, x):
+        y = torch.where(x >= self.threshold, x, self.negative_slope * (x - self.threshold))
+        return y if self.max_value is None else torch.clamp(y, max=self.max_value)
+
+class PReLU(nn.Module):
+    "Keras's PReLU layer: `x` above 0, `alpha * x` below, `alpha` of the sample's shape (1 along shared axes), channels last."
+    def __init__(self, alpha_shape, dtype=None):
+        super().__init__(); self.alpha = nn.Parameter(torch.zeros(tuple(alpha_shape), dtype=dtype))
+    def forward(self, x): return torch.where(x > 0, x, self.alpha * x)
