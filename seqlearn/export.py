@@ -17,9 +17,9 @@ from .models import Model, Sequential, Functional
 from .models.model import _as_list
 
 # %% auto #0
-__all__ = ['INTEROP', 'LAYERS', 'op_function', 'keras_layer_args', 'keras_optimizer', 'keras_loss', 'keras_metric', 'to_keras',
-           'seqlearn_layer', 'seqlearn_optimizer', 'seqlearn_loss', 'seqlearn_metric', 'from_keras', 'torch_module',
-           'to_torch']
+__all__ = ['INTEROP', 'LAYERS', 'OPERATOR_LAYERS', 'keras_layer_args', 'keras_optimizer', 'keras_loss', 'keras_metric',
+           'to_keras', 'seqlearn_layer', 'seqlearn_optimizer', 'seqlearn_loss', 'seqlearn_metric', 'from_keras',
+           'torch_module', 'to_torch']
 
 # %% ../nbs/23_export.ipynb #f9fe59d7
 INTEROP = 'pip install "seqlearn[interop]"'
@@ -41,16 +41,15 @@ LAYERS = ['Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity', 'C
           'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding', 'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'PReLU',
           'ScalarOp', 'Divide', 'GetItem']
 
-_SCALAR_OPS = {'add': operator.add, 'subtract': operator.sub, 'multiply': operator.mul, 'divide': operator.truediv,
-               'power': operator.pow, 'rsubtract': lambda x, c: c - x, 'rdivide': lambda x, c: c / x}
+_SCALAR_OPS = {'add': (operator.add, False), 'subtract': (operator.sub, False), 'rsubtract': (operator.sub, True),
+               'multiply': (operator.mul, False), 'divide': (operator.truediv, False), 'rdivide': (operator.truediv, True),
+               'power': (operator.pow, False)}   # ScalarOp's op -> (the operator, whether the number comes first)
+OPERATOR_LAYERS = ('ScalarOp', 'Divide', 'GetItem')  # the layers Python's operators draw: exported as operators, not layers
 
-def op_function(layer):
-    "For a layer that Python's operators drew (`ScalarOp`, `Divide`, `GetItem`), the same operator as a function: what the export applies to the other framework's tensors."
-    kind = type(layer).__name__
-    if kind == 'ScalarOp': return lambda x: _SCALAR_OPS[layer.op](x, layer.value)
-    if kind == 'Divide': return lambda xs: xs[0] / xs[1]
-    if kind == 'GetItem': return lambda x: x[layer.key]
-    return None
+def _scalar_args(layer, x):
+    "The operator and its two arguments for a ScalarOp on the tensor `x`."
+    f, reflected = _SCALAR_OPS[layer.op]
+    return f, ((layer.value, x) if reflected else (x, layer.value))
 
 def _check_exportable(layer, where):
     "Refuse a layer of one's own, or one with an activation function of one's own."
@@ -88,10 +87,11 @@ def _keras_op(layer):
     kind, name = type(layer).__name__, layer.name
     if kind == 'Divide': return lambda xs: kn.TrueDivide(name=name)(xs[0], xs[1])
     if kind == 'GetItem': return lambda x: kn.GetItem(name=name)(x, layer.key)
-    cls, reflected = {'add': (kn.Add, False), 'subtract': (kn.Subtract, False), 'rsubtract': (kn.Subtract, True),
-                      'multiply': (kn.Multiply, False), 'divide': (kn.TrueDivide, False), 'rdivide': (kn.TrueDivide, True),
-                      'power': (kn.Power, False)}[layer.op]
-    return (lambda x: cls(name=name)(layer.value, x)) if reflected else (lambda x: cls(name=name)(x, layer.value))
+    ops = {operator.add: kn.Add, operator.sub: kn.Subtract, operator.mul: kn.Multiply, operator.truediv: kn.TrueDivide, operator.pow: kn.Power}
+    def apply(x):
+        f, args = _scalar_args(layer, x)
+        return ops[f](name=name)(*args)
+    return apply
 
 class _ToKeras:
     "One export: the Keras twin of each seqlearn layer (a shared layer stays shared), and the weights to copy."
@@ -101,7 +101,7 @@ class _ToKeras:
 
     def layer(self, layer):
         "The Keras twin of `layer` (a nested model becomes a nested Keras model; an operator, the operator on Keras tensors), made once."
-        if op_function(layer): return _keras_op(layer)  # an operator: no weights, nothing to copy
+        if type(layer).__name__ in OPERATOR_LAYERS: return _keras_op(layer)  # an operator: no weights, nothing to copy
         if id(layer) not in self.twins:
             if not isinstance(layer, Model): _check_exportable(layer, 'to_keras')  # the clear refusal before Keras is asked for the class
             twin = (self.model(layer) if isinstance(layer, Model) else
@@ -586,7 +586,7 @@ def _torch_graph(model):
     for t in g.inputs: vals[id(t)] = graph.placeholder(_identifier(t.node.layer.name, taken))
     for node in g.nodes:
         l, args = node.layer, [vals[id(t)] for t in node.inputs]
-        if op_function(l) is not None:  # an operator: the same operator in the generated code
+        if type(l).__name__ in OPERATOR_LAYERS:  # an operator: the same operator in the generated code
             vals[id(node.outputs[0])] = _torch_op(graph, l, args)
             continue
         if id(l) not in names: names[id(l)] = _identifier(l.name, taken); mods[names[id(l)]] = _torch_any(l)
@@ -605,8 +605,7 @@ def _torch_op(graph, l, args):
     kind = type(l).__name__
     if kind == 'Divide': return graph.call_function(operator.truediv, (args[0], args[1]))
     if kind == 'GetItem': return graph.call_function(operator.getitem, (args[0], l.key))
-    if l.op.startswith('r'): return graph.call_function({'rsubtract': operator.sub, 'rdivide': operator.truediv}[l.op], (l.value, args[0]))
-    return graph.call_function(_SCALAR_OPS[l.op], (args[0], l.value))
+    return graph.call_function(*_scalar_args(l, args[0]))
 
 def _torch_any(layer):
     "The module for a layer or a (nested) model."
