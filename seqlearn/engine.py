@@ -9,8 +9,8 @@ import numpy as np
 from .core import fmt_shape
 
 # %% auto #0
-__all__ = ['CONTEXT', 'call_training', 'active_tape', 'Step', 'WeightGrads', 'Records', 'Tape', 'Op', 'Slice', 'Sum', 'untraced',
-           'Traced']
+__all__ = ['CONTEXT', 'call_training', 'active_tape', 'Step', 'WeightGrads', 'Records', 'Tape', 'unbroadcast', 'Op', 'Slice',
+           'Sum', 'untraced', 'Traced']
 
 # %% ../nbs/04a_engine.ipynb #f18f5d93
 class _Context(threading.local):
@@ -173,7 +173,7 @@ class Tape(Records):
         return y
 
 # %% ../nbs/04a_engine.ipynb #e4929f45
-def _unbroadcast(g, shape):
+def unbroadcast(g, shape):
     "Sum `g` down to `shape` over the axes numpy broadcast (leading ones, and those of size 1)."
     while g.ndim > len(shape): g = g.sum(axis=0)
     axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
@@ -205,7 +205,7 @@ class Op:
         self.name = ufunc.__name__
     def run_backward(self, grad, need_input_grad=True, wrt_preactivation=False):
         gs = _GRADS[self.ufunc](grad, *self.args)
-        out = [_unbroadcast(g, np.shape(a)) for g, a, t in zip(gs, self.args, self.traced) if t]
+        out = [unbroadcast(g, np.shape(a)) for g, a, t in zip(gs, self.args, self.traced) if t]
         return out if len(out) > 1 else out[0]
 
 # %% ../nbs/04a_engine.ipynb #52a4f8bc

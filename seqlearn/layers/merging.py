@@ -6,6 +6,7 @@
 from __future__ import annotations
 import numpy as np
 from ..core import register_layer, fmt_shape
+from ..engine import unbroadcast
 from .base import Layer, Input, fmt_shapes, gradient_check
 
 # %% auto #0
@@ -25,12 +26,6 @@ def _broadcast(shapes, layer):
         out.append(known.pop() if known else (None if None in dims else 1))
     return tuple(out)
 
-def _unbroadcast(g, shape):
-    "Sum `g` over the axes where an input of `shape` was broadcast."
-    if g.shape == shape: return g
-    axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
-    return g.sum(axis=axes, keepdims=True)
-
 class Merge(Layer):
     "Base of the elementwise merge layers: called on a list of at least two inputs of broadcastable shapes."
     _several_inputs, _min_inputs = True, 2
@@ -47,7 +42,7 @@ class Merge(Layer):
         self._xs = inputs
         return self._merge(inputs)
     def backward(self, grad):
-        return [_unbroadcast(g, x.shape) for g, x in zip(self._grads(grad, self._xs), self._xs)]
+        return [unbroadcast(g, x.shape) for g, x in zip(self._grads(grad, self._xs), self._xs)]
 
 # %% ../../nbs/06_merging.ipynb #89ca3812
 @register_layer

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import numpy as np
 from ..core import register_layer, fmt_shape
+from ..engine import Op
 from .base import Layer, KerasTensor, OPERATORS, Input, gradient_check
 from .merging import Merge, Add, Subtract, Multiply
 
@@ -21,18 +22,12 @@ class Divide(Merge):
         super().validate_input_shape(input_shape)
         if len(input_shape) != 2: raise ValueError(f"Divide '{self.name}' takes exactly two inputs, [a, b]; got {len(input_shape)}.")
     def _merge(self, xs): return xs[0] / xs[1]
-    def _grads(self, g, xs):
-        a, b = xs
-        return [g / b, -g * a / (b * b)]
+    def _grads(self, g, xs): return Op(np.true_divide, xs, [True, True]).run_backward(g)   # the engine's rule for a / b
 
 # %% ../../nbs/06a_ops.ipynb #009c25c5
-_SCALAR = {'add': ('+', lambda x, c: x + c, lambda x, y, c, g: g),
-           'subtract': ('-', lambda x, c: x - c, lambda x, y, c, g: g),
-           'rsubtract': ('-', lambda x, c: c - x, lambda x, y, c, g: -g),
-           'multiply': ('*', lambda x, c: x * c, lambda x, y, c, g: g * c),
-           'divide': ('/', lambda x, c: x / c, lambda x, y, c, g: g / c),
-           'rdivide': ('/', lambda x, c: c / x, lambda x, y, c, g: -g * y / x),
-           'power': ('**', lambda x, c: x ** c, lambda x, y, c, g: g * c * x ** (c - 1))}
+_SCALAR = {'add': (np.add, False), 'subtract': (np.subtract, False), 'rsubtract': (np.subtract, True),
+           'multiply': (np.multiply, False), 'divide': (np.true_divide, False), 'rdivide': (np.true_divide, True),
+           'power': (np.power, False)}   # op -> (the ufunc, whether the number comes first); derivatives: the engine's `Op`
 
 @register_layer
 class ScalarOp(Layer):
@@ -49,10 +44,11 @@ class ScalarOp(Layer):
     def compute_output_shape(self, input_shape): return tuple(input_shape)
     def call(self, inputs, training=None):
         c = inputs.dtype.type(self.value) if np.issubdtype(inputs.dtype, np.floating) else self.value
-        self._x, self._c = inputs, c
-        self._y = _SCALAR[self.op][1](inputs, c)
-        return self._y
-    def backward(self, grad): return _SCALAR[self.op][2](self._x, self._y, self._c, grad)
+        ufunc, reflected = _SCALAR[self.op]
+        args = (c, inputs) if reflected else (inputs, c)
+        self._op = Op(ufunc, args, [not reflected, reflected])   # what backward needs: the engine's rule for this ufunc
+        return ufunc(*args)
+    def backward(self, grad): return self._op.run_backward(grad)
     def get_config(self): return {**super().get_config(), 'op': self.op, 'value': self.value}
 
 # %% ../../nbs/06a_ops.ipynb #d066db8c
