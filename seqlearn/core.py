@@ -11,8 +11,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['LAYER_CLASSES', 'set_seed', 'get_rng', 'floatx', 'closest_name', 'unknown_name_error', 'snake_case', 'unique_name',
            'clear_session', 'from_spec', 'numerical_gradient', 'weights_changed', 'weights_version', 'Variable',
-           'as_shape', 'sample_shape', 'fmt_shape', 'is_shape_list', 'as_shapes', 'fmt_shapes', 'register_layer',
-           'patch_to', 'ShapeError', 'in_notebook', 'ones']
+           'as_list', 'as_shape', 'sample_shape', 'fmt_shape', 'is_shape_list', 'as_shapes', 'fmt_shapes',
+           'register_layer', 'patch_to', 'ShapeError', 'in_notebook', 'ones']
 
 # %% ../nbs/00_core.ipynb #39abca6c
 _rng = np.random.default_rng()
@@ -129,6 +129,10 @@ class Variable:
         "Copy `value` into this variable in place (so views into a flat buffer stay bound)."
         self.value[...] = value
     def __repr__(self): return f"<Variable {self.name} shape={self.shape} dtype={self.dtype}>"
+
+def as_list(x):
+    "The values of a dict, the items of a list or tuple, or `[x]`: outputs (or inputs) one per entry, however they are structured."
+    return list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, (list, tuple)) else [x]
 
 def as_shape(shape):
     "Normalise a shape to a tuple (an int `n` becomes `(n,)`)."

@@ -7,14 +7,13 @@ from __future__ import annotations
 import importlib, inspect, operator, os, re, warnings
 from collections import OrderedDict
 import numpy as np
-from .core import snake_case, patch_to
+from .core import snake_case, patch_to, as_list
 from .activations import ACTIVATIONS
 from .initializers import INITIALIZERS
 from . import layers as L, optimizers as O, losses as Ls, metrics as M
 from .layers.base import Input, leaf_layers
 from .layers.conv import same_padding
 from .models import Model, Sequential, Functional
-from .models.model import _as_list
 
 # %% auto #0
 __all__ = ['INTEROP', 'LAYERS', 'OPERATOR_LAYERS', 'keras_layer_args', 'keras_optimizer', 'keras_loss', 'keras_metric',
@@ -137,7 +136,7 @@ def functional(self, model):
     for node in g.nodes:
         args = [k[id(t)] for t in node.inputs]
         out = self.layer(node.layer)(args if node.several_inputs else args[0])
-        for t, o in zip(node.outputs, _as_list(out)): k[id(t)] = o
+        for t, o in zip(node.outputs, as_list(out)): k[id(t)] = o
     ins, outs = [k[id(t)] for t in g.inputs], [k[id(t)] for t in g.outputs]
     outputs = model._pack(outs)
     return self.keras.Model(inputs=ins if len(ins) > 1 else ins[0], outputs=outputs, name=model.name)
@@ -395,7 +394,7 @@ def tensor(self, kt):
         if extra: raise ValueError(f"from_keras: layer '{op.name}' is called with {', '.join(extra)}=..., which seqlearn's layers do not take.")
         ins = [self.tensor(t) for t in node.input_tensors]
         several = isinstance(node.arguments.args[0], (list, tuple, dict))
-        self.calls[id(node)] = _as_list(self.layer(op)(ins if several else ins[0]))
+        self.calls[id(node)] = as_list(self.layer(op)(ins if several else ins[0]))
     return self.calls[id(node)][index]
 
 @patch_to(_FromKeras)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import copy, functools, math, signal, threading, time, warnings
 import numpy as np
-from .core import get_rng, fmt_shape, closest_name, patch_to, weights_version
+from .core import get_rng, fmt_shape, closest_name, patch_to, weights_version, as_list
 from .data import standardize, check_finite, check_samples, check_not_batches
 from . import losses as losses_mod, optimizers as optimizers_mod, metrics as metrics_mod, config
 from .optimizers import FlatParams
@@ -269,13 +269,7 @@ def _prepare_data(self, x, y, sample_weight, class_weight, where):
     names = self._names()
     model = f"{type(self).__name__} '{self.name}'"
     if self._losses is None or len(self._losses) != len(names): self._resolve_compile()
-    ys = _targets(y, names, [l is not None or bool(m) for l, m in zip(self._losses, self._metric_specs)], where, model)
-    sws = [None] * len(names)
-    if sample_weight is not None:
-        if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1:
-            sws = standardize(sample_weight, names, 'sample_weight', where, model_name=model)
-        else: sws = [np.asarray(sample_weight, dtype=np.float32)] * len(names)
-        sws = [None if w is None else w.reshape(-1) if w.ndim else w for w in sws]
+    ys, sws = self._targets_and_weights(y, sample_weight, names, where, model)
     check_samples({'x': xs, 'y': [a for a in ys if a is not None],
                    **({'sample_weight': [w for w in sws if w is not None]} if sample_weight is not None else {})}, where)
     for i, a in enumerate(xs): check_finite(a, 'x' if len(xs) == 1 else f"x[{i}]")
@@ -283,8 +277,6 @@ def _prepare_data(self, x, y, sample_weight, class_weight, where):
         if w is None: continue
         check_finite(w, 'sample_weight')
         if (w < 0).any(): raise ValueError(f"{where}: sample_weight must be >= 0.")
-    ys = [None if y is None else y.astype(np.float32) if y.dtype == bool else y.astype(np.float32, copy=False)
-          if np.issubdtype(y.dtype, np.floating) else y for y in ys]
     for i, yy in enumerate(ys):
         if yy is not None: check_finite(yy, 'y' if len(ys) == 1 else f"y['{names[i]}']")
     if class_weight is not None:
@@ -293,9 +285,27 @@ def _prepare_data(self, x, y, sample_weight, class_weight, where):
                              "sample_weight per output instead (a dict keyed by output name).")
         units = self.output_shapes[0][-1]
         sws = [_class_weights_to_sample_weights(ys[0], class_weight, sws[0], max(2, units or 2))]
-    shapes = self.output_shapes
-    ys_loss = [None if l is None else l.prepare_targets(yy, s) for l, yy, s in zip(self._losses, ys, shapes)]
-    return _Data(xs, ys, ys_loss, sws)
+    return _Data(xs, ys, self._loss_targets(ys), sws)
+
+@patch_to(Trainer)
+def _targets_and_weights(self, y, sample_weight, names, where, model):
+    """(targets, sample weights), one per output from Keras's forms: targets of outputs without a loss or metrics may be
+    missing (None); bool and float targets as float32, integer labels as they are."""
+    ys = _targets(y, names, [l is not None or bool(m) for l, m in zip(self._losses, self._metric_specs)], where, model)
+    ys = [None if y is None else y.astype(np.float32) if y.dtype == bool else y.astype(np.float32, copy=False)
+          if np.issubdtype(y.dtype, np.floating) else y for y in ys]
+    sws = [None] * len(names)
+    if sample_weight is not None:
+        if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1:
+            sws = standardize(sample_weight, names, 'sample_weight', where, model_name=model)
+        else: sws = [np.asarray(sample_weight, dtype=np.float32)] * len(names)
+        sws = [None if w is None else w.reshape(-1) if w.ndim else w for w in sws]
+    return ys, sws
+
+@patch_to(Trainer)
+def _loss_targets(self, ys):
+    "The targets as each output's loss reads them (`Loss.prepare_targets`; None for an output without a loss)."
+    return [None if l is None else l.prepare_targets(a, s) for l, a, s in zip(self._losses, ys, self.output_shapes)]
 
 # %% ../nbs/15_trainer.ipynb #db9e0a3e
 @patch_to(Trainer)
@@ -444,16 +454,16 @@ def _loss_inputs(self, y, y_pred, sample_weight, where):
     if self._loss_items is None:
         raise RuntimeError(f"{where} works inside fit, evaluate or train_on_batch (they set up the compiled losses first).")
     names, model = self._names(), f"{type(self).__name__} '{self.name}'"
-    ys = [a.astype(np.float32, copy=False) if np.issubdtype(a.dtype, np.floating) or a.dtype == bool else a
-          for a in standardize(y, names, 'y', where, dtype=None, model_name=model)]
+    ys, sws = self._targets_and_weights(y, sample_weight, names, where, model)   # as fit prepares them
     outs = [y_pred[k] for k in names] if isinstance(y_pred, dict) else list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
-    sws = ([None] * len(names) if sample_weight is None else
-           standardize(sample_weight, names, 'sample_weight', where, model_name=model) if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1
-           else [np.asarray(sample_weight, np.float32).reshape(-1)] * len(names))
-    ys_loss = [None if l is None else l.prepare_targets(a, s) for l, a, s in zip(self._losses, ys, self.output_shapes)]
-    return ys, outs, sws, ys_loss
+    return ys, outs, sws, self._loss_targets(ys)
 
 # %% ../nbs/15_trainer.ipynb #eba3b314
+@patch_to(Trainer)
+def _penalty(self):
+    "The penalties of the trainable weights' regularizers (what the built-in step adds to the loss)."
+    return sum((v.regularizer(v.value) for v in self._regularized), 0.0)
+
 @patch_to(Trainer)
 def compute_loss(self, x=None, # The inputs (unused by the default; Keras's signature)
                  y=None, # The targets: an array, a list (one per output) or a dict keyed by output name
@@ -463,8 +473,7 @@ def compute_loss(self, x=None, # The inputs (unused by the default; Keras's sign
     ys, outs, sws, ys_loss = self._loss_inputs(y, y_pred, sample_weight, 'compute_loss')
     if self.traces_calls and training: self._fuse()
     total, per_output, grads = self._loss_terms(ys_loss, outs, sws)
-    total += sum((v.regularizer(v.value) for v in self._regularized), 0.0)
-    return LossValue(total, self, grads)
+    return LossValue(total + self._penalty(), self, grads)
 
 # %% ../nbs/15_trainer.ipynb #ede2a27a
 @patch_to(Trainer)
@@ -472,7 +481,7 @@ def compute_metrics(self, x, y, y_pred, sample_weight=None):
     "Update the running loss (the compiled loss of `y_pred`) and the compiled metrics with this batch; returns the logs so far."
     ys, outs, sws, ys_loss = self._loss_inputs(y, y_pred, sample_weight, 'compute_metrics')
     total, per_output, _ = self._loss_terms(ys_loss, outs, sws, gradients=False)
-    total += sum((v.regularizer(v.value) for v in self._regularized), 0.0)
+    total += self._penalty()
     if self._tracker is None: self._tracker = _Tracker(self)
     self._tracker.update(len(outs[0]), float(total), per_output, ys, [np.asarray(o) for o in outs])
     return self._tracker.logs()
@@ -507,8 +516,6 @@ def predict_step(self, data):
 
 # %% ../nbs/15_trainer.ipynb #46e55a8a
 def _overrides(model, name): return getattr(type(model), name) is not getattr(Trainer, name)
-
-def _as_outputs(y): return list(y.values()) if isinstance(y, dict) else list(y) if isinstance(y, (list, tuple)) else [y]
 
 def _keras_batch(self, b):
     "A prepared batch as Keras's train_step receives it: (x, y) or (x, y, sample_weight), one array or a list each."
@@ -927,7 +934,7 @@ def predict(self, x, batch_size=None, verbose='auto', callbacks=None):
     with self.buffered(), config.blas_threads(_inference_threads(self, batch_size)):
         for step, (a, b) in enumerate(_batches(n, batch_size)):
             cb.on_predict_batch_begin(step)
-            if custom: res = _as_outputs(self.predict_step((xs[0][a:b] if len(xs) == 1 else [v[a:b] for v in xs],)))
+            if custom: res = as_list(self.predict_step((xs[0][a:b] if len(xs) == 1 else [v[a:b] for v in xs],)))
             else: res = self.forward_pass([v[a:b] for v in xs], training=False)
             if outs is None: outs = [np.empty((n,) + r.shape[1:], r.dtype) for r in res]
             for o, r in zip(outs, res): o[a:b] = r

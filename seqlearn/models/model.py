@@ -6,8 +6,8 @@
 from __future__ import annotations
 import contextlib, importlib, warnings
 import numpy as np
-from ..core import unique_name, snake_case, fmt_shape, register_layer, ShapeError, patch_to, closest_name
-from ..engine import Tape, CONTEXT, _traced
+from ..core import unique_name, snake_case, fmt_shape, register_layer, ShapeError, patch_to, closest_name, as_list
+from ..engine import Tape, CONTEXT, _traced, call_training
 from ..layers.base import Layer, KerasTensor, InputLayer, is_symbolic, is_shape_list, _sample_batch, _run_in_context, leaf_layers
 from ..data import standardize, check_batch, to_array
 from ..trainer import Trainer, one_thread
@@ -157,7 +157,7 @@ def __call__(self, inputs, training=None):
     if is_symbolic(inputs): return self._call_symbolic(inputs, training)
     xs = self.standardize_inputs(inputs, 'calling the model')
     x = xs if len(xs) > 1 else xs[0]
-    return _run_in_context(self, x, bool(training) if training is not None else bool(CONTEXT.training),
+    return _run_in_context(self, x, call_training(training),
                            list(inputs) if isinstance(inputs, (list, tuple)) else inputs)
 
 # %% ../../nbs/17_model.ipynb #a20bf772
@@ -269,13 +269,11 @@ def fusable_outputs(self):
 Model.traces_calls = True  # a subclassed model's steps are traced at every training call (a graph's are fixed)
 
 # %% ../../nbs/17_model.ipynb #483482f6
-def _as_list(x): return list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, (list, tuple)) else [x]
-
 def _note_structure(model, out):
     "Remember how `call` returns its outputs: one array, a list, a tuple, or a dict (whose keys name the outputs)."
     model._output_keys = list(out) if isinstance(out, dict) else None
     model._output_tuple, model._output_list = isinstance(out, tuple), isinstance(out, list)
-    model._n_outputs = len(_as_list(out))
+    model._n_outputs = len(as_list(out))
 
 @patch_to(Model)
 def pack_outputs(self, outs):
@@ -297,7 +295,7 @@ def build(self, input_shape):
     _note_structure(self, out)
     self._n_inputs = len(xs)
     self._build_input_shape = self._input_shape = input_shape
-    shapes = [(None,) + np.shape(o)[1:] for o in _as_list(out)]
+    shapes = [(None,) + np.shape(o)[1:] for o in as_list(out)]
     self._output_shape = shapes if isinstance(out, (list, tuple, dict)) else shapes[0]
     self.built = True
 
@@ -306,7 +304,7 @@ def compute_output_shape(self, input_shape):
     if not self.built:  # building runs call once and records the output shape(s)
         self.build(input_shape)
         res = self._output_shape if is_shape_list(self._output_shape) else [self._output_shape]
-    else: res = [(None,) + np.shape(o)[1:] for o in _as_list(_call_on_zeros(self, input_shape)[1])]
+    else: res = [(None,) + np.shape(o)[1:] for o in as_list(_call_on_zeros(self, input_shape)[1])]
     return res if len(res) > 1 else res[0]
 
 # %% ../../nbs/17_model.ipynb #4325b61f
@@ -340,13 +338,13 @@ def run(self, x, training=False):
     x = [_traced(a) for a in x] if isinstance(x, list) else _traced(x)  # arithmetic on the inputs is traced too
     tape = Tape(self, x if isinstance(x, list) else [x])
     with tape: y = _call(self, x, True)
-    for o in _as_list(y):
+    for o in as_list(y):
         if id(o) not in tape.slot:
             raise ValueError(f"{type(self).__name__} '{self.name}'.call returned an array that no layer produced (shape "
                              f"{fmt_shape(np.shape(o))}): a numpy operation seqlearn does not trace (np.maximum, np.concatenate, "
                              "x.sum(), ...; arithmetic and slicing are traced). Use a layer for that step: Concatenate, Maximum, "
                              "Reshape, Activation, or a custom Layer with a backward().")
-    tape.output_slots = [tape.slot[id(o)] for o in _as_list(y)]
+    tape.output_slots = [tape.slot[id(o)] for o in as_list(y)]
     self._trace = tape
     return y
 
@@ -359,7 +357,7 @@ def forward_id(self):
 @patch_to(Model)
 def forward_pass(self, xs, training=False):
     "The outputs (a list, one per output) for the input arrays `xs` (one per input): what fit, evaluate and predict run."
-    return _as_list(self.run(xs if len(xs) > 1 else xs[0], training))
+    return as_list(self.run(xs if len(xs) > 1 else xs[0], training))
 
 # %% ../../nbs/17_model.ipynb #3c0b7e2d
 @patch_to(Model)
@@ -371,7 +369,7 @@ def backward(self, grad, need_input_grad=True, fused=None):
         raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass in training mode first: "
                            "model(x, training=True).")
     grads = {}
-    for s, g in zip(tape.output_slots, _as_list(grad)):
+    for s, g in zip(tape.output_slots, as_list(grad)):
         if g is not None: grads[s] = g if s not in grads else grads[s] + g
     steps = {f[0] for f, on in zip(tape.fusable_steps(tape.output_slots), fused) if on and f is not None} if fused and any(fused) else ()
     ins = tape.backward(grads, steps, tape.input_slots if need_input_grad else ())
