@@ -11,7 +11,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['LAYER_CLASSES', 'set_seed', 'get_rng', 'floatx', 'closest_name', 'unknown_name_error', 'snake_case', 'unique_name',
            'clear_session', 'from_spec', 'numerical_gradient', 'weights_changed', 'weights_version', 'Variable',
-           'as_list', 'as_shape', 'sample_shape', 'fmt_shape', 'is_shape_list', 'as_shapes', 'fmt_shapes',
+           'as_list', 'as_shape', 'sample_shape', 'fmt_shape', 'is_shape_list', 'as_shapes', 'shape_fits', 'fmt_shapes',
            'register_layer', 'patch_to', 'ShapeError', 'in_notebook', 'ones']
 
 # %% ../nbs/00_core.ipynb #39abca6c
@@ -159,6 +159,10 @@ def is_shape_list(shape):
 def as_shapes(shape):
     "Normalise one shape to a tuple, or a list of shapes to a list of tuples."
     return [as_shape(s) for s in shape] if is_shape_list(shape) else as_shape(shape)
+
+def shape_fits(shape, declared):
+    "Whether an array's `shape` fits a `declared` one, where `None` stands for any size (an any-length axis)."
+    return len(shape) == len(declared) and all(w is None or w == d for d, w in zip(shape, declared))
 
 def fmt_shapes(shape):
     "`(None, 3)`, or `[(None, 3), (None, 4)]` for several."

@@ -9,8 +9,8 @@ import numpy as np
 from .core import fmt_shape
 
 # %% auto #0
-__all__ = ['CONTEXT', 'call_training', 'active_tape', 'Step', 'WeightGrads', 'Records', 'Tape', 'unbroadcast', 'Op', 'Slice',
-           'Sum', 'untraced', 'Traced']
+__all__ = ['CONTEXT', 'call_training', 'active_tape', 'MaskedOutput', 'mask_of', 'with_mask', 'Step', 'WeightGrads', 'Records',
+           'Tape', 'unbroadcast', 'Op', 'Slice', 'Sum', 'untraced', 'Traced']
 
 # %% ../nbs/04a_engine.ipynb #f18f5d93
 class _Context(threading.local):
@@ -29,6 +29,28 @@ def active_tape():
     "The tape recording layer calls in this thread now (inside a subclassed model's training `call`), or None."
     tapes = CONTEXT.tapes
     return tapes[-1] if tapes else None
+
+# %% ../nbs/04a_engine.ipynb #481126bb
+class MaskedOutput(np.ndarray):
+    "An array that carries its Keras mask (`_keras_mask`): what a layer called on arrays returns when its output has a mask."
+
+def mask_of(x):
+    "The Keras mask an array (or each array of a list) carries, else None."
+    if isinstance(x, (list, tuple)):
+        ms = [getattr(a, '_keras_mask', None) for a in x]
+        return None if all(m is None for m in ms) else ms
+    return getattr(x, '_keras_mask', None)
+
+def with_mask(y, mask):
+    "`y` carrying `mask` (each output its own, for a list of outputs), so the next layer called on it receives it."
+    if mask is None: return y
+    if isinstance(y, (list, tuple)):
+        ms = mask if isinstance(mask, (list, tuple)) else [mask] * len(y)
+        return type(y)(with_mask(a, m) for a, m in zip(y, ms))
+    if not isinstance(y, np.ndarray): return y
+    if type(y) is np.ndarray: y = y.view(MaskedOutput)
+    y._keras_mask = mask
+    return y
 
 # %% ../nbs/04a_engine.ipynb #0ec1119f
 class Step:
@@ -152,7 +174,7 @@ class Tape(Records):
                     "Activation, or a custom Layer with a backward().")
             ins.append(s)
         return ins
-    def run(self, layer, x, training, given=None):
+    def run(self, layer, x, training, given=None, mask=None):
         """Run `layer` on `x` and record the call. `given` are the arrays as passed, before any cast to the layer's dtype:
         the gradient goes back to them."""
         given = x if given is None else given
@@ -162,7 +184,7 @@ class Tape(Records):
         if prev is not None:  # called again: keep what the earlier call left for its backward
             self.states[prev] = layer.get_call_state(); self.steps[prev].shared = True
         CONTEXT.tapes.append(None)  # the layer's own insides are its business: a nested model keeps its own tape
-        try: y = layer.run(x, training)
+        try: y = layer.run(x, training) if mask is None else layer.run(x, training, mask)
         finally: CONTEXT.tapes.pop()
         several_out = isinstance(y, (list, tuple))
         y = type(y)(self.wrap(o) for o in y) if several_out else self.wrap(y)  # arithmetic on what a layer made is traced too

@@ -5,7 +5,7 @@
 # %% ../nbs/08_losses.ipynb #77b07396
 from __future__ import annotations
 import numpy as np
-from .core import unknown_name_error, snake_case, fmt_shape, numerical_gradient
+from .core import unknown_name_error, snake_case, fmt_shape, numerical_gradient, shape_fits
 from .activations import get_activation
 
 # %% auto #0
@@ -48,21 +48,25 @@ class Loss:
         "Bring targets to a shape that matches predictions of `y_pred_shape`, or explain why they cannot."
         y = np.asarray(y_true)
         if y.ndim == len(y_pred_shape) - 1 and y_pred_shape[-1] == 1: y = y.reshape(y.shape + (1,))
-        if y.shape[1:] != tuple(y_pred_shape[1:]):
+        if not shape_fits(y.shape[1:], tuple(y_pred_shape[1:])):
             raise ValueError(f"Loss '{self.name}' needs targets shaped like the model's output {fmt_shape(y_pred_shape)}, got y of "
                              f"shape {y.shape}. Check the last layer's units and the targets' columns.")
         return y.astype(np.float32 if y.dtype != np.float64 else y.dtype, copy=False)
 
     def _reduce(self, v, sample_weight):
-        if sample_weight is not None: v = v * sample_weight
+        if sample_weight is not None:  # one weight per sample, or per time step (a mask); a sample's weight covers its steps
+            v = v * sample_weight.reshape(sample_weight.shape + (1,) * (v.ndim - sample_weight.ndim))
         if self.reduction in ('none', None): return v
         if self.reduction == 'sum': return float(v.sum())
         return float(v.sum() / max(v.size, 1))
 
     def _scaled(self, g, sample_weight):
-        "`g`, d(per-sample loss) for each sample, turned into d(reduced loss): times 1/n (not for 'sum') and each sample's weight."
-        s = 1.0 if self.reduction == 'sum' else 1.0 / max(len(g), 1)
-        return g * g.dtype.type(s) if sample_weight is None else g * (sample_weight * s).reshape(-1, 1).astype(g.dtype)
+        """`g`, d(per-sample loss) for each sample (or time step), turned into d(reduced loss): times 1/n, n the number of
+        losses (not for 'sum'), and each one's weight (a weight per sample, or per step: a mask)."""
+        s = 1.0 if self.reduction == 'sum' else 1.0 / max(g.size // max(g.shape[-1], 1), 1)
+        if sample_weight is None: return g * g.dtype.type(s)
+        w = (sample_weight * s).astype(g.dtype)
+        return g * w.reshape(w.shape + (1,) * (g.ndim - w.ndim))
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_pred = np.asarray(y_pred)
@@ -179,7 +183,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
             raise ValueError(f"Loss '{self.name}' needs integer class labels of shape (n,), got what looks like one-hot targets of "
                              f"shape {y.shape}. Use loss='categorical_crossentropy' for one-hot targets, or labels = y.argmax(axis=-1).")
         if y.ndim == len(y_pred_shape) and y.shape[-1] == 1: y = y.reshape(y.shape[:-1])
-        if y.ndim != len(y_pred_shape) - 1 or tuple(y.shape[1:]) != tuple(y_pred_shape[1:-1]):
+        if y.ndim != len(y_pred_shape) - 1 or not shape_fits(y.shape[1:], tuple(y_pred_shape[1:-1])):
             raise ValueError(f"Loss '{self.name}' needs integer labels of shape (n,) for outputs {fmt_shape(y_pred_shape)}, got {y.shape}.")
         if y.size:
             if not np.all(np.equal(np.mod(y, 1), 0)):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy, functools, math, signal, threading, time, warnings
 import numpy as np
 from .core import get_rng, fmt_shape, closest_name, patch_to, weights_version, as_list
+from .engine import mask_of
 from .data import standardize, check_finite, check_samples, check_not_batches
 from . import losses as losses_mod, optimizers as optimizers_mod, metrics as metrics_mod, config
 from .optimizers import FlatParams
@@ -72,6 +73,11 @@ def backward_pass(self, grads, fused=None):
 @patch_to(Trainer)
 def fusable_outputs(self):
     "The model's part: per output, the activation a loss may skip by giving dL/dlogits (None: none)."
+    raise NotImplementedError
+
+@patch_to(Trainer)
+def output_masks(self, outs):
+    "The model's part: the masks of the outputs `outs` of the last forward pass (a list, None where none), or None for none."
     raise NotImplementedError
 
 # %% ../nbs/15_trainer.ipynb #8d5a00f9
@@ -299,7 +305,7 @@ def _targets_and_weights(self, y, sample_weight, names, where, model):
         if isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1:
             sws = standardize(sample_weight, names, 'sample_weight', where, model_name=model)
         else: sws = [np.asarray(sample_weight, dtype=np.float32)] * len(names)
-        sws = [None if w is None else w.reshape(-1) if w.ndim else w for w in sws]
+        sws = [None if w is None else w.reshape(len(w), -1)[:, 0] if w.ndim > 1 and w.shape[-1] == 1 else w for w in sws]
     return ys, sws
 
 @patch_to(Trainer)
@@ -362,12 +368,27 @@ def _commit_updates(self):
     for l in self._update_layers: l.commit_updates()
 
 # %% ../nbs/15_trainer.ipynb #b65bc37b
+def _mask_weights(mask, sw, loss, out):
+    """Keras's masked loss: the mask as sample weights (times `sw`, if any), scaled by all/real steps for a mean, so the mean
+    runs over the real time steps only."""
+    if mask.shape != out.shape[:-1]:
+        raise ValueError(f"Loss '{loss.name}': the output {fmt_shape(out.shape)} carries a mask of shape {fmt_shape(mask.shape)}, "
+                         "which does not match its per-step losses (the output's shape without its last axis). A recurrent layer "
+                         "with return_sequences=False drops the mask; keep return_sequences=True up to the output for a loss per step.")
+    m = mask.astype(out.dtype)
+    if loss.reduction in ('sum_over_batch_size', 'mean'):
+        valid = m.sum()
+        m *= out.dtype.type(m.size / valid if valid else 0.0)
+    return m if sw is None else m * sw.reshape(sw.shape + (1,) * (m.ndim - sw.ndim)).astype(m.dtype)
+
 @patch_to(Trainer)
-def _loss_terms(self, ys_loss, outs, sws, gradients=True):
-    "(total loss, per-output losses, per-output gradients) of the outputs `outs` for the prepared targets `ys_loss`."
+def _loss_terms(self, ys_loss, outs, sws, gradients=True, masks=None):
+    """(total loss, per-output losses, per-output gradients) of the outputs `outs` for the prepared targets `ys_loss`;
+    `masks`: the outputs' masks (None: none), which weigh each time step's loss as Keras does."""
     total, per_output, grads = 0.0, [None] * len(outs), [None] * len(outs)
     for i, loss, w, fused in self._loss_items:
         out, y, sw = outs[i], ys_loss[i], sws[i]
+        if masks is not None and masks[i] is not None: sw = _mask_weights(masks[i], sw, loss, out)
         value = loss._reduce(loss.values(y, out), sw)
         total += value if w == 1.0 else w * value
         per_output[i] = value
@@ -397,7 +418,7 @@ def _train_step(self, b):
     "Forward, losses, backward for the batch `b`; fills the flat gradient buffer. Returns (total loss, per-output losses, outputs)."
     outs = self.forward_pass(b.xs, training=True)
     if self.traces_calls: self._fuse()  # a subclassed model: which outputs fuse is known from this call's trace
-    total, per_output, grads = self._loss_terms(b.ys_loss, outs, b.sws)
+    total, per_output, grads = self._loss_terms(b.ys_loss, outs, b.sws, masks=self.output_masks(outs))
     return total + self._backward_from(grads), per_output, outs
 
 @patch_to(Trainer)
@@ -472,7 +493,7 @@ def compute_loss(self, x=None, # The inputs (unused by the default; Keras's sign
     "The compiled loss of `y_pred` against `y` (each output's, times its weight, plus the weights' penalties), as a `LossValue`."
     ys, outs, sws, ys_loss = self._loss_inputs(y, y_pred, sample_weight, 'compute_loss')
     if self.traces_calls and training: self._fuse()
-    total, per_output, grads = self._loss_terms(ys_loss, outs, sws)
+    total, per_output, grads = self._loss_terms(ys_loss, outs, sws, masks=mask_of(outs))
     return LossValue(total + self._penalty(), self, grads)
 
 # %% ../nbs/15_trainer.ipynb #ede2a27a
@@ -480,10 +501,11 @@ def compute_loss(self, x=None, # The inputs (unused by the default; Keras's sign
 def compute_metrics(self, x, y, y_pred, sample_weight=None):
     "Update the running loss (the compiled loss of `y_pred`) and the compiled metrics with this batch; returns the logs so far."
     ys, outs, sws, ys_loss = self._loss_inputs(y, y_pred, sample_weight, 'compute_metrics')
-    total, per_output, _ = self._loss_terms(ys_loss, outs, sws, gradients=False)
+    masks = mask_of(outs)
+    total, per_output, _ = self._loss_terms(ys_loss, outs, sws, gradients=False, masks=masks)
     total += self._penalty()
     if self._tracker is None: self._tracker = _Tracker(self)
-    self._tracker.update(len(outs[0]), float(total), per_output, ys, [np.asarray(o) for o in outs])
+    self._tracker.update(len(outs[0]), float(total), per_output, ys, [np.asarray(o) for o in outs], masks)
     return self._tracker.logs()
 
 # %% ../nbs/15_trainer.ipynb #eacf54b9
@@ -534,13 +556,16 @@ class _Tracker:
         for ms in self.metrics:
             for m in ms: m.reset_state()
         self.n, self.loss, self.per_output = 0, 0.0, [0.0] * len(self.names)
-    def update(self, k, loss, per_output, ys, outs):
+    def update(self, k, loss, per_output, ys, outs, masks=None):
         self.n += k; self.loss += loss * k
         if self.several:
             for i, v in enumerate(per_output):
                 if v is not None: self.per_output[i] += v * k
-        for ms, y, out in zip(self.metrics, ys, outs):
-            for m in ms: m.update_state(y, out)
+        for i, (ms, y, out) in enumerate(zip(self.metrics, ys, outs)):
+            mask = None if masks is None else masks[i]
+            for m in ms:  # as Keras: a mean metric (accuracy, mse...) counts only the real time steps of a masked output
+                if mask is not None and isinstance(m, metrics_mod.MeanMetricWrapper): m.update_state(y, out, sample_weight=mask)
+                else: m.update_state(y, out)
     def logs(self):
         logs = {'loss': self.loss / self.n if self.n else 0.0}
         if not self.several and not self.metrics[0]: return logs
@@ -834,7 +859,7 @@ def step(self, batch, tracker, epoch, step):
     m._apply_update()      # moving statistics move with the update, never without it
     intr.critical = False
     if intr.deferred: raise KeyboardInterrupt
-    tracker.update(batch.n, loss, per_output, batch.ys, outs)
+    tracker.update(batch.n, loss, per_output, batch.ys, outs, m.output_masks(outs))
     if self.batch_logs:    # a callback reads each batch's logs (the progress bar does): build them
         self.logs = tracker.logs()
         self.cb.on_train_batch_end(step, self.logs)
@@ -882,9 +907,12 @@ def _evaluate_data(self, data, batch_size, cb=None):
             if cb is not None: cb.on_test_batch_end(step, {'loss': tracker.logs()['loss']})
             continue
         outs = self.forward_pass(d.xs, training=False)
-        per_output = [None if l is None else l._reduce(l.values(y, o), sw) for l, y, o, sw in zip(self._losses, d.ys_loss, outs, d.sws)]
+        masks = self.output_masks(outs)
+        per_output = [None if l is None else l._reduce(l.values(y, o), sw if masks is None or masks[i] is None else
+                                                       _mask_weights(masks[i], sw, l, o))
+                      for i, (l, y, o, sw) in enumerate(zip(self._losses, d.ys_loss, outs, d.sws))]
         total = sum(w * v for w, v in zip(self._loss_weights, per_output) if v is not None) + reg
-        tracker.update(d.n, total, per_output, d.ys, outs)
+        tracker.update(d.n, total, per_output, d.ys, outs, masks)
         if cb is not None: cb.on_test_batch_end(step, {'loss': tracker.logs()['loss']})
     logs = tracker.logs()
     if cb is not None: cb.on_test_end(logs)
@@ -962,7 +990,7 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
                                      "Try a lower learning_rate.")
         self._apply_update()
         tracker = _Tracker(self)
-        tracker.update(data.n, float(loss), per_output, data.ys, outs)
+        tracker.update(data.n, float(loss), per_output, data.ys, outs, self.output_masks(outs))
     logs = tracker.logs()
     return logs if return_dict else (logs['loss'] if len(logs) == 1 else _as_list(self, logs))
 

@@ -7,7 +7,7 @@ __all__ = []
 
 # %% ../../nbs/07_layers_index.ipynb #8d8b6575
 from .base import Layer, InputLayer, Input, KerasTensor, Node, gradient_check
-from .core import Dense, Activation, Flatten, Dropout, Reshape, Identity
+from .core import Dense, Activation, Flatten, Dropout, Reshape, Identity, Masking
 from .merging import (Merge, Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum,
                                      concatenate, add, subtract, multiply, average, maximum, minimum)
 from .conv import Conv1D, Conv2D, ZeroPadding1D, ZeroPadding2D
@@ -20,7 +20,7 @@ from .ops import Divide, ScalarOp, GetItem  # also makes +, -, *, /, -x, x ** k 
 
 # %% ../../nbs/07_layers_index.ipynb #06c8a878
 __all__ = ['Layer', 'InputLayer', 'Input', 'KerasTensor', 'Node', 'gradient_check', 'Dense', 'Activation', 'Flatten', 'Dropout',
-           'Reshape', 'Identity', 'Merge', 'Concatenate', 'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum',
+           'Reshape', 'Identity', 'Masking', 'Merge', 'Concatenate', 'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum',
            'concatenate', 'add', 'subtract', 'multiply', 'average', 'maximum', 'minimum', 'Conv1D', 'Conv2D', 'ZeroPadding1D',
            'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D',
            'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding',

@@ -17,6 +17,7 @@ __all__ = ['ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'PReLU']
 @register_layer
 class ReLU(Layer):
     "Keras's ReLU layer: `x` from `threshold` up to `max_value`, `negative_slope * (x - threshold)` below `threshold`."
+    supports_masking = True
     def __init__(self, max_value=None, # Clip the output here (None: no clipping; `ReLU(6)` is relu6)
                  negative_slope=0.0, # The slope below `threshold` (a leaky ReLU when > 0)
                  threshold=0.0, # Where the output starts following `x`
@@ -49,6 +50,7 @@ class ReLU(Layer):
 @register_layer
 class LeakyReLU(Layer):
     "Keras's LeakyReLU layer: `x` above 0, `negative_slope * x` below (Keras's layer default 0.3)."
+    supports_masking = True
     def __init__(self, negative_slope=0.3, **kwargs):
         super().__init__(**kwargs)
         if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.number)) or not negative_slope >= 0:
@@ -64,6 +66,7 @@ class LeakyReLU(Layer):
 @register_layer
 class ELU(Layer):
     "Keras's ELU layer: `x` above 0, `alpha * (exp(x) - 1)` below."
+    supports_masking = True
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not np.isfinite(alpha):
@@ -104,6 +107,7 @@ class Softmax(Layer):
 @register_layer
 class PReLU(Layer):
     "Keras's PReLU layer: `x` above 0, `alpha * x` below, with `alpha` learned (one per value, or shared along `shared_axes`)."
+    supports_masking = True
     def __init__(self, alpha_initializer='zeros', alpha_regularizer=None,
                  shared_axes=None, # Axes (counted from 1, after the batch) that share one alpha, e.g. [1, 2] for images: one per channel
                  **kwargs):

@@ -4,9 +4,9 @@
 
 # %% ../../nbs/04_layer.ipynb #898f2217
 from __future__ import annotations
-import inspect
+import inspect, warnings
 import numpy as np
-from ..engine import CONTEXT, Tape, active_tape, call_training
+from ..engine import CONTEXT, Tape, active_tape, call_training, MaskedOutput, mask_of, with_mask
 from ..core import (floatx, closest_name, snake_case, unique_name, Variable, as_shape, fmt_shape, register_layer,
                            numerical_gradient, set_seed, patch_to, ShapeError, is_shape_list, as_shapes, fmt_shapes, sample_shape,
                            weights_changed)
@@ -75,6 +75,8 @@ class Layer:
     _several_inputs = False  # True for layers that take a list of inputs (merges)
     _call_takes_training, _training_has_default, _backward_options = True, True, frozenset()
     _hooks = ()  # forward hooks `hook(layer, output, training)`, set with `add_forward_hook` (read every call: a tuple when empty)
+    supports_masking = False  # Keras's flag: the layer passes a mask on (by `compute_mask`) instead of dropping it
+    _call_takes_mask = _mask_source = False  # `call` takes `mask=`; `compute_mask` is the class's own (it may make a mask)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -83,6 +85,13 @@ class Layer:
         cls._call_takes_training = 'training' in params
         cls._training_has_default = 'training' not in params or params['training'].default is not inspect.Parameter.empty
         cls._backward_options = frozenset(inspect.signature(cls.backward).parameters) & {'wrt_preactivation', 'need_input_grad'}
+        cls._call_takes_mask = 'mask' in params
+        cls._mask_source = cls.compute_mask is not Layer.compute_mask
+        if cls._mask_source and 'supports_masking' not in cls.__dict__: cls.supports_masking = True  # Keras's rule
+
+    def compute_mask(self, inputs, mask=None):
+        "The mask of the output for `inputs` whose mask is `mask` (None: no mask): passed on when `supports_masking`, else None."
+        return mask if self.supports_masking else None
 
     def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, input_dim=None, **kwargs):
         if kwargs:
@@ -217,16 +226,25 @@ def build(self, input_shape):
 def validate_input_shape(self, input_shape):
     "Raise a teaching error if `input_shape` cannot feed this layer (override)."
 
-def _sample_batch(shape, dtype):
-    return np.zeros(tuple(1 if d is None else d for d in shape), dtype)
+def _sample_batch(shape, dtype, size=1):
+    return np.zeros(tuple(size if d is None else d for d in shape), dtype)
 
 @patch_to(Layer)
 def compute_output_shape(self, input_shape):
-    "The output shape for `input_shape`; by default found by running `call` on a batch of zeros."
-    x = [_sample_batch(s, self.dtype) for s in input_shape] if is_shape_list(input_shape) else _sample_batch(input_shape, self.dtype)
-    y = self.run(x, training=False)
-    if isinstance(y, (list, tuple)): return [(None,) + tuple(a.shape[1:]) for a in y]
-    return (None,) + tuple(np.shape(y)[1:])
+    """The output shape for `input_shape`; by default found by running `call` on a batch of zeros. An any-length (None) axis
+    is tried at two lengths: an output axis that follows it is None too."""
+    def out_shapes(size):
+        x = ([_sample_batch(s, self.dtype, size) for s in input_shape] if is_shape_list(input_shape)
+             else _sample_batch(input_shape, self.dtype, size))
+        y = self.run(x, training=False)
+        several = isinstance(y, (list, tuple))
+        return several, [tuple(np.shape(a)[1:]) for a in (y if several else [y])]
+    shapes = as_shapes(input_shape)
+    free = any(d is None for s in (shapes if is_shape_list(shapes) else [shapes]) for d in s[1:])
+    several, a = out_shapes(4 if free else 1)
+    b = out_shapes(5)[1] if free else a
+    res = [(None,) + tuple(None if p != q else p for p, q in zip(s, t)) for s, t in zip(a, b)]
+    return res if several else res[0]
 
 @patch_to(Layer)
 def _build(self, input_shape):
@@ -277,9 +295,12 @@ def backward(self, grad):
         "of its input, or build it from seqlearn layers (which have one).")
 
 @patch_to(Layer)
-def run(self, x, training=False):
-    "The forward pass the engine calls (arrays already checked): `call` with the arguments it accepts, then the forward hooks."
-    y = self.call(x, training) if self._call_takes_training else self.call(x)
+def run(self, x, training=False, mask=None):
+    """The forward pass the engine calls (arrays already checked): `call` with the arguments it accepts (`mask`, the input's
+    mask, to a `call` that takes one), then the forward hooks."""
+    if mask is not None and self._call_takes_mask:
+        y = self.call(x, training, mask=mask) if self._call_takes_training else self.call(x, mask=mask)
+    else: y = self.call(x, training) if self._call_takes_training else self.call(x)
     if self._hooks:
         for hook in self._hooks: hook(self, y, training)
     return y
@@ -292,6 +313,22 @@ def run_backward(self, grad, need_input_grad=True, wrt_preactivation=False):
     if wrt_preactivation: kw['wrt_preactivation'] = True
     if not need_input_grad and 'need_input_grad' in self._backward_options: kw['need_input_grad'] = False
     return self.backward(grad, **kw)
+
+@patch_to(Layer)
+def output_mask(self, inputs, mask=None):
+    """The mask of this call's output (None: none), as Keras: `compute_mask` when the layer supports masking or makes masks of
+    its own; a mask that reaches a layer without masking support is dropped, with a warning (once per layer)."""
+    if isinstance(mask, list) and all(m is None for m in mask): mask = None
+    if mask is None and not self._mask_source: return None
+    if mask is not None and not self.supports_masking:
+        if not self.__dict__.get('_warned_mask'):
+            self._warned_mask = True
+            warnings.warn(f"Layer '{self.name}' ({type(self).__name__}) does not support masking, so the mask that reached it (from "
+                          "Embedding(mask_zero=True) or Masking) stops here: the layers after it see every time step, padding "
+                          "included. Put the layers that need the mask (LSTM, GRU, GlobalAveragePooling1D, the loss) before it.",
+                          stacklevel=2)
+        return None
+    return self.compute_mask(inputs, mask)
 
 @patch_to(Layer)
 def add_forward_hook(self, hook):
@@ -355,22 +392,30 @@ def _to_layer_array(self, x):
 def _shape_of(x): return [(None,) + a.shape[1:] for a in x] if isinstance(x, list) else (None,) + x.shape[1:]
 
 @patch_to(Layer)
-def __call__(self, inputs, training=None):
+def __call__(self, inputs, training=None, mask=None):
     """On arrays: build on first use and compute. On symbolic tensors: build, record the connection, return new tensors.
-    Without `training`, a call made inside another call (a layer in a model's `call`) takes that call's flag, as in Keras."""
-    if is_symbolic(inputs): return self._call_symbolic(inputs, training)
+    Without `training`, a call made inside another call (a layer in a model's `call`) takes that call's flag, as in Keras.
+    `mask` (bool, True = a real time step): by default the mask the inputs carry from the layer that made them."""
+    if is_symbolic(inputs):
+        if mask is not None:
+            raise ValueError(f"Layer '{self.name}': mask= is for calls on arrays. In a functional model masks flow by themselves: "
+                             "Embedding(mask_zero=True) or Masking() makes one, and the layers after it receive it.")
+        return self._call_symbolic(inputs, training)
+    if mask is None: mask = mask_of(inputs)
     x = [self._to_layer_array(a) for a in inputs] if self._several_inputs and isinstance(inputs, (list, tuple)) else self._to_layer_array(inputs)
     shape = _shape_of(x)
     if shape != self._input_shape: self._build(shape)
-    return _run_in_context(self, x, call_training(training), list(inputs) if isinstance(x, list) else inputs)
+    y = _run_in_context(self, x, call_training(training), list(inputs) if isinstance(x, list) else inputs, mask)
+    return y if mask is None and not self._mask_source else with_mask(y, self.output_mask(x, mask))
 
-def _run_in_context(layer, x, training, given):
+def _run_in_context(layer, x, training, given, mask=None):
     "Run `layer` with `training` as the flag of the calls inside it, recorded on this thread's tape if one is recording."
     ctx = CONTEXT
     outer, ctx.training = ctx.training, training
     try:
         tape = active_tape()
-        return layer.run(x, training) if tape is None else tape.run(layer, x, training, given=given)
+        if tape is not None: return tape.run(layer, x, training, given=given, mask=mask)
+        return layer.run(x, training) if mask is None else layer.run(x, training, mask)
     finally: ctx.training = outer
 
 @patch_to(Layer)

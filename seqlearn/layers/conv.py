@@ -161,7 +161,7 @@ def compute_output_shape(self, input_shape):
 @patch_to(Conv)
 def work_per_sample(self):
     if not self.built or not self._output_shape: return 0
-    return int(np.prod(self._output_shape[1:-1], dtype=np.int64)) * self.kernel.size
+    return int(np.prod([d or 1 for d in self._output_shape[1:-1]], dtype=np.int64)) * self.kernel.size  # any-length axes: 1
 
 Conv.fused_activation = property(lambda self: self.activation.name)
 

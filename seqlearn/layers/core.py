@@ -12,7 +12,7 @@ from ..regularizers import get_regularizer, regularizer_config
 from .base import Layer, Input, gradient_check
 
 # %% auto #0
-__all__ = ['Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity']
+__all__ = ['Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity', 'Masking']
 
 # %% ../../nbs/05_layers_core.ipynb #6fe681fb
 def _check_units(layer, units):
@@ -37,6 +37,7 @@ def _column_sums(g, out):
 @register_layer
 class Dense(Layer):
     "Fully connected layer: `activation(x @ kernel + bias)`."
+    supports_masking = True
     def __init__(self, units:int, # Number of output units
                  activation=None, # Name or callable; None means linear
                  use_bias:bool=True, # Add a learned bias
@@ -123,6 +124,7 @@ class Dense(Layer):
 @register_layer
 class Activation(Layer):
     "Applies an activation function: `Activation('relu')`."
+    supports_masking = True
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = get_activation(activation)
@@ -154,6 +156,7 @@ class Flatten(Layer):
 @register_layer
 class Dropout(Layer):
     "Randomly zeroes a fraction `rate` of inputs during training (scaled by 1/(1-rate)); identity otherwise."
+    supports_masking = True
     def __init__(self, rate:float, # Fraction of inputs to drop, in [0, 1)
                  noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -207,6 +210,30 @@ class Reshape(Layer):
 @register_layer
 class Identity(Layer):
     "Returns its input unchanged (a named point in a graph)."
+    supports_masking = True
     def call(self, inputs, training=None): return inputs
     def backward(self, grad): return grad
     def compute_output_shape(self, input_shape): return tuple(input_shape)
+
+# %% ../../nbs/05_layers_core.ipynb #592ba314
+@register_layer
+class Masking(Layer):
+    """Marks the time steps whose features all equal `mask_value` as padding: the layers after it (LSTM, GRU,
+    GlobalAveragePooling1D, the loss) skip them, and their features become 0, as in Keras."""
+    supports_masking = True
+    def __init__(self, mask_value=0.0, # A step whose every feature equals it is padding
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+    def validate_input_shape(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(f"Masking '{self.name}' expects sequences of shape (batch, timesteps, features), got "
+                             f"{fmt_shape(input_shape)}. For integer codes use Embedding(..., mask_zero=True) instead; for one "
+                             "feature per step add a features axis: Reshape((timesteps, 1)) or x[..., None].")
+    def compute_mask(self, inputs, mask=None): return np.any(np.not_equal(inputs, self.mask_value), axis=-1)
+    def call(self, inputs, training=None):
+        self._keep = np.any(np.not_equal(inputs, self.mask_value), axis=-1, keepdims=True)
+        return inputs * self._keep
+    def backward(self, grad): return grad * self._keep
+    def compute_output_shape(self, input_shape): return tuple(input_shape)
+    def get_config(self): return {**super().get_config(), 'mask_value': self.mask_value}

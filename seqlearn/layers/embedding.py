@@ -40,9 +40,7 @@ class Embedding(Layer):
         if input_length is not None and kwargs.get('input_shape') is None: kwargs['input_shape'] = (input_length,)
         super().__init__(**kwargs)
         self.input_dim, self.output_dim = _check_units(self, input_dim), _check_units(self, output_dim)
-        if mask_zero:
-            raise ValueError(f"Embedding '{self.name}': mask_zero=True needs masking, which seqlearn does not have. Pad sequences with "
-                             "a code of its own and let the model learn it, or average with GlobalAveragePooling1D.")
+        self.mask_zero = bool(mask_zero)
         self.embeddings_initializer = get_initializer(embeddings_initializer)
         self.embeddings_regularizer = get_regularizer(embeddings_regularizer)
         self.embeddings = None
@@ -51,8 +49,11 @@ class Embedding(Layer):
         self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim), initializer=self.embeddings_initializer,
                                           regularizer=self.embeddings_regularizer, name='embeddings')
     def compute_output_shape(self, input_shape): return tuple(input_shape) + (self.output_dim,)
+    def compute_mask(self, inputs, mask=None):
+        "With `mask_zero=True`, code 0 is padding: the mask is True where the input is not 0."
+        return np.not_equal(inputs, 0) if self.mask_zero else None
     def get_config(self):
-        return {**super().get_config(), 'input_dim': self.input_dim, 'output_dim': self.output_dim,
+        return {**super().get_config(), 'input_dim': self.input_dim, 'output_dim': self.output_dim, 'mask_zero': self.mask_zero,
                 'embeddings_initializer': initializer_config(self.embeddings_initializer),
                 'embeddings_regularizer': regularizer_config(self.embeddings_regularizer)}
     def call(self, inputs, training=None):

@@ -43,6 +43,10 @@ class Merge(Layer):
         return self._merge(inputs)
     def backward(self, grad):
         return [unbroadcast(g, x.shape) for g, x in zip(self._grads(grad, self._xs), self._xs)]
+    def compute_mask(self, inputs, mask=None):
+        "Keras's rule: a step is real where it is real in any input; no mask unless every input has one."
+        if mask is None or any(m is None for m in mask): return None
+        return np.logical_or.reduce(np.broadcast_arrays(*mask))
 
 # %% ../../nbs/06_merging.ipynb #89ca3812
 @register_layer
@@ -138,6 +142,12 @@ class Concatenate(Layer):
         return np.concatenate(inputs, axis=self.axis)
     def backward(self, grad):
         return np.split(grad, np.cumsum(self._sizes)[:-1], axis=self.axis)
+    def compute_mask(self, inputs, mask=None):
+        "Keras's rule: each input's mask spread over its features (all True without one), joined, then any over the last axis."
+        if mask is None or all(m is None for m in mask): return None
+        full = [np.ones(x.shape, bool) if m is None else np.broadcast_to(m[..., None] if m.ndim < x.ndim else m, x.shape)
+                for x, m in zip(inputs, mask)]
+        return np.concatenate(full, axis=self.axis).any(axis=-1)
     def get_config(self): return {**super().get_config(), 'axis': self.axis}
 
 # %% ../../nbs/06_merging.ipynb #639d970e

@@ -87,6 +87,7 @@ def _normalize_backward(dxhat, xhat, inv, axis):
 @register_layer
 class LayerNormalization(Normalization):
     "Normalizes each sample over its features: `gamma * (x - mean) / sqrt(var + epsilon) + beta`, the same in training and inference."
+    supports_masking = True
     def call(self, inputs, training=None):
         x2 = inputs.reshape(-1, inputs.shape[-1])
         self._xhat, self._inv, _, _ = _normalize(x2, 1, self.epsilon)

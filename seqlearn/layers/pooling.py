@@ -180,10 +180,15 @@ class GlobalPooling(Layer):
     def get_config(self): return {**super().get_config(), 'keepdims': self.keepdims}
 
 class GlobalAveragePooling(GlobalPooling):
-    def call(self, inputs, training=None):
-        self._xshape = inputs.shape
+    def call(self, inputs, training=None, mask=None):
+        self._xshape, self._w = inputs.shape, None
+        if mask is not None and self.rank == 1:  # the mean over the real steps only (Keras: 0/0 when every step is masked)
+            w = mask.astype(inputs.dtype)[:, :, None]
+            with np.errstate(invalid='ignore', divide='ignore'): self._w = w / w.sum(axis=1, keepdims=True)
+            return self._out((inputs * self._w).sum(axis=1))
         return self._out(inputs.reshape(len(inputs), -1, inputs.shape[-1]).mean(axis=1))
     def backward(self, grad):
+        if self._w is not None: return grad.reshape(len(grad), 1, -1) * self._w
         n = int(np.prod(self._xshape[1:-1]))
         g = grad.reshape(len(grad), 1, -1) / grad.dtype.type(n)
         return np.broadcast_to(g, (len(grad), n, self._xshape[-1])).reshape(self._xshape)
@@ -200,8 +205,9 @@ class GlobalMaxPooling(GlobalPooling):
 
 @register_layer
 class GlobalAveragePooling1D(GlobalAveragePooling):
-    "Mean over the steps: `(batch, steps, channels)` -> `(batch, channels)`."
+    "Mean over the steps: `(batch, steps, channels)` -> `(batch, channels)`; with a mask, over the real steps only."
     rank = 1
+    def compute_mask(self, inputs, mask=None): return None  # uses the mask; the pooled output has no steps left
 
 @register_layer
 class GlobalAveragePooling2D(GlobalAveragePooling):

@@ -77,6 +77,8 @@ class Graph(Records):
             s.internal_input = any(i not in inputs_set for i in s.ins)
         self._fusable, self._chains, self.chain = self.fusable_steps(self.output_slots), self._chained(), self._as_chain()
         self.ran, self.runs = False, 0  # a forward pass has run (backward needs one); how many have
+        self.masking = any(s.layer._mask_source for s in self.steps)  # a layer may make a mask: follow masks forward
+        self.out_masks = None  # the outputs' masks in the last forward pass (None: no output has one)
 
     @property
     def layers(self): return self._layers
@@ -99,31 +101,63 @@ def _as_chain(self):
 
 # %% ../../nbs/16_graph.ipynb #1786ea30
 @patch_to(Graph)
-def forward(self, arrays, training=False):
-    "The output arrays for the input `arrays` (one per input, in order); the calls inside each layer inherit `training`."
+def forward(self, arrays, training=False, masks=None):
+    """The output arrays for the input `arrays` (one per input, in order); the calls inside each layer inherit `training`.
+    Masks (`masks`: the inputs', or made by a layer) go forward with the values; the outputs' end in `out_masks`."""
     ctx = CONTEXT
     outer, ctx.training = ctx.training, training
     self.runs += 1
+    masking = self.masking or (masks is not None and any(m is not None for m in masks))
     try:
         if self.chain is not None:  # a chain needs no slots: each layer's output is the next one's input
             x = arrays[0]
-            for layer in self.chain: x = layer.run(x, training)
+            if not masking:
+                for layer in self.chain: x = layer.run(x, training)
+            else:
+                m = masks[0] if masks else None
+                for layer in self.chain:
+                    y = layer.run(x, training, m)
+                    m, x = layer.output_mask(x, m), y
+            self.out_masks = [m] if masking and m is not None else None
             self.ran = True
             return [x]
         vals = [None] * self.n_slots
         for s, a in zip(self.input_slots, arrays): vals[s] = a
+        ms = _forward_masks(self, masks) if masking else None
         states = self.states
         states.clear()
         for k, st in enumerate(self.steps):
             x = [vals[i] for i in st.ins] if st.several_in else vals[st.ins[0]]
-            y = st.layer.run(x, training if st.training is None else st.training)
+            tr = training if st.training is None else st.training
+            if ms is None: y = st.layer.run(x, tr)
+            else: y = _run_masked(st, x, tr, ms)
             if st.several_out:
                 for o, v in zip(st.outs, y): vals[o] = v
             else: vals[st.outs[0]] = y
             if st.shared: states[k] = st.layer.get_call_state()
         self.vals, self.ran = vals, True
+        self.out_masks = None if ms is None or all(ms[s] is None for s in self.output_slots) else [ms[s] for s in self.output_slots]
         return [vals[s] for s in self.output_slots]
     finally: ctx.training = outer
+
+# %% ../../nbs/16_graph.ipynb #92e1b669
+def _forward_masks(graph, masks):
+    "A mask per value slot, the inputs' filled in."
+    ms = [None] * graph.n_slots
+    for s, m in zip(graph.input_slots, masks or ()): ms[s] = m
+    return ms
+
+def _run_masked(st, x, training, ms):
+    "Run the step `st` with its input's mask (a list for several inputs), and put its output's mask in `ms`."
+    m = [ms[i] for i in st.ins] if st.several_in else ms[st.ins[0]]
+    if st.several_in and all(v is None for v in m): m = None
+    y = st.layer.run(x, training, m)
+    om = st.layer.output_mask(x, m)
+    if om is not None:
+        if st.several_out:
+            for o, v in zip(st.outs, om if isinstance(om, (list, tuple)) else [om] * len(st.outs)): ms[o] = v
+        else: ms[st.outs[0]] = om
+    return y
 
 # %% ../../nbs/16_graph.ipynb #af5a28ef
 @patch_to(Graph)

@@ -6,9 +6,9 @@
 from __future__ import annotations
 import contextlib, importlib, warnings
 import numpy as np
-from ..core import unique_name, snake_case, fmt_shape, register_layer, ShapeError, patch_to, closest_name, as_list
+from ..core import unique_name, snake_case, fmt_shape, register_layer, ShapeError, patch_to, closest_name, as_list, shape_fits
 from ..engine import Tape, CONTEXT, _traced, call_training
-from ..layers.base import Layer, KerasTensor, InputLayer, is_symbolic, is_shape_list, _sample_batch, _run_in_context, leaf_layers
+from ..layers.base import Layer, KerasTensor, InputLayer, is_symbolic, is_shape_list, _sample_batch, _run_in_context, leaf_layers, mask_of, with_mask
 from ..data import standardize, check_batch, to_array
 from ..trainer import Trainer, one_thread
 from .graph import Graph
@@ -151,14 +151,15 @@ def set_buffered(self, on):
 # %% ../../nbs/17_model.ipynb #3da03e65
 @patch_to(Model)
 @one_thread
-def __call__(self, inputs, training=None):
+def __call__(self, inputs, training=None, mask=None):
     """On arrays: check them (building the model if needed) and compute, `training` inherited as for any layer. On symbolic
-    tensors: record the call, as any layer."""
+    tensors: record the call, as any layer. Outputs that have a mask carry it, as a layer's do."""
     if is_symbolic(inputs): return self._call_symbolic(inputs, training)
+    if mask is None: mask = mask_of(inputs)
     xs = self.standardize_inputs(inputs, 'calling the model')
     x = xs if len(xs) > 1 else xs[0]
-    return _run_in_context(self, x, call_training(training),
-                           list(inputs) if isinstance(inputs, (list, tuple)) else inputs)
+    y = _run_in_context(self, x, call_training(training), list(inputs) if isinstance(inputs, (list, tuple)) else inputs, mask)
+    return y if mask is None and not self._mask_source else with_mask(y, self.output_mask(x, mask))
 
 # %% ../../nbs/17_model.ipynb #a20bf772
 @patch_to(Model)
@@ -321,23 +322,25 @@ def standardize_inputs(self, x, where='calling the model'):
     return xs
 
 # %% ../../nbs/17_model.ipynb #06253843
-def _call(model, x, training):
+def _call(model, x, training, mask=None):
     "`model.call(x)` with the arguments it accepts, the layers called inside inheriting `training`."
     ctx = CONTEXT
     outer, ctx.training = ctx.training, training
-    try: return model.call(x, training=training) if model._call_takes_training else model.call(x)
+    kw = {'mask': mask} if mask is not None and model._call_takes_mask else {}
+    try: return model.call(x, training=training, **kw) if model._call_takes_training else model.call(x, **kw)
     finally: ctx.training = outer
 
 # %% ../../nbs/17_model.ipynb #fa535464
 @patch_to(Model)
-def run(self, x, training=False):
-    "Run `call`; in training, trace the layer calls on a tape (the engine's steps) so that `backward` can go back through them."
+def run(self, x, training=False, mask=None):
+    """Run `call` (with `mask` when it takes one); in training, trace the layer calls on a tape (the engine's steps) so that
+    `backward` can go back through them."""
     if not training:
         self._trace = None
-        return _call(self, x, False)
+        return _call(self, x, False, mask)
     x = [_traced(a) for a in x] if isinstance(x, list) else _traced(x)  # arithmetic on the inputs is traced too
     tape = Tape(self, x if isinstance(x, list) else [x])
-    with tape: y = _call(self, x, True)
+    with tape: y = _call(self, x, True, mask)
     for o in as_list(y):
         if id(o) not in tape.slot:
             raise ValueError(f"{type(self).__name__} '{self.name}'.call returned an array that no layer produced (shape "
@@ -358,6 +361,12 @@ def forward_id(self):
 def forward_pass(self, xs, training=False):
     "The outputs (a list, one per output) for the input arrays `xs` (one per input): what fit, evaluate and predict run."
     return as_list(self.run(xs if len(xs) > 1 else xs[0], training))
+
+@patch_to(Model)
+def output_masks(self, outs):
+    "The masks the outputs `outs` of the last forward pass carry (a list, None where none), or None."
+    ms = [getattr(o, '_keras_mask', None) for o in outs]
+    return None if all(m is None for m in ms) else ms
 
 # %% ../../nbs/17_model.ipynb #3c0b7e2d
 @patch_to(Model)
@@ -492,7 +501,6 @@ def _known_keys(x, names, where, model):
         x = {k: v for k, v in x.items() if k in names}
     return x
 
-def _fits(shape, want): return len(shape) == len(want) and all(w is None or w == d for d, w in zip(shape, want))
 
 def _in_dtype(a, dtype):
     "Data for an input: float32, unless the Input asks for integers (`Input(dtype='int64')`: codes above 2**24 stay exact)."
@@ -525,7 +533,7 @@ def standardize_inputs(self, x, where='calling the model'):
         if want: check_batch(a, where, what)
         if a.ndim == len(want) + 2 and a.shape[-1] == 1: a = xs[i] = a[..., 0]           # (n, 3, 1) for Input((3,)), as Keras
         elif a.ndim == len(want) and want and want[-1] == 1: a = xs[i] = a[..., None]    # (n, 3) for Input((3, 1))
-        if not _fits(a.shape[1:], want):
+        if not shape_fits(a.shape[1:], want):
             free = [k + 1 for k, w in enumerate(want) if w is None]
             raise ValueError(f"{where}: Model '{self.name}' expects its input '{t.name}' with samples of shape {fmt_shape(want)}, "
                              f"got {fmt_shape(a.shape[1:])}" + (f" (axis {', '.join(map(str, free))} may have any size)" if free else '')
@@ -552,7 +560,18 @@ def pack_outputs(self, outs): return self._pack(outs)
 
 # %% ../../nbs/17_model.ipynb #b5a9b15b
 @patch_to(Functional)
-def call(self, inputs, training=None): return self._pack(self._graph.forward(_flatten(inputs), bool(training)))
+def call(self, inputs, training=None, mask=None):
+    return self._pack(self._graph.forward(_flatten(inputs), bool(training), None if mask is None else _flatten(mask)))
+
+@patch_to(Functional)
+def compute_mask(self, inputs, mask=None):
+    "The outputs' masks of the last forward pass (in the model's output structure), or None."
+    ms = self._graph.out_masks
+    return None if ms is None else self._pack(ms)
+
+@patch_to(Functional)
+def output_masks(self, outs): return self._graph.out_masks
+Functional._mask_source = Functional.supports_masking = True  # compute_mask is its own (set after the class)
 
 @patch_to(Functional)
 def _call_symbolic(self, inputs, training=None):
@@ -562,7 +581,7 @@ def _call_symbolic(self, inputs, training=None):
     return self._pack(out if isinstance(out, list) else [out])
 
 @patch_to(Functional)
-def run(self, x, training=False): return self.call(x, training)
+def run(self, x, training=False, mask=None): return self.call(x, training, mask)
 
 @patch_to(Functional)
 def backward(self, grad, need_input_grad=True):

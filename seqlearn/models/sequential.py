@@ -6,11 +6,11 @@
 from __future__ import annotations
 import warnings
 import numpy as np
-from ..core import unique_name, fmt_shape, as_shape, register_layer, ShapeError, patch_to
+from ..core import unique_name, fmt_shape, as_shape, register_layer, ShapeError, patch_to, shape_fits
 from ..layers.base import Layer, KerasTensor, InputLayer, is_shape_list
 from ..data import standardize, check_batch
 from ..trainer import Trainer
-from .model import Model, _fits, _in_dtype
+from .model import Model, _in_dtype
 from .graph import Graph
 from .. import saving, summary as summary_mod
 
@@ -284,7 +284,7 @@ def standardize_inputs(self, x, where='calling the model'):
     x = xs[0]
     check_batch(x, where)
     if not self.built: self.build((None,) + x.shape[1:])
-    elif not _fits(x.shape[1:], self.input_shape[1:]):
+    elif not shape_fits(x.shape[1:], self.input_shape[1:]):
         try: self._layers[0].validate_input_shape((None,) + x.shape[1:])
         except ValueError as e: raise ValueError(str(e)) from None
         raise ValueError(f"Sequential '{self.name}' expects samples of shape {fmt_shape(self.input_shape[1:])}, got "
@@ -293,12 +293,22 @@ def standardize_inputs(self, x, where='calling the model'):
 
 # %% ../../nbs/18_sequential.ipynb #cd7afbe5
 @patch_to(Sequential)
-def call(self, inputs, training=None):
+def call(self, inputs, training=None, mask=None):
     "Run every layer on `inputs` in turn (the chain's graph)."
-    return self._chain_graph().forward([inputs], bool(training))[0]
+    return self._chain_graph().forward([inputs], bool(training), None if mask is None else [mask])[0]
 
 @patch_to(Sequential)
-def run(self, x, training=False): return self._chain_graph().forward([x], training)[0]
+def run(self, x, training=False, mask=None): return self._chain_graph().forward([x], training, None if mask is None else [mask])[0]
+
+@patch_to(Sequential)
+def compute_mask(self, inputs, mask=None):
+    "The output's mask of the last forward pass, or None."
+    ms = self._graph.out_masks if self._graph is not None else None
+    return None if ms is None else ms[0]
+
+@patch_to(Sequential)
+def output_masks(self, outs): return self._graph.out_masks if self._graph is not None else None
+Sequential._mask_source = Sequential.supports_masking = True  # compute_mask is its own (set after the class)
 
 @patch_to(Sequential)
 def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
