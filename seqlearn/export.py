@@ -4,7 +4,7 @@
 
 # %% ../nbs/23_export.ipynb #e469ace8
 from __future__ import annotations
-import importlib, inspect, operator, os, re, warnings
+import collections, importlib, inspect, operator, os, re, warnings
 from collections import OrderedDict
 import numpy as np
 from .core import snake_case, patch_to, as_list
@@ -38,7 +38,7 @@ LAYERS = ['Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity', 'C
           'Average', 'Maximum', 'Minimum', 'Conv1D', 'Conv2D', 'ZeroPadding1D', 'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D',
           'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D',
           'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding', 'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'PReLU',
-          'ScalarOp', 'Divide', 'GetItem']
+          'Masking', 'ScalarOp', 'Divide', 'GetItem']
 
 _SCALAR_OPS = {'add': (operator.add, False), 'subtract': (operator.sub, False), 'rsubtract': (operator.sub, True),
                'multiply': (operator.mul, False), 'divide': (operator.truediv, False), 'rdivide': (operator.truediv, True),
@@ -229,6 +229,18 @@ def _uneven_average_pooling(model):
             and any(a != b for a, b in (same_padding(n, p, s) for n, p, s in zip(l.input_shape[1:-1], l.pool_size, l.strides)))]
 
 # %% ../nbs/23_export.ipynb #0f25f3c7
+def _reserve_keras_names(model):
+    """Tell Keras's name counter about every name in `model`, so the names Keras makes up for the operations a mask needs
+    (a Concatenate's mask runs `concatenate`) never repeat a layer's name."""
+    from keras.src.backend.common import global_state
+    uids = global_state.get_global_attribute("object_name_uids", default=collections.defaultdict(int), set_to_default=True)
+    def visit(m):
+        for l in [m] + list(getattr(m, 'layers', [])):
+            base, _, k = l.name.rpartition('_') if re.fullmatch(r'.+_\d+', l.name) else (l.name, '', '0')
+            uids[base] = max(uids[base], int(k) + 1)
+            if l is not m and isinstance(l, Model): visit(l)
+    visit(model)
+
 def to_keras(model, # A built seqlearn Sequential or functional model (nested models are fine)
              compile:bool=True # Also compile the Keras model as `model` is compiled, with the optimizer's state
             ):
@@ -236,6 +248,7 @@ def to_keras(model, # A built seqlearn Sequential or functional model (nested mo
     if model.traces_calls: _refuse_subclassed(model, 'to_keras')  # before importing Keras: the message, not an ImportError
     model._require_built('to_keras')
     ex = _ToKeras()
+    _reserve_keras_names(model)
     km = ex.model(model)
     ex.copy_weights()
     uneven = _uneven_average_pooling(model)
@@ -390,9 +403,9 @@ def tensor(self, kt):
         args = [self.tensor(a) if isinstance(a, self.keras.KerasTensor) else a for a in node.arguments.args]
         self.calls[id(node)] = [f(*args)]
     if id(node) not in self.calls:
-        extra = [k for k, v in node.arguments.kwargs.items() if v is not None]
+        extra = [k for k, v in node.arguments.kwargs.items() if v is not None and k != 'mask']  # masks flow by themselves in seqlearn
         if extra: raise ValueError(f"from_keras: layer '{op.name}' is called with {', '.join(extra)}=..., which seqlearn's layers do not take.")
-        ins = [self.tensor(t) for t in node.input_tensors]
+        ins = [self.tensor(t) for t in self.keras.tree.flatten(node.arguments.args) if isinstance(t, self.keras.KerasTensor)]  # not the masks
         several = isinstance(node.arguments.args[0], (list, tuple, dict))
         self.calls[id(node)] = as_list(self.layer(op)(ins if several else ins[0]))
     return self.calls[id(node)][index]

@@ -88,3 +88,14 @@ def test_temporal_sample_weights_and_mask_weights():
     w = _mask_weights(mask, None, loss, out)
     np.testing.assert_allclose(w, mask * 6 / 3)
     with pytest.raises(ValueError, match="return_sequences"): _mask_weights(mask[:, :2], None, loss, out)
+
+@pytest.mark.parametrize('case', sorted(mc.CASES))
+def test_masked_models_go_to_keras_and_back(case):
+    pytest.importorskip('keras')
+    from seqlearn.export import to_keras, from_keras
+    d = mc.data(case)
+    m = mc.build(case, _K)
+    x = mc.inputs(case, d)
+    km = to_keras(m)   # Keras makes the same masks: same predictions, padding included
+    np.testing.assert_allclose(km.predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(from_keras(km).predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-6, atol=1e-7)

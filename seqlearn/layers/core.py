@@ -60,7 +60,11 @@ class Dense(Layer):
             raise ValueError(f"Dense '{self.name}' expects inputs of shape (batch, features), got {fmt_shape(input_shape)}. "
                              "Give one sample's shape as input_shape=(n_features,) (the batch dimension is left out).")
         if input_shape[-1] is None:
-            raise ValueError(f"Dense '{self.name}' needs a known number of input features; got input shape {fmt_shape(input_shape)}.")
+            raise ValueError(f"Dense '{self.name}' needs a known number of input features, but the last axis of its input "
+                             f"{fmt_shape(input_shape)} has any length (None): a sequence of any length flattened, or an Input with "
+                             "None there. Pool the time axis away first (GlobalAveragePooling1D, GlobalMaxPooling1D, or an LSTM/GRU "
+                             "without return_sequences), or give the input a fixed length (pad_sequences(..., maxlen=n), "
+                             "Input(shape=(n, ...))).")
         if self.built and input_shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense '{self.name}' expects inputs with {self.kernel.shape[0]} features, got {input_shape[-1]}. "
                              "Check the input_shape of the first layer or the data's columns.")
