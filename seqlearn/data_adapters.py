@@ -172,7 +172,11 @@ def _next(self, i):
     except StopIteration:
         self._it, self.exhausted = None, self.one_shot
         return END
-    return self.prepare(b, f"{self.where} (batch {i + 1} of the {self.kind})")
+    where = f"{self.where} (batch {i + 1} of the {self.kind})"
+    try: return self.prepare(b, where)
+    except (ValueError, TypeError) as e:   # a message that does not say which batch gets told
+        if where in str(e): raise
+        raise type(e)(f"{where}: {e}") from None
 
 # %% ../nbs/11a_data_adapters.ipynb #0b15b2b1
 @patch_to(BatchStream)

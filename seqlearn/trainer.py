@@ -631,12 +631,21 @@ def _stream(self, x, where, steps=None, shuffle=False, repeat=False, class_weigh
                          f"{'steps' if where in ('evaluate', 'predict') else 'validation_steps' if 'validation' in where else 'steps_per_epoch'}"
                          "=..., the number of batches to read.")
     if need_y: prepare = lambda b, w: self._prepare_data(*unpack_batch(b, w, True, kind), class_weight, w)
-    else: prepare = lambda b, w: self._predict_inputs(unpack_batch(b, w, False, kind)[0], w)
+    else: prepare = lambda b, w: self._batch_inputs(b, w, kind)
     stream = BatchStream(x, steps, shuffle, repeat, prepare, where)
     if stream.empty():
         raise ValueError(f"{where}: the {kind} yielded no batches. A generator can be read only once: make a new one for each call "
                          "(e.g. fit(make_batches(), ...)), or use a PyDataset or arrays.")
     return stream
+
+@patch_to(Trainer)
+def _batch_inputs(self, batch, where, kind):
+    "predict's inputs from one batch; a tuple read as (x, y) that was meant as several inputs gets a hint."
+    try: return self._predict_inputs(unpack_batch(batch, where, False, kind)[0], where)
+    except ValueError as e:
+        if not (isinstance(batch, (tuple, list)) and len(batch) > 1 and len(self.input_names or ()) > 1): raise
+        raise ValueError(f"{e} The {kind} yielded {len(batch)} items, which predict reads as (x, y) as Keras does: yield the inputs "
+                         "of one batch as ((x1, x2),), or as a dict keyed by input name.") from None
 
 # %% ../nbs/15_trainer.ipynb #904e48d1
 class _Gather:
