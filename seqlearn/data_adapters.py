@@ -176,7 +176,9 @@ def _next(self, i):
     try: return self.prepare(b, where)
     except (ValueError, TypeError) as e:   # a message that does not say which batch gets told
         if where in str(e): raise
-        raise type(e)(f"{where}: {e}") from None
+        try: told = type(e)(f"{where}: {e}")
+        except Exception: raise e from None   # an error type that takes other arguments: as it is
+        raise told from None
 
 # %% ../nbs/11a_data_adapters.ipynb #0b15b2b1
 @patch_to(BatchStream)
