@@ -9,7 +9,7 @@ import numpy as np
 from .core import get_rng, fmt_shape, patch_to
 
 # %% auto #0
-__all__ = ['END', 'is_torch_dataloader', 'is_indexed_dataset', 'is_batch_source', 'source_kind', 'num_batches', 'is_infinite',
+__all__ = ['is_torch_dataloader', 'is_indexed_dataset', 'is_batch_source', 'source_kind', 'num_batches', 'is_infinite',
            'describe', 'to_numpy_batch', 'unpack_batch', 'refuse_with_source', 'BatchStream']
 
 # %% ../nbs/11a_data_adapters.ipynb #a03c0717
@@ -122,7 +122,7 @@ def refuse_with_source(x, where='fit', y=None, sample_weight=None, batch_size=No
                          "that never ends).")
 
 # %% ../nbs/11a_data_adapters.ipynb #4933df79
-END = object()   # what `BatchStream.peek` returns when no batch is left
+_END = object()   # what `BatchStream.peek` returns when no batch is left
 
 class BatchStream:
     """Batches from a source (a generator, PyDataset, DataLoader, other iterable), epoch by epoch, as Keras's
@@ -163,15 +163,15 @@ def _new_pass(self):
 
 @patch_to(BatchStream)
 def _next(self, i):
-    "Batch `i` of the epoch, prepared: read ahead, else the next of the pass in progress (a new pass if none); `END` when the pass ends."
+    "Batch `i` of the epoch, prepared: read ahead, else the next of the pass in progress (a new pass if none); `_END` when the pass ends."
     if self._ahead: return self._ahead.pop(0)
     if self._it is None:
-        if self.exhausted: return END
+        if self.exhausted: return _END
         self._it = self._new_pass()
     try: b = next(self._it)
     except StopIteration:
         self._it, self.exhausted = None, self.one_shot
-        return END
+        return _END
     where = f"{self.where} (batch {i + 1} of the {self.kind})"
     try: return self.prepare(b, where)
     except (ValueError, TypeError) as e:   # a message that does not say which batch gets told
@@ -197,18 +197,18 @@ def end_epoch(self):
 
 @patch_to(BatchStream)
 def peek(self):
-    "The next epoch's first batch, prepared and kept to be served first; `END` when there is none."
+    "The next epoch's first batch, prepared and kept to be served first; `_END` when there is none."
     if self._ahead: return self._ahead[0]
-    if self._kept is not None: return self._kept[0] if self._kept else END
+    if self._kept is not None: return self._kept[0] if self._kept else _END
     self.begin_epoch()
     b = self._next(0)
-    if b is not END: self._ahead.append(b)
+    if b is not _END: self._ahead.append(b)
     return b
 
 @patch_to(BatchStream)
 def empty(self):
     "True when no batch is left for another epoch (a generator that was used up)."
-    return self.peek() is END
+    return self.peek() is _END
 
 # %% ../nbs/11a_data_adapters.ipynb #3ead7508
 @patch_to(BatchStream)
@@ -225,7 +225,7 @@ def epoch(self):
     n, self.ran_out, restarted = 0, False, False
     while self.steps is None or n < self.steps:
         b = self._next(n)
-        if b is END:
+        if b is _END:
             if self.steps is not None and n == 0 and not restarted and not self.one_shot:
                 restarted = True; continue   # the pass ended with the last epoch: this one starts a new pass
             self.ran_out = self.steps is not None
