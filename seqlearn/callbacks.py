@@ -95,9 +95,11 @@ class ProgbarLogger(Callback):
     "Text progress: a redrawn bar per epoch (verbose=1) or a line per epoch (verbose=2)."
     def __init__(self, verbose=1, stream=None, width=30, interval=0.1):
         super().__init__(); self.verbose, self.stream, self.width, self.interval = verbose, stream, width, interval
+        self.target, self.seen = None, 0   # steps per epoch (None: unknown until an epoch ends); steps so far
     @property
     def out(self): return self.stream or sys.stdout
     def _write(self, s): self.out.write(s); self.out.flush()
+    def on_train_begin(self, logs=None): self.target = self.params.get('steps')   # None: unknown until the first epoch ends (a generator)
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch, self.t0, self.last_draw, self.seen = epoch, time.perf_counter(), 0.0, 0
         self.dynamic = self.verbose == 1 and stream_is_dynamic(self.out)
@@ -106,15 +108,19 @@ class ProgbarLogger(Callback):
         done = int(self.width * step / max(steps, 1))
         return '[' + '=' * max(done - 1, 0) + ('>' if step < steps else '=') * (done > 0) + '.' * (self.width - done) + ']'
     def on_train_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
         if not self.dynamic: return
         now = time.perf_counter()
-        steps = self.params.get('steps') or 0
-        if now - self.last_draw < self.interval and batch + 1 < steps: return
+        steps = self.target
+        if now - self.last_draw < self.interval and (steps is None or batch + 1 < steps): return
         self.last_draw = now
+        if steps is None:   # as Keras: the count so far, of an unknown total
+            self._write(f"\r{batch + 1}/Unknown - {_fmt_time(now - self.t0)} - {_fmt_logs(logs or {})}\x1b[K"); return
         elapsed = now - self.t0; eta = elapsed / (batch + 1) * (steps - batch - 1)
         self._write(f"\r{batch + 1}/{steps} {self._bar(batch + 1, steps)} - ETA: {_fmt_time(eta)} - {_fmt_logs(logs or {})}\x1b[K")
     def on_epoch_end(self, epoch, logs=None):
-        steps = self.params.get('steps') or 0
+        if self.target is None: self.target = self.params.get('steps') or self.seen   # as Keras: an unknown total is the first epoch's count
+        steps = self.target or 0
         elapsed = time.perf_counter() - self.t0
         ms = elapsed / max(steps, 1) * 1e3
         per = f"{ms:.0f}ms/step" if ms >= 1 else f"{ms * 1e3:.0f}us/step"

@@ -9,21 +9,53 @@ import numpy as np
 from .core import closest_name, fmt_shape
 
 # %% auto #0
-__all__ = ['check_not_batches', 'to_array', 'check_batch', 'check_finite', 'standardize', 'check_samples']
+__all__ = ['check_not_batches', 'from_pandas', 'to_array', 'check_batch', 'check_finite', 'standardize', 'check_samples']
 
 # %% ../nbs/11_data.ipynb #15004c1e
 def check_not_batches(x, what='x'):
-    "Refuse a generator or a Keras-style dataset of batches, saying how to turn it into arrays (what seqlearn trains on)."
-    if isinstance(x, collections.abc.Iterator) or (hasattr(x, '__getitem__') and hasattr(x, '__len__') and hasattr(x, 'on_epoch_end')):
-        raise TypeError(f"{what} is a {type(x).__name__} (a generator or a Keras-style dataset that yields batches). seqlearn trains on "
-                        "arrays for now: collect the batches first, e.g. xs, ys = zip(*batches); x = np.concatenate(xs); "
-                        "y = np.concatenate(ys), and pass x and y (with batch_size=...).")
+    "Refuse a source of batches (a generator, a PyDataset, a DataLoader) where arrays are needed, saying where one fits."
+    t = type(x)
+    if t is np.ndarray: return
+    torch_data = t.__module__.startswith('torch.utils.data') or any(c.__module__.startswith('torch.utils.data') for c in t.__mro__[1:])
+    if torch_data and any(c.__name__ == 'Dataset' for c in t.__mro__):
+        raise TypeError(f"{what} is a torch {t.__name__}: one sample per index, not batches. Wrap it in a DataLoader, "
+                        "torch.utils.data.DataLoader(dataset, batch_size=32), and pass that to fit, evaluate or predict as x.")
+    if isinstance(x, collections.abc.Iterator) or torch_data or (hasattr(x, '__getitem__') and callable(getattr(x, 'on_epoch_end', None))):
+        raise TypeError(f"{what} is a {t.__name__} (a generator, a PyDataset or a DataLoader: it yields batches). Only the x of fit, "
+                        "evaluate and predict may be one, yielding whole batches ((x, y), (x, y, sample_weight), or x for predict); "
+                        f"{what} here must be an array. Or collect the batches first: xs, ys = zip(*batches); x = np.concatenate(xs); "
+                        "y = np.concatenate(ys).")
 
+# %% ../nbs/11_data.ipynb #09c5ad39
+def _numeric_kind(dtype): return getattr(dtype, 'kind', 'O') in 'biuf'
+
+def from_pandas(x, what='x'):
+    """The values of a pandas DataFrame (its columns in order) or Series, as one numpy array. A Series given as
+    inputs (`what` 'x') is one feature column, shape (n, 1). Non-numeric columns are refused by name."""
+    if hasattr(x, 'columns'):
+        bad = [c for c, d in zip(x.columns, x.dtypes) if not _numeric_kind(d)]
+        if bad:
+            raise TypeError(f"{what} is a DataFrame whose column{'s' if len(bad) > 1 else ''} {', '.join(repr(c) for c in bad[:5])} "
+                            f"{'are' if len(bad) > 1 else 'is'} not numeric ({x.dtypes[bad[0]]}). Encode categories first, e.g. "
+                            f"pd.get_dummies(df, columns={bad[:5]!r}, dtype=float), or drop text columns: df.drop(columns=[...]).")
+        mixed = len({d.kind for d in x.dtypes}) > 1 or not all(isinstance(d, np.dtype) for d in x.dtypes)
+    else:
+        if not _numeric_kind(x.dtype):
+            raise TypeError(f"{what} is a Series of dtype {x.dtype}, not numbers. Encode it first, e.g. x.astype('category').cat.codes "
+                            "for categories.")
+        mixed = not isinstance(x.dtype, np.dtype)
+    # mixed columns (floats and bools) or nullable ones ('Int64'): as float64, a missing value as NaN (which check_finite names)
+    a = x.to_numpy(dtype=np.float64, na_value=np.nan) if mixed else x.to_numpy()
+    return a.reshape(-1, 1) if a.ndim == 1 and (what == 'x' or what.startswith('x[')) else a
+
+# %% ../nbs/11_data.ipynb #b2d5133e
 def to_array(x, what='x', dtype='float32'):
     "Convert `x` to a numeric array of `dtype` (None: keep the dtype), refusing non-numeric data with a clear message."
     if x is None: raise ValueError(f"{what} is None: give an array of data for it (every input of the model needs one).")
     check_not_batches(x, what)
-    if hasattr(x, 'to_numpy'): x = x.to_numpy()
+    if type(x).__module__.startswith('torch') and hasattr(x, 'detach'): x = x.detach().cpu().numpy()   # a torch tensor
+    elif type(x).__module__.startswith('pandas') and hasattr(x, 'to_numpy'): x = from_pandas(x, what)
+    elif hasattr(x, 'to_numpy'): x = x.to_numpy()
     try: a = np.asarray(x)
     except ValueError as e:
         raise ValueError(f"{what} could not be turned into one array ({e}); rows of different lengths?") from None

@@ -9,6 +9,7 @@ import numpy as np
 from .core import get_rng, fmt_shape, closest_name, patch_to, weights_version, as_list
 from .engine import mask_of
 from .data import standardize, check_finite, check_samples, check_not_batches
+from .data_adapters import BatchStream, is_batch_source, is_infinite, unpack_batch, refuse_with_source, source_kind
 from . import losses as losses_mod, optimizers as optimizers_mod, metrics as metrics_mod, config
 from .optimizers import FlatParams
 from .callbacks import Callback, CallbackList, History, progress_display, _fmt_logs
@@ -624,19 +625,52 @@ def _check_fit_args(batch_size, epochs, initial_epoch, validation_split, validat
 
 # %% ../nbs/15_trainer.ipynb #90198bfb
 @patch_to(Trainer)
+def _validation_arrays(self, validation_data):
+    "The checked validation data given as a tuple `(x_val, y_val)` or `(x_val, y_val, sample_weight_val)`."
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val), or a generator, "
+                         "PyDataset or DataLoader that yields such batches.")
+    sw = validation_data[2] if len(validation_data) == 3 else None
+    return self._prepare_data(validation_data[0], validation_data[1], sw, None, 'fit (validation_data)')
+
+@patch_to(Trainer)
 def _split_validation(self, data, validation_split, validation_data):
     "(training data, validation data or None)."
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val).")
-        sw = validation_data[2] if len(validation_data) == 3 else None
-        return data, self._prepare_data(validation_data[0], validation_data[1], sw, None, 'fit (validation_data)')
+    if validation_data is not None: return data, self._validation_arrays(validation_data)
     if not validation_split: return data, None
     split = int(math.floor(data.n * (1.0 - validation_split)))
     if split == 0 or split == data.n:
         raise ValueError(f"validation_split={validation_split} leaves {split} training and {data.n - split} validation samples "
                          f"out of {data.n}; choose a split that keeps at least one sample on each side.")
     return data.rows(0, split), data.rows(split, data.n)
+
+# %% ../nbs/15_trainer.ipynb #d80e3061
+@patch_to(Trainer)
+def _stream(self, x, where, steps=None, shuffle=False, repeat=False, class_weight=None, need_y=True):
+    """The batch source `x` as a `BatchStream` whose batches come checked: as a `_Data` (fit, evaluate), or as the list of
+    input arrays (predict, `need_y=False`). Its first batch is read now (the model is built from it), so a source that
+    yields nothing or the wrong thing is refused before anything runs."""
+    kind = source_kind(x)
+    if steps is None and is_infinite(x):
+        raise ValueError(f"{where}: x is a {kind} without end, so {where} would never finish an epoch. Give "
+                         f"{'steps' if where in ('evaluate', 'predict') else 'validation_steps' if 'validation' in where else 'steps_per_epoch'}"
+                         "=..., the number of batches to read.")
+    if need_y: prepare = lambda b, w: self._prepare_data(*unpack_batch(b, w, True, kind), class_weight, w)
+    else: prepare = lambda b, w: self._batch_inputs(b, w, kind)
+    stream = BatchStream(x, steps, shuffle, repeat, prepare, where)
+    if stream.empty():
+        raise ValueError(f"{where}: the {kind} yielded no batches. A generator can be read only once: make a new one for each call "
+                         "(e.g. fit(make_batches(), ...)), or use a PyDataset or arrays.")
+    return stream
+
+@patch_to(Trainer)
+def _batch_inputs(self, batch, where, kind):
+    "predict's inputs from one batch; a tuple read as (x, y) that was meant as several inputs gets a hint."
+    try: return self._predict_inputs(unpack_batch(batch, where, False, kind)[0], where)
+    except ValueError as e:
+        if not (isinstance(batch, (tuple, list)) and len(batch) > 1 and len(self.input_names or ()) > 1): raise
+        raise ValueError(f"{e} The {kind} yielded {len(batch)} items, which predict reads as (x, y) as Keras does: yield the inputs "
+                         "of one batch as ((x1, x2),), or as a dict keyed by input name.") from None
 
 # %% ../nbs/15_trainer.ipynb #904e48d1
 class _Gather:
@@ -652,6 +686,26 @@ class _Gather:
         n1, n2, n3, _ = self.sizes
         return _Data(vals[:n1], vals[n1:n1 + n2], vals[n1 + n2:n1 + n2 + n3], vals[n1 + n2 + n3:])
 
+# %% ../nbs/15_trainer.ipynb #95bba246
+class _ArrayBatches:
+    """The batches of data held in memory, one pass per epoch: views in order, or gathered in a new random order
+    (`shuffle`); `steps` keeps only the first batches (evaluate's `steps`, `validation_steps`). The same methods as a
+    `BatchStream`, so the epoch loop reads both alike."""
+    def __init__(self, data, batch_size, shuffle=False, steps=None):
+        self.data, self.spans = data, _batches(data.n, batch_size)[:steps]
+        self.gather = _Gather(data, batch_size) if shuffle else None
+        self.epoch_steps = self.seen = len(self.spans)
+        self.ran_out = False
+    def epoch(self):
+        d, spans = self.data, self.spans
+        if self.gather is None: return (d.rows(a, b) for a, b in spans)
+        order, g = get_rng().permutation(d.n), self.gather
+        return (g.batch(order[a:b]) for a, b in spans)
+    def __iter__(self): return self.epoch()   # one pass: a BatchStream with steps_per_epoch reads it as a source
+    def __len__(self): return self.epoch_steps
+    def empty(self): return False
+    def end_epoch(self): pass
+
 # %% ../nbs/15_trainer.ipynb #51139acb
 def _as_list_of_callbacks(callbacks):
     "The callbacks as a list (one callback alone is accepted too, as Keras does)."
@@ -665,35 +719,63 @@ def _fit_callbacks(self, callbacks, verbose, epochs, steps, batch_size, n, do_va
               'do_validation': do_validation, 'initial_epoch': initial_epoch, 'metrics': ['loss']}
     return CallbackList(cbs, model=self, params=params), history
 
+# %% ../nbs/15_trainer.ipynb #f77a86aa
+@patch_to(Trainer)
+def _fit_data(self, x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch, validation_split, validation_data,
+              validation_steps, validation_batch_size):
+    """fit's data: (training batches, validation batches or None, the first training batch (to set up training with),
+    the batch size, the number of samples (None for a source of batches))."""
+    val_stream = is_batch_source(validation_data)
+    if is_batch_source(x):
+        refuse_with_source(x, 'fit', y, sample_weight, batch_size, validation_split)
+        train = self._stream(x, 'fit', steps_per_epoch, shuffle, class_weight=class_weight)
+        data, n = train.peek(), None
+        val = self._validation_arrays(validation_data) if validation_data is not None and not val_stream else None
+        batch_size = data.n
+    else:
+        data, val = self._split_validation(self._prepare_data(x, y, sample_weight, class_weight, 'fit'),
+                                           0.0 if val_stream else validation_split, None if val_stream else validation_data)
+        n = data.n
+        if batch_size is None:  # Keras's default 32 shrinks to fit small data (with steps_per_epoch: that many batches); an explicit size must fit
+            batch_size = math.ceil(n / steps_per_epoch) if steps_per_epoch else min(32, n)
+        elif batch_size > n:
+            raise ValueError(f"batch_size={batch_size} is larger than the {n} training samples. Use batch_size={n} "
+                             "(one batch per epoch) or smaller.")
+        train = _ArrayBatches(data, batch_size, shuffle)
+        if steps_per_epoch: train = BatchStream(train, steps_per_epoch, where='fit', kind='data')   # an epoch may end mid-pass, as Keras
+    if val_stream: val = self._stream(validation_data, 'fit (validation_data)', validation_steps, repeat=True)
+    elif val is not None: val = _ArrayBatches(val, validation_batch_size or batch_size, steps=validation_steps)
+    return train, val, data, batch_size, n
+
 # %% ../nbs/15_trainer.ipynb #48978547
 @patch_to(Trainer)
 @one_thread
-def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed by input name
-        y=None, # Targets: an array, a list (one per output) or a dict keyed by output name
-        batch_size=None, # Samples per gradient update (default 32)
+def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed by input name; or a generator, PyDataset or DataLoader of batches
+        y=None, # Targets: an array, a list (one per output) or a dict keyed by output name (None when x yields batches)
+        batch_size=None, # Samples per gradient update (default 32; None when x yields batches)
         epochs=1, # Epoch index to stop at (trains epochs - initial_epoch epochs)
         verbose='auto', # 0 silent, 1 progress bar (a widget in notebooks), 2 one line per epoch
         callbacks=None, # List of `Callback`s
         validation_split=0.0, # Fraction of the data, taken from the end, held out for validation
-        validation_data=None, # (x_val, y_val) or (x_val, y_val, sample_weight_val)
-        shuffle=True, # Shuffle the training samples before each epoch
+        validation_data=None, # (x_val, y_val) or (x_val, y_val, sample_weight_val), or a generator, PyDataset or DataLoader
+        shuffle=True, # Shuffle the training samples before each epoch (a PyDataset: its batch order; a generator: ignored)
         class_weight=None, # {class_index: weight}, to weight the loss per class (one-output models)
         sample_weight=None, # One weight per sample (or per output: a list or dict of such arrays)
         initial_epoch=0, # Epoch to start from (for resuming)
+        steps_per_epoch=None, # Batches per epoch (None: a pass over the data; a generator: until it ends)
+        validation_steps=None, # Batches per validation (None: all of validation_data)
         validation_batch_size=None, validation_freq=1):
     "Train the model; returns a `History` whose `.history` holds the per-epoch loss, metrics and `val_` versions."
     self._require_compiled('fit')
     batch_size, epochs, initial_epoch, validation_freq = _check_fit_args(batch_size, epochs, initial_epoch, validation_split,
                                                                          validation_freq, validation_batch_size)
-    data, val = self._split_validation(self._prepare_data(x, y, sample_weight, class_weight, 'fit'), validation_split, validation_data)
-    if batch_size is None: batch_size = min(32, data.n)  # Keras's default 32 shrinks to fit small data; an explicit size must fit
-    elif batch_size > data.n:
-        raise ValueError(f"batch_size={batch_size} is larger than the {data.n} training samples. Use batch_size={data.n} "
-                         "(one batch per epoch) or smaller.")
+    steps_per_epoch, validation_steps = (None if v is None else _check_int(v, k, 1) for v, k in
+                                         ((steps_per_epoch, 'steps_per_epoch'), (validation_steps, 'validation_steps')))
+    train, val, data, batch_size, n = self._fit_data(x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch,
+                                                     validation_split, validation_data, validation_steps, validation_batch_size)
     self._setup_training(data)
-    steps = len(_batches(data.n, batch_size))
-    cb, history = self._fit_callbacks(callbacks, verbose, epochs, steps, batch_size, data.n, val is not None, initial_epoch)
-    run = _FitRun(self, data, val, cb, batch_size, shuffle, validation_batch_size or batch_size, validation_freq)
+    cb, history = self._fit_callbacks(callbacks, verbose, epochs, train.epoch_steps, batch_size, n, val is not None, initial_epoch)
+    run = _FitRun(self, train, val, cb, batch_size, validation_freq)
     try: run.train(initial_epoch, epochs)
     finally:
         self.history = history   # also after Ctrl-C: the epochs so far
@@ -785,11 +867,11 @@ class _ThreadTuner:
 
 # %% ../nbs/15_trainer.ipynb #9427c2f3
 class _FitRun:
-    "The state of one fit while it runs: the data, callbacks and buffers; epochs, batches and validation as methods."
-    def __init__(self, model, data, val, cb, batch_size, shuffle, val_batch_size, val_freq):
-        self.model, self.data, self.val, self.cb = model, data, val, cb
-        self.batch_size, self.shuffle, self.val_batch_size, self.val_freq = batch_size, shuffle, val_batch_size, val_freq
-        self.gather = _Gather(data, batch_size) if shuffle else None
+    """The state of one fit while it runs: the batches (`_ArrayBatches` or a `BatchStream`), callbacks and buffers;
+    epochs, batches and validation as methods."""
+    def __init__(self, model, batches, val, cb, batch_size, val_freq):
+        self.model, self.batches, self.val, self.cb = model, batches, val, cb
+        self.batch_size, self.val_freq = batch_size, val_freq
         self.logs, self.interrupted, self.intr = {}, None, None
         self.batch_logs = cb.listens('on_train_batch_end')
         self.custom = _overrides(model, 'train_step')  # the model's own train_step runs each batch
@@ -804,7 +886,7 @@ class _FitRun:
             self.cb.on_train_begin()
             # BackupAndRestore may have restored finished epochs in on_train_begin: start after them (as Keras 3 does)
             initial_epoch, m._initial_epoch = max(initial_epoch, m._initial_epoch or 0), None
-            self.first_epoch = initial_epoch
+            self.first_epoch, self.epochs = initial_epoch, epochs
             try:
                 for epoch in range(initial_epoch, epochs):
                     if not self.epoch(epoch) or m.stop_training or self.intr.flag: break
@@ -822,28 +904,40 @@ class _FitRun:
 # %% ../nbs/15_trainer.ipynb #4f006100
 @patch_to(_FitRun)
 def epoch(self, epoch):
-    "Run one epoch; False when training must stop (the loss diverged)."
-    m, d, cb = self.model, self.data, self.cb
+    "Run one epoch; False when training must stop (the loss diverged, or a generator has no data left)."
+    m, batches, cb = self.model, self.batches, self.cb
+    if batches.empty(): return self.used_up(epoch)
     tracker = m._tracker = _Tracker(m)
     cb.on_epoch_begin(epoch)
-    order = get_rng().permutation(d.n) if self.shuffle else None
-    batches, tuner = _batches(d.n, self.batch_size), self.tuner
-    if tuner: tuner.epoch_begin(len(batches))
-    for step, (a, b) in enumerate(batches):
+    tuner = self.tuner
+    if tuner: tuner.epoch_begin(batches.epoch_steps or 0)
+    for step, batch in enumerate(batches.epoch()):
         cb.on_train_batch_begin(step)
         if tuner: tuner.before(step)
-        batch = d.rows(a, b) if order is None else self.gather.batch(order[a:b])
         if not self.step(batch, tracker, epoch, step): return False
         if tuner: tuner.after(step)
         if m.stop_training or self.intr.flag: break
+    batches.end_epoch()
+    if batches.ran_out and not batches.warned:
+        batches.warned = True
+        warnings.warn(batches.ran_out_message(epoch, self.epochs), RuntimeWarning, stacklevel=5)
     if tracker.n and not self.batch_logs and not self.custom: self.logs = tracker.logs()   # no callback wanted them batch by batch: built once here
     epoch_logs = dict(self.logs)
     if self.val is not None and _validates(epoch, self.val_freq) and not self.intr.flag:
-        vlogs = m._evaluate_data(self.val, self.val_batch_size, cb)
+        vlogs = m._evaluate_data(self.val, cb)
         epoch_logs = dict(sorted({**epoch_logs, **{f"val_{k}": v for k, v in vlogs.items()}}.items()))
     if self.intr.flag: self.interrupted = f"epoch {epoch + 1}, batch {step + 1}"
     cb.on_epoch_end(epoch, epoch_logs)
     return True
+
+# %% ../nbs/15_trainer.ipynb #3cbeb381
+@patch_to(_FitRun)
+def used_up(self, epoch):
+    "A generator with no batches left for `epoch`: say so (unless its running out was already told) and stop. False."
+    b = self.batches
+    if not b.warned:
+        warnings.warn(b.used_up_message(epoch, epoch - self.first_epoch, self.epochs - self.first_epoch), RuntimeWarning, stacklevel=6)
+    return False
 
 # %% ../nbs/15_trainer.ipynb #7594b992
 @patch_to(_FitRun)
@@ -895,13 +989,12 @@ def diverged(self, loss, epoch, step):
 
 # %% ../nbs/15_trainer.ipynb #6f1fc2b5
 @patch_to(Trainer)
-def _evaluate_data(self, data, batch_size, cb=None):
-    "Loss and metrics over `data` in inference mode, in batches: the logs."
+def _evaluate_data(self, batches, cb=None):
+    "Loss and metrics over `batches` (`_ArrayBatches` or a `BatchStream`) in inference mode: the logs."
     tracker, reg, custom = _Tracker(self), self.regularization_loss(), _overrides(self, 'test_step')
     if cb is not None: cb.on_test_begin()
-    for step, (a, b) in enumerate(_batches(data.n, batch_size)):
+    for step, d in enumerate(batches.epoch()):
         if cb is not None: cb.on_test_batch_begin(step)
-        d = data.rows(a, b)
         if custom:
             self._tracker = tracker; self.test_step(_keras_batch(self, d))
             if cb is not None: cb.on_test_batch_end(step, {'loss': tracker.logs()['loss']})
@@ -914,6 +1007,7 @@ def _evaluate_data(self, data, batch_size, cb=None):
         total = sum(w * v for w, v in zip(self._loss_weights, per_output) if v is not None) + reg
         tracker.update(d.n, total, per_output, d.ys, outs, masks)
         if cb is not None: cb.on_test_batch_end(step, {'loss': tracker.logs()['loss']})
+    batches.end_epoch()
     logs = tracker.logs()
     if cb is not None: cb.on_test_end(logs)
     return logs
@@ -933,42 +1027,90 @@ def _as_list(self, logs):
 
 @patch_to(Trainer)
 @one_thread
-def evaluate(self, x=None, y=None, batch_size=None, verbose='auto', sample_weight=None, callbacks=None, return_dict=False):
+def evaluate(self, x=None, # Inputs as for fit: arrays, or a generator, PyDataset or DataLoader of (x, y) batches
+             y=None, batch_size=None, verbose='auto', sample_weight=None,
+             steps=None, # Batches to evaluate (None: all of them; a generator: until it ends)
+             callbacks=None, return_dict=False):
     "Loss and metrics on `(x, y)`: a float (loss only), a list `[loss, ...]`, or a dict with `return_dict=True`."
     self._require_compiled('evaluate')
-    batch_size = 32 if batch_size is None else _check_int(batch_size, 'batch_size', 1)
-    data = self._prepare_data(x, y, sample_weight, None, 'evaluate')
+    steps = None if steps is None else _check_int(steps, 'steps', 1)
+    if is_batch_source(x):
+        refuse_with_source(x, 'evaluate', y, sample_weight, batch_size)
+        batches = self._stream(x, 'evaluate', steps)
+        data = batches.peek()
+        batch_size = data.n
+    else:
+        batch_size = 32 if batch_size is None else _check_int(batch_size, 'batch_size', 1)
+        data = self._prepare_data(x, y, sample_weight, None, 'evaluate')
+        batches = _ArrayBatches(data, batch_size, steps=steps)
     self._setup_training(data)
-    steps = len(_batches(data.n, batch_size))
-    cb = CallbackList(_as_list_of_callbacks(callbacks), model=self, params={'verbose': verbose, 'steps': steps})
+    cb = CallbackList(_as_list_of_callbacks(callbacks), model=self, params={'verbose': verbose, 'steps': batches.epoch_steps})
     t0 = time.perf_counter()
-    with self.buffered(), config.blas_threads(_inference_threads(self, batch_size)): logs = self._evaluate_data(data, batch_size, cb)
-    if verbose in ('auto', 1, 2): print(f"{steps}/{steps} - {time.perf_counter() - t0:.0f}s - " + _fmt_logs(logs))
+    with self.buffered(), config.blas_threads(_inference_threads(self, batch_size)): logs = self._evaluate_data(batches, cb)
+    if verbose in ('auto', 1, 2): print(f"{batches.seen}/{batches.seen} - {time.perf_counter() - t0:.0f}s - " + _fmt_logs(logs))
     if return_dict: return logs
     return logs['loss'] if len(logs) == 1 else _as_list(self, logs)
 
 # %% ../nbs/15_trainer.ipynb #3ff0ec50
 @patch_to(Trainer)
-@one_thread
-def predict(self, x, batch_size=None, verbose='auto', callbacks=None):
-    "The model's outputs for `x`, computed in batches in inference mode (`verbose='auto'` is silent)."
-    batch_size = 32 if batch_size is None else _check_int(batch_size, 'batch_size', 1)
-    xs = self.standardize_inputs(x, 'predict')
+def _predict_inputs(self, x, where='predict'):
+    "The input arrays of `x`, one per input, checked (finite, the same number of samples)."
+    xs = self.standardize_inputs(x, where)
     for i, a in enumerate(xs): check_finite(a, 'x' if len(xs) == 1 else f"x[{i}]")
-    n = check_samples({'x': xs}, 'predict')
+    check_samples({'x': xs}, where)
+    return xs
+
+@patch_to(Trainer)
+def _predict_arrays(self, xs, batch_size, cb):
+    "The outputs (a list, one per output) for the input arrays `xs`, batch after batch, written into arrays made once."
+    n, outs, custom = len(xs[0]), None, _overrides(self, 'predict_step')
+    for step, (a, b) in enumerate(_batches(n, batch_size)):
+        cb.on_predict_batch_begin(step)
+        if custom: res = as_list(self.predict_step((xs[0][a:b] if len(xs) == 1 else [v[a:b] for v in xs],)))
+        else: res = self.forward_pass([v[a:b] for v in xs], training=False)
+        if outs is None: outs = [np.empty((n,) + r.shape[1:], r.dtype) for r in res]
+        for o, r in zip(outs, res): o[a:b] = r
+        cb.on_predict_batch_end(step, {'outputs': outs[0][a:b] if len(outs) == 1 else [o[a:b] for o in outs]})
+    return outs
+
+@patch_to(Trainer)
+def _predict_stream(self, batches, cb):
+    "The outputs (a list, one per output) for every batch of a `BatchStream` of input arrays, joined."
+    parts, custom = [], _overrides(self, 'predict_step')
+    for step, xs in enumerate(batches.epoch()):
+        cb.on_predict_batch_begin(step)
+        if custom: res = as_list(self.predict_step((xs[0] if len(xs) == 1 else list(xs),)))
+        else: res = self.forward_pass(xs, training=False)
+        res = [np.array(r) for r in res]   # copies: the layers write the next batch's outputs into the same buffers
+        parts.append(res)
+        cb.on_predict_batch_end(step, {'outputs': res[0] if len(res) == 1 else res})
+    batches.end_epoch()
+    return [np.concatenate(p) for p in zip(*parts)]
+
+# %% ../nbs/15_trainer.ipynb #5bbd7037
+@patch_to(Trainer)
+@one_thread
+def predict(self, x, # Inputs: arrays as for fit, or a generator, PyDataset or DataLoader of batches (x, or (x, y) whose y is ignored)
+            batch_size=None, verbose='auto',
+            steps=None, # Batches to predict (None: all of them; a generator: until it ends)
+            callbacks=None):
+    "The model's outputs for `x`, computed in batches in inference mode (`verbose='auto'` is silent)."
+    steps = None if steps is None else _check_int(steps, 'steps', 1)
+    stream = is_batch_source(x)
+    if stream:
+        refuse_with_source(x, 'predict', batch_size=batch_size)
+        batches = self._stream(x, 'predict', steps, need_y=False)
+        batch_size = len(batches.peek()[0])
+    else:
+        batch_size = 32 if batch_size is None else _check_int(batch_size, 'batch_size', 1)
+        xs = self._predict_inputs(x)
+        if steps is not None: xs = [a[:steps * batch_size] for a in xs]   # the first `steps` batches, as Keras
     cb = CallbackList(_as_list_of_callbacks(callbacks), model=self, params={'verbose': verbose})
-    outs, custom = None, _overrides(self, 'predict_step')
     cb.on_predict_begin()
     with self.buffered(), config.blas_threads(_inference_threads(self, batch_size)):
-        for step, (a, b) in enumerate(_batches(n, batch_size)):
-            cb.on_predict_batch_begin(step)
-            if custom: res = as_list(self.predict_step((xs[0][a:b] if len(xs) == 1 else [v[a:b] for v in xs],)))
-            else: res = self.forward_pass([v[a:b] for v in xs], training=False)
-            if outs is None: outs = [np.empty((n,) + r.shape[1:], r.dtype) for r in res]
-            for o, r in zip(outs, res): o[a:b] = r
-            cb.on_predict_batch_end(step, {'outputs': outs[0][a:b] if len(outs) == 1 else [o[a:b] for o in outs]})
+        outs = self._predict_stream(batches, cb) if stream else self._predict_arrays(xs, batch_size, cb)
     cb.on_predict_end()
-    if verbose in (1, 2): print(f"predict: {n} samples")
+    if verbose in (1, 2): print(f"predict: {len(outs[0])} samples")
     return self.pack_outputs(outs)  # in the model's output structure: one array, a list, a tuple or a dict (Keras)
 
 # %% ../nbs/15_trainer.ipynb #58e27c69

@@ -33,11 +33,14 @@ def test_get_layer_takes_a_name_or_an_index():
     assert m.get_layer('d') is m.get_layer(index=0)
 
 
-def test_a_generator_is_refused_with_how_to_make_arrays():
+def test_a_generator_where_arrays_are_needed_says_where_one_fits():
+    "fit, evaluate and predict take a generator as x (tests/test_data_pipelines.py); as y, or in train_on_batch, it is refused."
     m = Sequential([Dense(1, input_shape=(4,))]); m.compile('sgd', 'mse')
-    batches = ((X[i:i + 16], X[i:i + 16, :1]) for i in range(0, 64, 16))
-    with pytest.raises(TypeError, match="a generator or a Keras-style dataset.*np.concatenate"): m.fit(batches, verbose=0)
-    with pytest.raises(TypeError, match="a generator"): m.predict(iter([X]), verbose=0)
+    batches = lambda: ((X[i:i + 16], X[i:i + 16, :1]) for i in range(0, 64, 16))
+    with pytest.raises(TypeError, match="Only the x of fit, evaluate and predict may be one.*np.concatenate"):
+        m.fit(X, (X[i:i + 16, :1] for i in range(0, 64, 16)), verbose=0)
+    with pytest.raises(TypeError, match="a generator, a PyDataset or a DataLoader"): m.train_on_batch(batches(), None)
+    with pytest.raises(TypeError, match="a generator, a PyDataset or a DataLoader"): m(iter([X]))
 
 
 def test_to_keras_refuses_a_custom_layer_clearly():

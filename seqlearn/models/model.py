@@ -530,9 +530,9 @@ def standardize_inputs(self, x, where='calling the model'):
     xs = self._input_arrays(x, where)
     for i, (a, t) in enumerate(zip(xs, self._graph.inputs)):
         want, what = tuple(t.shape[1:]), 'x' if self._n_inputs == 1 else f"x['{t.name}']"
-        if want: check_batch(a, where, what)
         if a.ndim == len(want) + 2 and a.shape[-1] == 1: a = xs[i] = a[..., 0]           # (n, 3, 1) for Input((3,)), as Keras
-        elif a.ndim == len(want) and want and want[-1] == 1: a = xs[i] = a[..., None]    # (n, 3) for Input((3, 1))
+        elif a.ndim == len(want) and want and want[-1] == 1: a = xs[i] = a[..., None]    # (n, 3) for Input((3, 1)); (n,) for Input((1,))
+        if want: check_batch(a, where, what)
         if not shape_fits(a.shape[1:], want):
             free = [k + 1 for k, w in enumerate(want) if w is None]
             raise ValueError(f"{where}: Model '{self.name}' expects its input '{t.name}' with samples of shape {fmt_shape(want)}, "

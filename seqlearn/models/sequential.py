@@ -282,6 +282,7 @@ def standardize_inputs(self, x, where='calling the model'):
     dtype = self._input_layer.dtype if self._input_layer is not None else 'float32'
     xs = [_in_dtype(a, dtype) for a in standardize(x, self.input_names, 'x', where, dtype=None, model_name=f"Sequential '{self.name}'")]
     x = xs[0]
+    if x.ndim == 1 and self.built and tuple(self.input_shape[1:]) == (1,): x = xs[0] = x[:, None]   # (n,) for one feature, as Keras
     check_batch(x, where)
     if not self.built: self.build((None,) + x.shape[1:])
     elif not shape_fits(x.shape[1:], self.input_shape[1:]):

@@ -54,6 +54,7 @@ class TrainingProgress(Callback, LiveDisplay):
         self.redraws, self.plots, self.stopped, self.done, self._shown = 0, 0, False, False, False
         self.epochs_logs, self._png, self._png_epochs, self.logs, self.best = [], None, 0, {}, None
         self.fig, self._plot_total = None, 0.0  # the plot's figure; seconds spent drawing curves in this fit
+        self.steps = None  # batches per epoch: params['steps'], or (a generator) the first epoch's count once it ends
 
     def _build_widgets(self):
         "The live view: bars, labels, Stop, the curves and the final line (made again for a fit after a finished one)."
@@ -84,7 +85,8 @@ class TrainingProgress(Callback, LiveDisplay):
         self._sm = _Smoother(self.smooth)
         self.epoch, self.batch, self.seen_total = 0, 0, 0
         self.epoch_bar.max, self.epoch_bar.value, self.epoch_bar.bar_style = p.get('epochs') or 1, 0, 'info'
-        self.batch_bar.max, self.batch_bar.value = p.get('steps') or 1, 0
+        self.steps = p.get('steps')
+        self.batch_bar.max, self.batch_bar.value = self.steps or 1, 0
         self.stop_button.disabled, self.stop_button.description = False, 'Stop'
         self.status.value = ''
         self._live = True   # the live view is shown until on_train_end
@@ -113,10 +115,11 @@ class TrainingProgress(Callback, LiveDisplay):
         p = self.params
         if 'loss' not in self.logs or not self.batch: return
         seen = min(self.batch * (p.get('batch_size') or 1), p.get('samples') or 10 ** 12)
-        self._sm.update(self.epoch + self.batch / (p.get('steps') or 1), float(self.logs['loss']), seen)
+        self._sm.update(self.epoch + self.batch / (self.steps or max(self.batch, 1)), float(self.logs['loss']), seen)
 
     def on_epoch_end(self, epoch, logs=None):
         self._sample()
+        if self.steps is None and self.batch: self.steps = self.batch_bar.max = self.batch   # learnt from the first epoch (as Keras)
         self.epochs_logs.append((epoch, dict(logs or {})))
         self.logs = dict(logs or {})
         now = self.clock()
@@ -157,20 +160,20 @@ class TrainingProgress(Callback, LiveDisplay):
         "Update bars and labels (one widget message each): called at most every `interval` seconds."
         self._last_draw, self.redraws = now, self.redraws + 1
         self._sample()
-        p, steps = self.params, self.params.get('steps') or 1
+        p, steps = self.params, self.steps   # None: not known yet (a generator's first epoch)
         done_epochs = len(self.epochs_logs)
         self.epoch_bar.value = self.epoch_bar.min + done_epochs
         self.epoch_label.value = f"{self.epoch_bar.value}/{self.epoch_bar.max}"
-        self.batch_bar.value = self.batch
+        self.batch_bar.value = min(self.batch, steps) if steps else 0
         el, total = now - self.t_epoch if hasattr(self, 't_epoch') else 0.0, now - self.t_start
-        done = done_epochs + self.batch / steps                       # epochs of this fit done, with the current one's part
+        done = done_epochs + (self.batch / steps if steps else 0)     # epochs of this fit done, with the current one's part
         todo = (self.epoch_bar.max - self.epoch_bar.min) - done
         if self.batch and el > 0 and done > 0 and not self.done:   # once finished, the line below says how long it took
             rate = self.batch * (p.get('batch_size') or 1) / el
             eta = total / done * max(todo, 0)                          # the whole fit's remaining time, not just this epoch's
-            self.batch_label.value = (f"{self.batch}/{steps} · {_fmt_time(total)} elapsed · ETA {_fmt_time(eta)} · "
+            self.batch_label.value = (f"{self.batch}/{steps or '?'} · {_fmt_time(total)} elapsed · ETA {_fmt_time(eta)} · "
                                       f"{rate:,.0f} samples/s")
-        else: self.batch_label.value = f"{self.batch}/{steps}"
+        else: self.batch_label.value = f"{self.batch}/{steps or '?'}"
         self.metrics_html.value = '<span style="font-family:monospace">' + html.escape(
             ' · '.join(f"{k} {_fmt(v)}" for k, v in self.logs.items())) + '</span>'
 
