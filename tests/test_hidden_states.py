@@ -304,3 +304,20 @@ def test_colour_scale_is_centred_at_zero():
     assert im.get_clim() == (-1.0, 1.0) and im.get_cmap().name == 'RdBu_r'
     assert hidden_states_figure({'': 2.5 * h / np.abs(h).max()}).axes[0].images[0].get_clim() == (-2.5, 2.5)   # relu states
     assert hidden_states_figure({'': h}, vmax=0.5).axes[0].images[0].get_clim() == (-0.5, 0.5)
+
+
+def test_a_subclassed_model_even_before_it_is_built(capsys):
+    "A subclassed model builds on its first call by running its layers on zeros: the view shows the sample's states, not those."
+    class Sub(Model):
+        def __init__(self):
+            super().__init__(name='sub'); self.rnn = TinyRNN(5, name='rnn'); self.out = Dense(1)
+        def call(self, x, training=None): return self.out(self.rnn(x))
+    x, y = data(64)
+    set_seed(0); m = Sub()
+    hs = HiddenStates('rnn', x[:2], show='text').show(m)                   # not built: the sample is taken as a batch
+    m(x[:1], training=False)
+    assert np.abs(hs.states['']).mean() > 0.05 and np.allclose(hs.states[''], m.rnn.last_hidden_states[0])
+    m.compile('adam', 'mse')
+    hs = HiddenStates('rnn', x[0], show=False)                             # built: one sequence without its batch axis
+    m.fit(x, y, epochs=2, verbose=0, callbacks=[hs])
+    assert hs.epochs == [0, 2] and hs.states[''].shape == (10, 5)

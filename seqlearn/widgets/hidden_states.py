@@ -187,9 +187,9 @@ def capture(self:HiddenStates, epoch=None # Label of the snapshot (epochs done);
     "Run the model on the sample in inference mode and keep the layer's hidden states: `{direction: (timesteps, units)}`."
     if self.layer is None: self.bind(self.model)
     got = {}
-    def grab(layer, y, training):
-        if not got: got.update({d: None if p.last_hidden_states is None else np.array(p.last_hidden_states[:1], np.float32)
-                                for d, p in recurrent_parts(layer)})
+    def grab(layer, y, training):   # the last call wins (a model built on the fly first calls its layers on zeros)
+        got.update({d: None if p.last_hidden_states is None else np.array(p.last_hidden_states[:1], np.float32)
+                    for d, p in recurrent_parts(layer)})
     remove = self.layer.add_forward_hook(grab)
     try: self.model(first_sample(self.model, self.sample), training=False)
     finally: remove()
