@@ -99,3 +99,14 @@ def test_masked_models_go_to_keras_and_back(case):
     km = to_keras(m)   # Keras makes the same masks: same predictions, padding included
     np.testing.assert_allclose(km.predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(from_keras(km).predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+
+def test_a_predict_inside_fit_leaves_fits_buffers_on():
+    "A callback's predict runs inside fit's buffered block: when it ends, fit's layers still reuse their buffers."
+    m = sl.Sequential([sl.Input((3,)), L.Dense(4), L.Dense(1)])
+    m.compile('sgd', 'mse')
+    seen = []
+    class C(sl.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None): seen.append(m.layers[0]._buffered)
+        def on_epoch_end(self, epoch, logs=None): m.predict(np.ones((2, 3)), verbose=0)
+    m.fit(np.ones((8, 3)), np.ones((8, 1)), epochs=3, verbose=0, callbacks=[C()])
+    assert seen == [True, True, True] and m.layers[0]._buffered is False

@@ -165,10 +165,16 @@ def __call__(self, inputs, training=None, mask=None):
 @patch_to(Model)
 @contextlib.contextmanager
 def buffered(self):
-    "Within this block layers may write their outputs into buffers reused every batch (fit and predict use it)."
+    """Within this block layers may write their outputs into buffers reused every batch (fit and predict use it). Nested
+    (a callback's predict inside fit), the inner block leaves buffering on for the outer one."""
+    if self.__dict__.get('_buffering'):
+        yield; return
+    self._buffering = True
     self.set_buffered(True)
     try: yield
-    finally: self.set_buffered(False)
+    finally:
+        self._buffering = False
+        self.set_buffered(False)
 
 # %% ../../nbs/17_model.ipynb #1ce605a5
 @patch_to(Model)
