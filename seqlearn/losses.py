@@ -54,15 +54,17 @@ class Loss:
         return y.astype(np.float32 if y.dtype != np.float64 else y.dtype, copy=False)
 
     def _reduce(self, v, sample_weight):
-        if sample_weight is not None: v = v * sample_weight
+        if sample_weight is not None: v = v * np.reshape(sample_weight, (-1,) + (1,) * (np.ndim(v) - 1))  # a sequence's steps share their sample's weight
         if self.reduction in ('none', None): return v
         if self.reduction == 'sum': return float(v.sum())
         return float(v.sum() / max(v.size, 1))
 
     def _scaled(self, g, sample_weight):
-        "`g`, d(per-sample loss) for each sample, turned into d(reduced loss): times 1/n (not for 'sum') and each sample's weight."
-        s = 1.0 if self.reduction == 'sum' else 1.0 / max(len(g), 1)
-        return g * g.dtype.type(s) if sample_weight is None else g * (sample_weight * s).reshape(-1, 1).astype(g.dtype)
+        """`g`, d(loss value) for each value, turned into d(reduced loss): times 1/n, n the number of loss values (one per sample,
+        or per sample and time step for sequences: the last axis is reduced), not for 'sum'; and each sample's weight."""
+        n = len(g) if g.ndim <= 2 else g.size // max(g.shape[-1], 1)
+        s = 1.0 if self.reduction == 'sum' else 1.0 / max(n, 1)
+        return g * g.dtype.type(s) if sample_weight is None else g * (sample_weight * s).reshape((-1,) + (1,) * (g.ndim - 1)).astype(g.dtype)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_pred = np.asarray(y_pred)

@@ -401,9 +401,9 @@ def _check_output_shape(shape, name):
                     f"a list of such shapes for several outputs, or a function of the input shape; got {shape!r:.60}.")
 
 def _plain(y, dtype):
-    "An output handed on: a plain ndarray (not a Traced view), in the layer's float dtype."
+    "An output handed on: a plain ndarray (not a Traced view); a float one in the inputs' float type (`x * np.ones(3)` stays float32)."
     a = y.view(np.ndarray) if isinstance(y, np.ndarray) else np.asarray(y)
-    return a.astype(dtype) if a.dtype.kind == 'f' and a.dtype != dtype else a
+    return a.astype(dtype) if dtype is not None and a.dtype.kind == 'f' and a.dtype != dtype else a
 
 @register_layer
 class Lambda(Layer):
@@ -438,7 +438,8 @@ class Lambda(Layer):
         if y is None: y = self._apply(inputs, training, mask)  # not traced: run plainly (the function's own errors surface here)
         self._why_untraced = self._untraced
         self._several = (isinstance(inputs, list), isinstance(y, (list, tuple)))
-        return [_plain(o, self.dtype) for o in y] if self._several[1] else _plain(y, self.dtype)
+        dtype = next((a.dtype for a in (inputs if self._several[0] else [inputs]) if a.dtype.kind == 'f'), None)
+        return [_plain(o, dtype) for o in y] if self._several[1] else _plain(y, dtype)
 
     def backward(self, grad, need_input_grad=True):
         "Back through the recorded operations to the inputs; a teaching error if the function used one seqlearn does not trace."
