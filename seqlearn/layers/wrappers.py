@@ -388,7 +388,7 @@ def _untraced_error(layer, why):
         "x.max(axis=1); or write a custom Layer with call and backward. (A Lambda that reads only the model's input needs no "
         "gradient and may use any numpy function.)")
 
-# %% ../../nbs/05g_layers_wrappers.ipynb #c1d3e3b2
+# %% ../../nbs/05g_layers_wrappers.ipynb #688d2dc0
 def _check_output_shape(shape, name):
     "`output_shape` as given: None, a function, one sample's shape (a tuple), or a list of them."
     if shape is None or callable(shape): return shape
@@ -405,6 +405,7 @@ def _plain(y, dtype):
     a = y.view(np.ndarray) if isinstance(y, np.ndarray) else np.asarray(y)
     return a.astype(dtype) if dtype is not None and a.dtype.kind == 'f' and a.dtype != dtype else a
 
+# %% ../../nbs/05g_layers_wrappers.ipynb #c1d3e3b2
 @register_layer
 class Lambda(Layer):
     "A numpy function as a layer: `Lambda(lambda x: x ** 2)`; it trains through the numpy operations seqlearn traces."
