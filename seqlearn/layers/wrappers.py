@@ -427,15 +427,15 @@ class Lambda(Layer):
         try: params = inspect.signature(function).parameters
         except (TypeError, ValueError): params = {}
         self._fn_takes = {k for k in ('training', 'mask') if k in params}
-        self._trace = self._untraced = None  # the last call's (tape, output slots), or why it could not be traced
-        self._several = (False, False)       # the last call's inputs, outputs: lists?
+        self._call = None                    # the last call's (inputs, training, mask)
+        self._trace = self._untraced = None  # its (tape, output slots), or why it could not be traced
+        self._several = (False, False)       # its inputs, outputs: lists?
         self._why_untraced = None            # set once the function has failed to trace: later calls skip tracing
 
     def call(self, inputs, training=None, mask=None):
-        "The function on the inputs, traced so that backward can go back through its numpy operations."
-        y = None
-        if self._why_untraced is None: self._trace, y, self._untraced = _trace_function(self, inputs, training, mask)
-        else: self._trace, self._untraced = None, self._why_untraced
+        "The function on the inputs; in training traced, so that backward can go back through its numpy operations."
+        self._call, self._trace, self._untraced, y = (inputs, training, mask), None, self._why_untraced, None
+        if training and self._why_untraced is None: self._trace, y, self._untraced = _trace_function(self, inputs, training, mask)
         if y is None: y = self._apply(inputs, training, mask)  # not traced: run plainly (the function's own errors surface here)
         self._why_untraced = self._untraced
         self._several = (isinstance(inputs, list), isinstance(y, (list, tuple)))
@@ -444,9 +444,12 @@ class Lambda(Layer):
 
     def backward(self, grad, need_input_grad=True):
         "Back through the recorded operations to the inputs; a teaching error if the function used one seqlearn does not trace."
-        if self._trace is None and self._untraced is None:
+        if self._call is None:
             raise RuntimeError(f"Lambda '{self.name}': backward needs a forward pass first, e.g. layer(x, training=True).")
         if not need_input_grad: return None
+        if self._trace is None and self._untraced is None:  # after an inference call (gradient_check's): trace that call now
+            self._trace, _, self._untraced = _trace_function(self, *self._call)
+            self._why_untraced = self._untraced
         if self._untraced: raise _untraced_error(self, self._untraced)
         tape, slots = self._trace
         grads = {}
