@@ -255,7 +255,7 @@ def test_time_distributed_shared_in_one_pass():
 
 
 @register_layer
-class Scale(Layer):
+class StepScale(Layer):
     "A custom layer, for TimeDistributed to rebuild by name."
     def __init__(self, factor=2.0, **kwargs):
         super().__init__(**kwargs); self.factor = factor
@@ -267,7 +267,7 @@ class Scale(Layer):
 
 def test_time_distributed_saves_and_loads(tmp_path):
     model = Sequential([Input((5,)), Dense(4, activation='tanh'), RepeatVector(3), TimeDistributed(Dense(2), name='td'),
-                        TimeDistributed(Scale(3.0))])
+                        TimeDistributed(StepScale(3.0))])
     model.compile(Adam(0.01), 'mse')
     x = rng.normal(size=(8, 5)).astype('float32')
     model.fit(x, rng.normal(size=(8, 3, 2)), epochs=2, verbose=0)
@@ -275,7 +275,7 @@ def test_time_distributed_saves_and_loads(tmp_path):
     model.save(path)
     loaded = load_model(path)
     assert [type(l).__name__ for l in loaded.layers] == ['Dense', 'RepeatVector', 'TimeDistributed', 'TimeDistributed']
-    assert type(loaded.layers[3].layer) is Scale and loaded.layers[3].layer.factor == 3.0
+    assert type(loaded.layers[3].layer) is StepScale and loaded.layers[3].layer.factor == 3.0
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     again = model_from_json(model.to_json())
     assert again.layers[2].layer.units == 2 and again.count_params() == model.count_params()
