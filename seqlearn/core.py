@@ -4,15 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #ccc2a718
 from __future__ import annotations
-import difflib, math, re, sys
+import contextlib, difflib, math, re, sys, threading
 from collections import defaultdict
 import numpy as np
 
 # %% auto #0
-__all__ = ['LAYER_CLASSES', 'set_seed', 'get_rng', 'floatx', 'closest_name', 'unknown_name_error', 'snake_case', 'unique_name',
-           'clear_session', 'from_spec', 'numerical_gradient', 'weights_changed', 'weights_version', 'Variable',
-           'as_list', 'as_shape', 'sample_shape', 'fmt_shape', 'is_shape_list', 'as_shapes', 'shape_fits', 'fmt_shapes',
-           'register_layer', 'patch_to', 'ShapeError', 'in_notebook', 'ones']
+__all__ = ['LAYER_CLASSES', 'LOADING', 'set_seed', 'get_rng', 'floatx', 'closest_name', 'unknown_name_error', 'snake_case',
+           'unique_name', 'clear_session', 'from_spec', 'numerical_gradient', 'weights_changed', 'weights_version',
+           'Variable', 'as_list', 'as_shape', 'sample_shape', 'fmt_shape', 'is_shape_list', 'as_shapes', 'shape_fits',
+           'fmt_shapes', 'register_layer', 'patch_to', 'ShapeError', 'in_notebook', 'ones', 'loading',
+           'UnsafeLoadError']
 
 # %% ../nbs/00_core.ipynb #39abca6c
 _rng = np.random.default_rng()
@@ -205,3 +206,24 @@ def ones(n, dtype):
     o = _ONES.get(dtype)
     if o is None or len(o) < n: o = _ONES[dtype] = np.ones(max(n, 1024), dtype)
     return o[:n]
+
+# %% ../nbs/00_core.ipynb #a1072184
+class _Loading(threading.local):
+    "Per thread, while a loader builds a model from a config: `safe_mode` (None when no loader runs) and the `custom_objects` given."
+    def __init__(self): self.safe_mode, self.custom_objects = None, {}
+
+LOADING = _Loading()
+
+@contextlib.contextmanager
+def loading(safe_mode=True, # False: code stored in the config (a Lambda's function) may run
+            custom_objects=None # {name: class or function} the user passed to the loader
+           ):
+    "The scope in which `load_model` and `model_from_json` build a model: layers that rebuild inner objects read it."
+    ctx = LOADING
+    old = ctx.safe_mode, ctx.custom_objects
+    ctx.safe_mode, ctx.custom_objects = bool(safe_mode), dict(custom_objects or {})
+    try: yield ctx
+    finally: ctx.safe_mode, ctx.custom_objects = old
+
+class UnsafeLoadError(ValueError):
+    "Loading would run Python code stored in a file or config (a Lambda's function): refused unless `safe_mode=False`."

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io, json, math, os, re, secrets, stat, struct, time, zipfile, zlib
 import numpy as np
 from . import __version__
-from .core import LAYER_CLASSES, fmt_shape, closest_name, get_rng, patch_to
+from .core import LAYER_CLASSES, fmt_shape, closest_name, get_rng, patch_to, loading, UnsafeLoadError
 from .activations import ACTIVATIONS
 from .optimizers import FlatParams, Optimizer, OPTIMIZERS
 from . import losses as losses_mod, metrics as metrics_mod
@@ -41,26 +41,29 @@ def layer_class(name, custom_objects=None):
                      "custom_objects={'" + name + "': " + name + "}.")
 
 def model_from_config(config, # What `model.get_config()` returned, or `{'class_name': ..., 'config': ...}`
-                      custom_objects=None # {name: class or function} for custom layers, models and activations
+                      custom_objects=None, # {name: class or function} for custom layers, models and activations
+                      safe_mode=True # False: let a Lambda's function stored as code run (only for a config you trust)
                      ):
     "A new model (fresh weights) with the architecture in `config`."
     if 'class_name' not in config or 'config' not in config:  # a bare config: the Sequential configs of seqlearn 0.1
         config = {'class_name': 'Sequential', 'config': config}
     cls = layer_class(config['class_name'], custom_objects)
-    return cls.from_config(_resolve_custom_activations(config['config'], custom_objects), custom_objects=custom_objects)
+    with loading(safe_mode, custom_objects):
+        return cls.from_config(_resolve_custom_activations(config['config'], custom_objects), custom_objects=custom_objects)
 
 def to_json(model, **kwargs) -> str:
     "The architecture of `model` as a JSON string (no weights); `model_from_json` reads it back."
     return json.dumps({'class_name': type(model).__name__, 'config': model.get_config(), 'seqlearn_version': __version__}, **kwargs)
 
 def model_from_json(json_string, # What `model.to_json()` returned
-                    custom_objects=None # {name: class or function} for custom layers and activations
+                    custom_objects=None, # {name: class or function} for custom layers and activations
+                    safe_mode=True # False: let a Lambda's function stored as code run (only for a string you trust)
                    ):
     "A new model (fresh weights) with the architecture in `json_string`."
     spec = json.loads(json_string)
     if not isinstance(spec, dict) or 'class_name' not in spec or 'config' not in spec:
         raise ValueError("model_from_json expects the string model.to_json() returns: {\"class_name\": \"Sequential\", \"config\": ...}.")
-    return model_from_config(spec, custom_objects)
+    return model_from_config(spec, custom_objects, safe_mode)
 
 # %% ../nbs/13_saving.ipynb #5a052111
 FORMAT_NAME, FORMAT_VERSION = 'seqlearn', 2  # 2: config.json names the model class (functional and nested models)
@@ -534,14 +537,15 @@ def _nesting(config):
         elif isinstance(node, list): todo.extend((v, depth) for v in node if isinstance(v, (dict, list)))
     return deepest
 
-def _model_from_file(ar, custom_objects, entries):
+def _model_from_file(ar, custom_objects, entries, safe_mode=True):
     "The model that config.json describes, built and checked against the file's weights (`entries`), not yet holding them."
     config = ar.json('config.json')
     if not isinstance(config, dict): raise ar.error(f"its config.json is malformed (expected a dict, got {type(config).__name__})")
     depth = _nesting(config)
     if depth > MAX_NESTING: raise ar.error(f"its config.json nests models {depth} levels deep (at most {MAX_NESTING}): not a model seqlearn saved")
-    try: model = model_from_config(config, custom_objects)
+    try: model = model_from_config(config, custom_objects, safe_mode)
     except ModelFileError: raise
+    except UnsafeLoadError as e: raise UnsafeLoadError(f"Cannot load '{ar.path}': {e}") from None
     except _CONFIG_ERRORS as e: raise ar.error(f"its architecture cannot be rebuilt: {type(e).__name__}: {str(e)[:700]}") from e
     if not hasattr(model, '_named_weights'): raise ar.error(f"its config.json describes a {type(model).__name__}, not a model")
     if not model.built and ar.manifest.get('build_input_shape') is not None: _build_for(ar, model, ar.manifest['build_input_shape'])
@@ -555,7 +559,8 @@ def _model_from_file(ar, custom_objects, entries):
 def load_model(filepath, # A file written by `model.save`
                custom_objects=None, # {name: class or function} for custom layers, models, activations, losses, metrics, optimizers
                compile=True, # Restore the compile settings and optimizer state
-               restore_random_state=False # Also put seqlearn's random generator back as it was at `save`, so a continued fit shuffles (and drops out) as it would have
+               restore_random_state=False, # Also put seqlearn's random generator back as it was at `save`, so a continued fit shuffles (and drops out) as it would have
+               safe_mode=True # False: let a Lambda's function, saved as Python code, run (only for a file you trust)
               ):
     "The saved model: same architecture and weights, compiled as it was, with the optimizer's state, ready to predict or to continue fit."
     with _Archive(filepath) as ar:
@@ -566,7 +571,7 @@ def load_model(filepath, # A file written by `model.save`
             raise ar.error("it records no random state (saved by an older seqlearn, or by save_weights); load it with "
                            "restore_random_state=False")
         entries = ar.weights()
-        model = _model_from_file(ar, custom_objects, entries)
+        model = _model_from_file(ar, custom_objects, entries, safe_mode)
         spec = _compile_spec_from(ar) if compile else None
         state = _optimizer_state(ar, spec) if spec is not None else None
         model.set_weights([a for _, a in entries])
