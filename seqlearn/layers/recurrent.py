@@ -36,11 +36,13 @@ def _activate(act, z, halved=False, keep=None):
 
 def _needs_pre(act): return act.name not in ('tanh', 'sigmoid')  # their derivatives need only the output
 
-def _slope(act, y, pre=None):
-    "The derivative of `act` at each number, from its output `y` (tanh, sigmoid) or the kept pre-activation `pre`."
-    if act.name == 'tanh': return 1 - y * y
-    if act.name == 'sigmoid': return y * (1 - y)
-    return act.backward(pre, y, np.ones_like(y))
+def _slope(act, y, pre=None, out=None):
+    "The derivative of `act` at each number (into `out`), from its output `y` (tanh, sigmoid) or the kept pre-activation `pre`."
+    out = np.empty_like(y) if out is None else out
+    if act.name == 'tanh': np.multiply(y, y, out=out); np.subtract(1, out, out=out)
+    elif act.name == 'sigmoid': np.subtract(1, y, out=out); out *= y
+    else: out[...] = act.backward(pre, y, np.ones_like(y))
+    return out
 
 # %% ../../nbs/05f_layers_recurrent.ipynb #8e729448
 def _rate(layer, rate, arg):
@@ -201,40 +203,41 @@ def _dropout_mask(layer, shape, rate, dtype):
 
 @patch_to(Recurrent)
 def _time_major(self, x, training):
-    "The sequence as (timesteps, batch, features) in reading order, contiguous, with the input dropout applied."
-    xt = (x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2)
-    self._xmask = _dropout_mask(self, (x.shape[0], x.shape[2]), self.dropout, x.dtype) if training and self.dropout else None
-    if self._xmask is not None: return np.multiply(xt, self._xmask, out=self._work('_xt', xt.shape))
-    if xt.flags.c_contiguous: return xt  # e.g. the output of a recurrent layer: time-major already
-    out = self._work('_xt', xt.shape); np.copyto(out, xt)
+    "The sequence as (timesteps, features, batch) in reading order, contiguous, with the input dropout applied."
+    X = (x[:, ::-1] if self.go_backwards else x).transpose(1, 2, 0)
+    self._xmask = _dropout_mask(self, (x.shape[2], x.shape[0]), self.dropout, x.dtype) if training and self.dropout else None
+    if self._xmask is not None: return np.multiply(X, self._xmask, out=self._work('_X', X.shape))
+    if X.flags.c_contiguous: return X  # the sequence output of a recurrent layer: in this layout already
+    out = self._work('_X', X.shape); np.copyto(out, X)
     return out
 
 @patch_to(Recurrent)
 def _time_mask(self, mask, B, T):
-    "The sequence mask (batch, timesteps) as (timesteps, batch, 1) in reading order (True: a real step); None when all are."
+    "The sequence mask (batch, timesteps) as (timesteps, 1, batch) in reading order (True: a real step); None when all are."
     if mask is None: return None
     m = np.asarray(mask).astype(bool, copy=False)
     if m.shape != (B, T):
         raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have shape (batch, timesteps) = ({B}, {T}), got {m.shape}.")
     if m.all(): return None
-    return np.ascontiguousarray((m[:, ::-1] if self.go_backwards else m).T[:, :, None])
+    return np.ascontiguousarray((m[:, ::-1] if self.go_backwards else m).T[:, None, :])
 
+# %% ../../nbs/05f_layers_recurrent.ipynb #8e03c785
 @patch_to(Recurrent)
 def _start_states(self, B, given):
-    "The states before the first step: `given` (initial_state), a stateful layer's last ones, or None (zeros)."
+    "The states before the first step as (units, batch): `given` (initial_state), a stateful layer's last ones, or None (zeros)."
     U, dt, name = self.units, np.dtype(self.dtype), f"{type(self).__name__} '{self.name}'"
     if given:
         for s, a in zip(self._state_names, given):
             if np.shape(a) != (B, U):
                 raise ValueError(f"{name}: initial state {s} must have shape (batch, units) = ({B}, {U}), got {np.shape(a)}.")
-        return [np.asarray(a, dt) for a in given]
+        return [np.asarray(a, dt).T for a in given]
     if not self.stateful: return None
     if self.states is None: self.states = [np.zeros((B, U), dt) for _ in self._state_names]
     elif len(self.states[0]) != B:
         raise ValueError(f"{name} is stateful: each batch continues the sequences of the previous batch row by row, so every batch "
                          f"must have the same size; it started with batches of {len(self.states[0])}, got {B}. Use a batch_size that "
                          "divides the number of samples (and shuffle=False), or call reset_states() before data of another batch size.")
-    return self.states
+    return [s.T for s in self.states]
 
 @patch_to(Recurrent)
 def reset_states(self):
@@ -243,7 +246,7 @@ def reset_states(self):
         for s in self.states: s[...] = 0
 Recurrent.reset_state = Recurrent.reset_states  # Keras 3's name
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #8e03c785
+# %% ../../nbs/05f_layers_recurrent.ipynb #64db7fe2
 @patch_to(Recurrent)
 def call(self, inputs, training=None, mask=None):
     "The sequence through the recurrence: the last output (or all of them), and the final states with `return_state`."
@@ -252,63 +255,72 @@ def call(self, inputs, training=None, mask=None):
     B, T = x.shape[0], x.shape[1]
     if T == 0: raise ValueError(f"{type(self).__name__} '{self.name}' got sequences of 0 timesteps {fmt_shape(x.shape)}: nothing to read.")
     self._given = len(given)
-    xt = self._xt = self._time_major(x, training)
+    X = self._X = self._time_major(x, training)
     m = self._time_mask(mask, B, T)
-    self._skip = skip = None if m is None else ~m   # (T, B, 1): True at the masked steps
-    self._rmask = (_dropout_mask(self, (B, self.units), self.recurrent_dropout, xt.dtype)
+    self._skip = skip = None if m is None else ~m   # (T, 1, B): True at the masked steps
+    self._rmask = (_dropout_mask(self, (self.units, B), self.recurrent_dropout, X.dtype)
                    if training and self.recurrent_dropout else None)
-    states = self._loop(xt, self._start_states(B, given), skip)
+    states = self._loop(X, self._start_states(B, given), skip)
     return self._outputs(states, m)
 
 @patch_to(Recurrent)
 def _outputs(self, states, m):
     H, T = self._H, len(self._H) - 1
-    self.last_hidden_states = (H[:0:-1] if self.go_backwards else H[1:]).transpose(1, 0, 2)
-    keep = None  # (T, B, 1): 1 where a step's output shows its state, 0 where it shows zeros
+    self.last_hidden_states = (H[:0:-1] if self.go_backwards else H[1:]).transpose(2, 0, 1)
+    keep = None  # (T, 1, B): 1 where a step's output shows its state, 0 where it shows zeros
     if m is not None:
         keep = m if self.zero_output_for_mask else np.logical_or.accumulate(m, axis=0)  # before the first real step: zeros
         keep = None if keep.all() else keep.astype(H.dtype)
     self._keep = keep
     if self.return_sequences:
-        out = (H[1:] if keep is None else np.multiply(H[1:], keep, out=self._work('_seq', H[1:].shape))).transpose(1, 0, 2)
-    else: out = H[T] if keep is None else H[T] * keep[-1]
+        out = (H[1:] if keep is None else np.multiply(H[1:], keep, out=self._work('_seq', H[1:].shape))).transpose(2, 0, 1)
+    else: out = (H[T] if keep is None else H[T] * keep[-1]).T
+    states = [s.T for s in states]
     if self.stateful: self.states = [np.array(s) for s in states]
     return [out, *states] if self.return_state else out
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #64db7fe2
+# %% ../../nbs/05f_layers_recurrent.ipynb #216be1fb
 @patch_to(Recurrent)
 def backward(self, grad, need_input_grad=True):
     "Weight gradients by backpropagation through time; returns dL/dx (a list [dx, *d initial states] when states were inputs)."
     if self._H is None: raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass first.")
     g_out, g_states = (grad[0], list(grad[1:])) if self.return_state else (grad, [])
-    keep = self._keep
-    if self.return_sequences:
-        dseq, dlast = g_out.transpose(1, 0, 2), None  # (T, B, units), reading order
-        if keep is not None: dseq = dseq * keep
-    else: dseq, dlast = None, g_out if keep is None else g_out * keep[-1]
-    if g_states: dlast = g_states[0] if dlast is None else dlast + g_states[0]
-    dxt, d0 = self._loop_back(dseq, [dlast, *g_states[1:]], need_input_grad)
+    keep, H = self._keep, self._H
+    dseq = dlast = None
+    if self.return_sequences:  # (T, units, B) in reading order, contiguous
+        dseq, g = self._work('_dseq', H[1:].shape), g_out.transpose(1, 2, 0)
+        if keep is None: np.copyto(dseq, g)
+        else: np.multiply(g, keep, out=dseq)
+    else: dlast = g_out.T if keep is None else g_out.T * keep[-1]
+    if g_states: dlast = g_states[0].T if dlast is None else dlast + g_states[0].T
+    dX, d0 = self._loop_back(dseq, [dlast, *(g.T for g in g_states[1:])], need_input_grad)
     if not need_input_grad: return None
-    if self._xmask is not None: dxt *= self._xmask
-    dx = dxt.transpose(1, 0, 2)
+    if self._xmask is not None: dX *= self._xmask[:, None]
+    dx = dX.transpose(2, 1, 0)
     if self.go_backwards: dx = dx[:, ::-1]
-    return [dx, *d0] if self._given else dx
+    return [dx, *(d.T for d in d0)] if self._given else dx
+
+def _add_bias(Z, b):
+    "Z (T, n, batch) += b (n,) at every step and sample: b spread over one batch first (adding a contiguous (n, batch) block is twice as fast as a broadcast column)."
+    Z += np.repeat(b[:, None], Z.shape[-1], axis=1)
+
+def _flat(A):
+    "A (T, n, batch) as (n, T * batch): each row one unit's values over all steps and samples (one copy)."
+    T, n, b = A.shape
+    return A.transpose(1, 0, 2).reshape(n, T * b)
 
 @patch_to(Recurrent)
 def _weight_grads(self, dZ, hprev, W, need, cols=None):
-    "kernel, recurrent kernel and bias gradients as one product each from dZ (T, B, n); the input's gradient (or None)."
-    T, B, n = dZ.shape
-    dZ2, x2 = dZ.reshape(T * B, n), self._xt.reshape(T * B, -1)
-    h2 = (hprev if self._rmask is None else hprev * self._rmask).reshape(T * B, -1)
-    if cols is None:  # the internal column order is Keras's
-        np.matmul(x2.T, dZ2, out=self.kernel.grad); np.matmul(h2.T, dZ2, out=self.recurrent_kernel.grad)
-        if self.use_bias: _column_sums(dZ2, self.bias.grad)
-    else:  # internal order cols[j] = Keras column of internal column j
-        self.kernel.grad[:, cols] = x2.T @ dZ2; self.recurrent_kernel.grad[:, cols] = h2.T @ dZ2
-        if self.use_bias: self.bias.grad[cols] = dZ2.sum(axis=0)
-    return np.matmul(dZ2, W.T, out=self._work('_dx', (T * B, W.shape[0]))).reshape(T, B, -1) if need else None
+    "kernel, recurrent kernel and bias gradients from dZ (T, n, B), one product each; the input's gradient (features, T, B) or None."
+    dZ2, X2 = _flat(dZ), _flat(self._X)
+    h2 = _flat(hprev if self._rmask is None else hprev * self._rmask)
+    if cols is None: cols = slice(None)  # the internal gate order is Keras's
+    self.kernel.grad[:, cols] = X2 @ dZ2.T
+    self.recurrent_kernel.grad[:, cols] = h2 @ dZ2.T
+    if self.use_bias: self.bias.grad[cols] = dZ2 @ np.ones(dZ2.shape[1], dZ2.dtype)
+    return (W @ dZ2).reshape(W.shape[0], *dZ.shape[::2]) if need else None
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #216be1fb
+# %% ../../nbs/05f_layers_recurrent.ipynb #81c8e125
 @register_layer
 class SimpleRNN(Recurrent):
     "Fully connected recurrence: `h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)`, Keras's SimpleRNN."
@@ -324,41 +336,40 @@ class SimpleRNN(Recurrent):
                  unroll=False, zero_output_for_mask=False, seed=None, **kwargs):
         super().__init__(**_own_args(locals()))
 
-    def _loop(self, xt, s0, skip):
-        T, B, _ = xt.shape
-        H = self._H = self._work('_Hb', (T + 1, B, self.units))
-        if s0 is None: H[0] = 0
-        else: H[0] = s0[0]
-        np.matmul(xt.reshape(T * B, -1), self.kernel.value, out=H[1:].reshape(T * B, -1))  # every step's x @ kernel at once
-        if self.use_bias: H[1:] += self.bias.value
-        R, rmask, act = self.recurrent_kernel.value, self._rmask, self.activation
-        P = self._P = self._work('_P', (T, B, self.units)) if _needs_pre(act) else None
-        tmp, hd = self._work('_tmp', (B, self.units)), self._work('_hd', (B, self.units))
+    def _loop(self, X, s0, skip):
+        T, _, B = X.shape
+        H = self._H = self._work('_Hb', (T + 1, self.units, B))
+        H[0] = 0 if s0 is None else s0[0]
+        np.matmul(np.ascontiguousarray(self.kernel.value.T), X, out=H[1:])  # every step's kernel.T @ x at once
+        if self.use_bias: _add_bias(H[1:], self.bias.value)
+        RT, rmask, act = np.ascontiguousarray(self.recurrent_kernel.value.T), self._rmask, self.activation
+        P = self._P = self._work('_P', H[1:].shape) if _needs_pre(act) else None
+        tmp, hd = self._work('_tmp', H[0].shape), self._work('_hd', H[0].shape)
         for t in range(T):
             h = H[t] if rmask is None else np.multiply(H[t], rmask, out=hd)
-            np.matmul(h, R, out=tmp); np.add(H[t + 1], tmp, out=H[t + 1])
+            np.matmul(RT, h, out=tmp); np.add(H[t + 1], tmp, out=H[t + 1])
             _activate(act, H[t + 1], keep=None if P is None else P[t])
             if skip is not None: np.copyto(H[t + 1], H[t], where=skip[t])
         return [H[T]]
 
     def _loop_back(self, dseq, dlast, need):
         H, skip, rmask = self._H, self._skip, self._rmask
-        T, B, U = len(H) - 1, H.shape[1], self.units
-        D = _slope(self.activation, H[1:], self._P)   # the activation's slope at every step, at once
-        dZ = self._work('_dZ', (T, B, U))
-        dh, dn = np.zeros((B, U), H.dtype), self._work('_dn', (B, U))
+        T = len(H) - 1
+        dZ, P = self._work('_dZ', H[1:].shape), self._P
+        dh, dn, D = np.zeros(H[0].shape, H.dtype), self._work('_dn', H[0].shape), self._work('_D', H[0].shape)
         if dlast[0] is not None: dh += dlast[0]
-        RT = self.recurrent_kernel.value.T
+        R = self.recurrent_kernel.value
         for t in range(T - 1, -1, -1):
             if dseq is not None: dh += dseq[t]
-            np.multiply(dh, D[t], out=dZ[t])
-            np.matmul(dZ[t], RT, out=dn)
+            _slope(self.activation, H[t + 1], None if P is None else P[t], out=D)
+            np.multiply(dh, D, out=dZ[t])
+            np.matmul(R, dZ[t], out=dn)
             if rmask is not None: dn *= rmask
             if skip is not None: np.copyto(dZ[t], 0, where=skip[t]); np.copyto(dn, dh, where=skip[t])
             dh, dn = dn, dh
         return self._weight_grads(dZ, H[:T], self.kernel.value, need), [dh]
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #db2d253b
+# %% ../../nbs/05f_layers_recurrent.ipynb #5af19cbf
 def _lstm_order(U):
     "Keras's columns of the internal gate order c, i, f, o (Keras's is i, f, c, o)."
     return np.r_[2 * U:3 * U, 0:2 * U, 3 * U:4 * U]
@@ -370,7 +381,7 @@ def _lstm_bias_init(layer):
         return np.concatenate([init((U,), dtype=dtype), np.ones(U, dtype), init((2 * U,), dtype=dtype)])
     return make
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #a7f4e614
+# %% ../../nbs/05f_layers_recurrent.ipynb #95262257
 @register_layer
 class LSTM(Recurrent):
     "Long short-term memory, Keras's LSTM: gates i, f, c, o in the kernel's columns; states [h, c]."
@@ -393,29 +404,31 @@ class LSTM(Recurrent):
 
     def _bias_initializer(self): return _lstm_bias_init(self) if self.unit_forget_bias else self.bias_initializer
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #95262257
+# %% ../../nbs/05f_layers_recurrent.ipynb #b03bf410
 @patch_to(LSTM)
-def _loop(self, xt, s0, skip):
-    T, B, _ = xt.shape
-    U, dt, act, ract = self.units, xt.dtype, self.activation, self.recurrent_activation
+def _loop(self, X, s0, skip):
+    T, _, B = X.shape
+    U, dt, act, ract = self.units, X.dtype, self.activation, self.recurrent_activation
     cols, halve = _lstm_order(U), ract.name == 'sigmoid'
-    scale = np.r_[np.ones(U), np.full(3 * U, 0.5 if halve else 1.0)].astype(dt)  # halved sigmoid pre-activations (see _activate)
-    W, R = self.kernel.value[:, cols], self.recurrent_kernel.value[:, cols]
-    self._W, Rs = W, R * scale
-    Z = self._Z = self._work('_Zb', (T, B, 4 * U))
-    np.matmul(xt.reshape(T * B, -1), W * scale, out=Z.reshape(T * B, -1))  # every step's x @ kernel at once
-    if self.use_bias: Z += self.bias.value[cols] * scale
-    H, C = self._H, self._C = self._work('_Hb', (T + 1, B, U)), self._work('_Cb', (T + 1, B, U))
-    TC = self._TC = self._work('_TC', (T, B, U))
+    fast = halve and act.name == 'tanh'   # the default activations: one tanh over all four gates
+    scale = np.r_[np.ones(U), np.full(3 * U, 0.5 if halve else 1.0)].astype(dt)[:, None]  # halved sigmoid pre-activations
+    self._W = W = self.kernel.value[:, cols]
+    RsT = np.ascontiguousarray(self.recurrent_kernel.value[:, cols].T * scale)
+    Z = self._Z = self._work('_Zb', (T, 4 * U, B))
+    np.matmul(np.ascontiguousarray(W.T * scale), X, out=Z)  # every step's kernel.T @ x at once
+    if self.use_bias: _add_bias(Z, self.bias.value[cols] * scale[:, 0])
+    H, C = self._H, self._C = self._work('_Hb', (T + 1, U, B)), self._work('_Cb', (T + 1, U, B))
+    TC = self._TC = self._work('_TC', (T, U, B))
     for a, s in zip((H, C), s0 or (0, 0)): a[0] = s
-    P = self._P = self._work('_P', (T, B, 4 * U)) if _needs_pre(act) or _needs_pre(ract) else None
-    tmp, tu, hd, rmask = self._work('_tmp', (B, 4 * U)), self._work('_tu', (B, U)), self._work('_hd', (B, U)), self._rmask
+    P = self._P = self._work('_P', Z.shape) if _needs_pre(act) or _needs_pre(ract) else None
+    tmp, tu, hd, rmask = self._work('_tmp', (4 * U, B)), self._work('_tu', (U, B)), self._work('_hd', (U, B)), self._rmask
     for t in range(T):
         z, h = Z[t], H[t] if rmask is None else np.multiply(H[t], rmask, out=hd)
-        np.matmul(h, Rs, out=tmp); np.add(z, tmp, out=z)
-        _activate(act, z[:, :U], keep=None if P is None else P[t, :, :U])
-        _activate(ract, z[:, U:], halve, keep=None if P is None else P[t, :, U:])
-        g, i, f, o = z[:, :U], z[:, U:2 * U], z[:, 2 * U:3 * U], z[:, 3 * U:]
+        np.matmul(RsT, h, out=tmp); np.add(z, tmp, out=z)
+        g, s = z[:U], z[U:]
+        if fast: np.tanh(z, out=z); np.multiply(s, 0.5, out=s); np.add(s, 0.5, out=s)
+        else: _activate(act, g, keep=None if P is None else P[t, :U]); _activate(ract, s, halve, keep=None if P is None else P[t, U:])
+        i, f, o = z[U:2 * U], z[2 * U:3 * U], z[3 * U:]
         np.multiply(f, C[t], out=C[t + 1]); np.multiply(i, g, out=tu); np.add(C[t + 1], tu, out=C[t + 1])
         if act.name == 'tanh': np.tanh(C[t + 1], out=TC[t])
         else: TC[t] = act(C[t + 1])
@@ -423,38 +436,43 @@ def _loop(self, xt, s0, skip):
         if skip is not None: np.copyto(H[t + 1], H[t], where=skip[t]); np.copyto(C[t + 1], C[t], where=skip[t])
     return [H[T], C[T]]
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #b03bf410
+# %% ../../nbs/05f_layers_recurrent.ipynb #eda8113f
+@patch_to(LSTM)
+def _slopes(self, t, k, k1):
+    "Step t's factors, into k (4U, B): dZ = [dc, dc, dc, dh] * k; and k1 (U, B): dc += dh * k1. Computed while step t is in cache."
+    U, z, P = self.units, self._Z[t], self._P
+    g, i, o, tc = z[:U], z[U:2 * U], z[3 * U:], self._TC[t]
+    _slope(self.activation, g, None if P is None else P[t, :U], out=k[:U]); k[:U] *= i           # i g'
+    _slope(self.recurrent_activation, z[U:], None if P is None else P[t, U:], out=k[U:])         # i', f', o'
+    k[U:2 * U] *= g; k[2 * U:3 * U] *= self._C[t]; k[3 * U:] *= tc                              # g i', c_prev f', tanh(c) o'
+    _slope(self.activation, tc, self._C[t + 1], out=k1); k1 *= o                                 # o tanh'(c)
+
 @patch_to(LSTM)
 def _loop_back(self, dseq, dlast, need):
-    H, C, TC, Z, skip, rmask = self._H, self._C, self._TC, self._Z, self._skip, self._rmask
-    T, B, U = len(H) - 1, H.shape[1], self.units
-    P = self._P
-    g, i, f, o = (Z[..., k * U:(k + 1) * U] for k in range(4))
-    Dg = _slope(self.activation, g, None if P is None else P[..., :U])
-    Ds = _slope(self.recurrent_activation, Z[..., U:], None if P is None else P[..., U:])
-    K1 = o * _slope(self.activation, TC, C[1:])                  # dc += dh * K1
-    K = self._work('_K', (T, B, 4, U))                           # dZ = [dc, dc, dc, dh] * K
-    np.multiply(i, Dg, out=K[:, :, 0]); np.multiply(g, Ds[..., :U], out=K[:, :, 1])
-    np.multiply(C[:T], Ds[..., U:2 * U], out=K[:, :, 2]); np.multiply(TC, Ds[..., 2 * U:], out=K[:, :, 3])
-    dZ = self._work('_dZ', (T, B, 4 * U)); dZ4 = dZ.reshape(T, B, 4, U)
-    dh, dn, tu = np.zeros((B, U), H.dtype), self._work('_dn', (B, U)), self._work('_tu', (B, U))
-    dc, dcn = np.zeros((B, U), H.dtype), self._work('_dcn', (B, U))
+    H, skip, rmask = self._H, self._skip, self._rmask
+    T, U, B = len(H) - 1, self.units, H.shape[2]
+    dZ = self._work('_dZ', self._Z.shape)
+    k, k1 = self._work('_k', (4 * U, B)), self._work('_k1', (U, B))
+    dh, dn, tu = np.zeros((U, B), H.dtype), self._work('_dn', (U, B)), self._work('_tu', (U, B))
+    dc, dcn = np.zeros((U, B), H.dtype), self._work('_dcn', (U, B))
     if dlast[0] is not None: dh += dlast[0]
     if len(dlast) > 1 and dlast[1] is not None: dc += dlast[1]
-    RT = self.recurrent_kernel.value[:, _lstm_order(U)].T
+    R = np.ascontiguousarray(self.recurrent_kernel.value[:, _lstm_order(U)])
     for t in range(T - 1, -1, -1):
         if dseq is not None: dh += dseq[t]
-        np.multiply(dh, K1[t], out=tu); np.add(dc, tu, out=dcn)
-        np.multiply(dcn[:, None], K[t, :, :3], out=dZ4[t, :, :3]); np.multiply(dh, K[t, :, 3], out=dZ4[t, :, 3])
-        dcn *= f[t]
-        np.matmul(dZ[t], RT, out=dn)
+        self._slopes(t, k, k1)
+        np.multiply(dh, k1, out=tu); np.add(dc, tu, out=dcn)
+        d = dZ[t]
+        np.multiply(dcn, k[:3 * U].reshape(3, U, B), out=d[:3 * U].reshape(3, U, B)); np.multiply(dh, k[3 * U:], out=d[3 * U:])
+        dcn *= self._Z[t, 2 * U:3 * U]                                                              # dc_prev = dc * f
+        np.matmul(R, d, out=dn)
         if rmask is not None: dn *= rmask
         if skip is not None:  # a masked step copied its states: their gradients pass through it
-            np.copyto(dZ[t], 0, where=skip[t]); np.copyto(dn, dh, where=skip[t]); np.copyto(dcn, dc, where=skip[t])
+            np.copyto(d, 0, where=skip[t]); np.copyto(dn, dh, where=skip[t]); np.copyto(dcn, dc, where=skip[t])
         dh, dn, dc, dcn = dn, dh, dcn, dc
     return self._weight_grads(dZ, H[:T], self._W, need, _lstm_order(U)), [dh, dc]
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #da570bc3
+# %% ../../nbs/05f_layers_recurrent.ipynb #1e90ad01
 @register_layer
 class GRU(Recurrent):
     "Gated recurrent unit, Keras's GRU: gates z, r, h in the kernel's columns; `reset_after=True` (bias (2, 3*units)) by default."
@@ -477,103 +495,110 @@ class GRU(Recurrent):
 
     def _bias_shape(self): return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #1e90ad01
+# %% ../../nbs/05f_layers_recurrent.ipynb #e2da1b01
 @patch_to(GRU)
-def _loop(self, xt, s0, skip):
-    T, B, _ = xt.shape
-    U, dt, act, ract, ra = self.units, xt.dtype, self.activation, self.recurrent_activation, self.reset_after
+def _loop(self, X, s0, skip):
+    T, _, B = X.shape
+    U, dt, act, ract, ra = self.units, X.dtype, self.activation, self.recurrent_activation, self.reset_after
     halve = ract.name == 'sigmoid'
-    scale = np.r_[np.full(2 * U, 0.5 if halve else 1.0), np.ones(U)].astype(dt)
+    scale = np.r_[np.full(2 * U, 0.5 if halve else 1.0), np.ones(U)].astype(dt)[:, None]
     W, R = self.kernel.value, self.recurrent_kernel.value
-    Rs = R * scale
-    Rzr, Rh = np.ascontiguousarray(Rs[:, :2 * U]), np.ascontiguousarray(R[:, 2 * U:])  # reset_after=False: two products
+    RsT = np.ascontiguousarray((R.T * scale) if ra else (R[:, :2 * U].T * scale[:2 * U]))  # with reset_after=False: z, r only
+    RhT = np.ascontiguousarray(R[:, 2 * U:].T)
     bx, bh = (self.bias.value[0], self.bias.value[1]) if self.use_bias and ra else (self.bias.value if self.use_bias else None, None)
-    Z = self._Z = self._work('_Zb', (T, B, 3 * U))
-    np.matmul(xt.reshape(T * B, -1), W * scale, out=Z.reshape(T * B, -1))  # every step's x @ kernel at once
-    if bx is not None: Z += bx * scale
-    if bh is not None: Z[..., :2 * U] += bh[:2 * U] * scale[:2 * U]  # the gates' recurrent bias joins the input bias
-    H = self._H = self._work('_Hb', (T + 1, B, U))
+    Z = self._Z = self._work('_Zb', (T, 3 * U, B))
+    np.matmul(np.ascontiguousarray(W.T * scale), X, out=Z)  # every step's kernel.T @ x at once
+    if bx is not None:
+        b = bx.copy()
+        if bh is not None: b[:2 * U] += bh[:2 * U]  # the gates' recurrent bias joins the input bias
+        _add_bias(Z, b * scale[:, 0])
+    H = self._H = self._work('_Hb', (T + 1, U, B))
     H[0] = 0 if s0 is None else s0[0]
-    M = self._M = self._work('_M', (T, B, 3 * U) if ra else (T, B, U))  # reset_after: h @ R (+ b); else r * h
-    P = self._P = self._work('_P', (T, B, 3 * U)) if _needs_pre(act) or _needs_pre(ract) else None
-    tmp, tu, hd, rmask = self._work('_tmp', (B, 2 * U)), self._work('_tu', (B, U)), self._work('_hd', (B, U)), self._rmask
+    M = self._M = self._work('_M', (T, 3 * U, B) if ra else (T, U, B))  # reset_after: R.T @ h (+ b); else r * h
+    P = self._P = self._work('_P', Z.shape) if _needs_pre(act) or _needs_pre(ract) else None
+    tmp, tu, hd, rmask = self._work('_tmp', (2 * U, B)), self._work('_tu', (U, B)), self._work('_hd', (U, B)), self._rmask
     for t in range(T):
         z, h = Z[t], H[t] if rmask is None else np.multiply(H[t], rmask, out=hd)
-        if ra:
-            np.matmul(h, Rs, out=M[t]); rec = M[t]
-            if bh is not None: rec[:, 2 * U:] += bh[2 * U:]
-        else: rec = np.matmul(h, Rzr, out=tmp)
-        np.add(z[:, :2 * U], rec[:, :2 * U], out=z[:, :2 * U])
-        _activate(ract, z[:, :2 * U], halve, keep=None if P is None else P[t, :, :2 * U])
-        zg, r, hh = z[:, :U], z[:, U:2 * U], z[:, 2 * U:]
-        if ra: np.multiply(r, rec[:, 2 * U:], out=tu)
-        else: np.multiply(r, h, out=M[t]); np.matmul(M[t], Rh, out=tu)
+        rec = np.matmul(RsT, h, out=M[t] if ra else tmp)
+        if ra and bh is not None: rec[2 * U:] += bh[2 * U:, None]
+        zr = z[:2 * U]
+        np.add(zr, rec[:2 * U], out=zr)
+        _activate(ract, zr, halve, keep=None if P is None else P[t, :2 * U])
+        zg, r, hh = z[:U], z[U:2 * U], z[2 * U:]
+        if ra: np.multiply(r, rec[2 * U:], out=tu)
+        else: np.multiply(r, h, out=M[t]); np.matmul(RhT, M[t], out=tu)
         np.add(hh, tu, out=hh)
-        _activate(act, hh, keep=None if P is None else P[t, :, 2 * U:])
+        _activate(act, hh, keep=None if P is None else P[t, 2 * U:])
         np.subtract(H[t], hh, out=tu); np.multiply(zg, tu, out=tu); np.add(hh, tu, out=H[t + 1])
         if skip is not None: np.copyto(H[t + 1], H[t], where=skip[t])
     return [H[T]]
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #e2da1b01
+# %% ../../nbs/05f_layers_recurrent.ipynb #def3fc09
+@patch_to(GRU)
+def _slopes(self, t, k, kh, hd):
+    "Step t's factors, into k (3U, B): dZ (dM with reset_after) = dh * k, and kh (U, B): the candidate's dZ_h = dh * kh."
+    U, z, P = self.units, self._Z[t], self._P
+    zg, r, hh = z[:U], z[U:2 * U], z[2 * U:]
+    _slope(self.recurrent_activation, z[:2 * U], None if P is None else P[t, :2 * U], out=k[:2 * U])  # z', r'
+    _slope(self.activation, hh, None if P is None else P[t, 2 * U:], out=kh)
+    np.subtract(1, zg, out=k[2 * U:]); kh *= k[2 * U:]                                 # (1 - z) hh'
+    np.subtract(self._H[t], hh, out=k[2 * U:]); k[:U] *= k[2 * U:]                     # (h - hh) z'
+    if self.reset_after:
+        k[U:2 * U] *= self._M[t, 2 * U:]; k[U:2 * U] *= kh; np.multiply(kh, r, out=k[2 * U:])  # (h R_h + b) kh r', kh r
+    else: k[U:2 * U] *= hd; np.copyto(k[2 * U:], kh)                                   # h r' (times R_h dZ_h), kh
+
 @patch_to(GRU)
 def _loop_back(self, dseq, dlast, need):
-    H, Z, M, skip, rmask, P = self._H, self._Z, self._M, self._skip, self._rmask, self._P
-    T, B, U, ra = len(H) - 1, H.shape[1], self.units, self.reset_after
-    zg, r, hh = Z[..., :U], Z[..., U:2 * U], Z[..., 2 * U:]
-    Dzr = _slope(self.recurrent_activation, Z[..., :2 * U], None if P is None else P[..., :2 * U])
-    Kh = (1 - zg) * _slope(self.activation, hh, None if P is None else P[..., 2 * U:])   # dZ_h = dh * Kh
+    H, Z, skip, rmask, ra = self._H, self._Z, self._skip, self._rmask, self.reset_after
+    T, U, B = len(H) - 1, self.units, H.shape[2]
     Hd = H[:T] if rmask is None else H[:T] * rmask
-    K = self._work('_K', (T, B, 3, U))
-    np.multiply(H[:T] - hh, Dzr[..., :U], out=K[:, :, 0])
-    if ra: np.multiply(Kh * M[..., 2 * U:], Dzr[..., U:], out=K[:, :, 1]); np.multiply(Kh, r, out=K[:, :, 2])
-    else: np.multiply(Kh, 1, out=K[:, :, 2]); np.multiply(Hd, Dzr[..., U:], out=K[:, :, 1])
-    dZ = self._work('_dZ', (T, B, 3 * U)); dZ4 = dZ.reshape(T, B, 3, U)
-    DH = self._work('_DH', (T, B, U))
-    dh, dn, tu = np.zeros((B, U), H.dtype), self._work('_dn', (B, U)), self._work('_tu', (B, U))
+    dZ, DH, KH = self._work('_dZ', Z.shape), self._work('_DH', H[1:].shape), self._work('_KH', H[1:].shape)
+    k = self._work('_k', (3 * U, B))
+    dh, dn, tu = np.zeros((U, B), H.dtype), self._work('_dn', (U, B)), self._work('_tu', (U, B))
     if dlast[0] is not None: dh += dlast[0]
     R = self.recurrent_kernel.value
-    RT, RzrT, RhT = R.T, R[:, :2 * U].T, R[:, 2 * U:].T
+    Rc, Rzr, Rh = np.ascontiguousarray(R), np.ascontiguousarray(R[:, :2 * U]), np.ascontiguousarray(R[:, 2 * U:])
     for t in range(T - 1, -1, -1):
         if dseq is not None: dh += dseq[t]
-        DH[t] = dh
-        if ra:
-            np.multiply(dh[:, None], K[t], out=dZ4[t]); np.matmul(dZ[t], RT, out=dn)  # dZ holds dM here
+        np.copyto(DH[t], dh)
+        self._slopes(t, k, KH[t], Hd[t])
+        d = dZ[t]
+        if ra: np.multiply(dh, k.reshape(3, U, B), out=d.reshape(3, U, B)); np.matmul(Rc, d, out=dn)  # d holds dM here
         else:
-            np.multiply(dh, K[t, :, 0], out=dZ4[t, :, 0]); np.multiply(dh, K[t, :, 2], out=dZ4[t, :, 2])
-            np.matmul(dZ4[t, :, 2], RhT, out=tu)                                # d(r * h)
-            np.multiply(tu, K[t, :, 1], out=dZ4[t, :, 1])
-            np.matmul(dZ[t, :, :2 * U], RzrT, out=dn); tu *= r[t]; dn += tu
+            np.multiply(dh, k[:U], out=d[:U]); np.multiply(dh, k[2 * U:], out=d[2 * U:])
+            np.matmul(Rh, d[2 * U:], out=tu)                                                # d(r * h)
+            np.multiply(tu, k[U:2 * U], out=d[U:2 * U])
+            np.matmul(Rzr, d[:2 * U], out=dn); tu *= Z[t, U:2 * U]; dn += tu
         if rmask is not None: dn *= rmask
-        np.multiply(dh, zg[t], out=tu); dn += tu
-        if skip is not None: np.copyto(dZ[t], 0, where=skip[t]); np.copyto(dn, dh, where=skip[t])
+        np.multiply(dh, Z[t, :U], out=tu); dn += tu                                         # through the blend z * h
+        if skip is not None: np.copyto(d, 0, where=skip[t]); np.copyto(dn, dh, where=skip[t])
         dh, dn = dn, dh
-    return self._gru_grads(dZ, DH, Kh, Hd, need), [dh]
+    return self._gru_grads(dZ, DH, KH, Hd, need), [dh]
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #7ea0d233
+# %% ../../nbs/05f_layers_recurrent.ipynb #5586b668
 @patch_to(GRU)
 def _gru_grads(self, dZ, DH, Kh, Hd, need):
-    "Weight gradients after the loop: one product each; with reset_after, dZ holds the recurrent side dM."
-    T, B, n = dZ.shape
-    U, skip = self.units, self._skip
-    dZ2, x2, h2 = dZ.reshape(T * B, n), self._xt.reshape(T * B, -1), Hd.reshape(T * B, U)
+    "Weight gradients after the loop; with reset_after, dZ holds the recurrent side dM, and the input side is made from it."
+    U, skip, W = self.units, self._skip, self.kernel.value
+    dZ2, X2, h2 = _flat(dZ), _flat(self._X), _flat(Hd)
+    ones = np.ones(dZ2.shape[1], dZ2.dtype)
     if not self.reset_after:
-        np.matmul(x2.T, dZ2, out=self.kernel.grad)
-        np.matmul(h2.T, dZ2[:, :2 * U], out=self.recurrent_kernel.grad[:, :2 * U])
-        np.matmul(self._M.reshape(T * B, U).T, dZ2[:, 2 * U:], out=self.recurrent_kernel.grad[:, 2 * U:])
-        if self.use_bias: _column_sums(dZ2, self.bias.grad)
-        return np.matmul(dZ2, self.kernel.value.T).reshape(T, B, -1) if need else None
-    np.matmul(h2.T, dZ2, out=self.recurrent_kernel.grad)
-    if self.use_bias: _column_sums(dZ2, self.bias.grad[1])
-    dX = self._work('_dX', (T, B, n))  # the input side: the gates' dZ as on the recurrent side, the candidate's dh * Kh
-    dX[..., :2 * U] = dZ[..., :2 * U]
-    np.multiply(DH, Kh, out=dX[..., 2 * U:])
-    if skip is not None: np.copyto(dX[..., 2 * U:], 0, where=skip)
-    dX2 = dX.reshape(T * B, n)
-    np.matmul(x2.T, dX2, out=self.kernel.grad)
-    if self.use_bias: _column_sums(dX2, self.bias.grad[0])
-    return np.matmul(dX2, self.kernel.value.T).reshape(T, B, -1) if need else None
+        self.kernel.grad[...] = X2 @ dZ2.T
+        self.recurrent_kernel.grad[:, :2 * U] = h2 @ dZ2[:2 * U].T
+        self.recurrent_kernel.grad[:, 2 * U:] = _flat(self._M) @ dZ2[2 * U:].T
+        if self.use_bias: self.bias.grad[...] = dZ2 @ ones
+        return (W @ dZ2).reshape(W.shape[0], *dZ.shape[::2]) if need else None
+    self.recurrent_kernel.grad[...] = h2 @ dZ2.T
+    if self.use_bias: self.bias.grad[1] = dZ2 @ ones
+    dX = dZ2.copy()  # the input side: the gates' dZ as on the recurrent side, the candidate's dh * Kh
+    Dh = DH * Kh
+    if skip is not None: np.copyto(Dh, 0, where=skip)
+    dX[2 * U:] = _flat(Dh)
+    self.kernel.grad[...] = X2 @ dX.T
+    if self.use_bias: self.bias.grad[0] = dX @ ones
+    return (W @ dX).reshape(W.shape[0], *dZ.shape[::2]) if need else None
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #fbc57c3b
+# %% ../../nbs/05f_layers_recurrent.ipynb #9ee1acb2
 _MERGE_MODES = ('concat', 'sum', 'mul', 'ave', None)
 
 def _strip(name, prefix): return name[len(prefix):] if name.startswith(prefix) else name
@@ -622,7 +647,7 @@ class Bidirectional(Layer):
             raise ValueError(f"Bidirectional '{self.name}': the backward layer must carry the same states as the forward one "
                              f"({type(f).__name__}: {', '.join(type(f)._state_names)}), got a {type(b).__name__}.")
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #9ee1acb2
+# %% ../../nbs/05f_layers_recurrent.ipynb #9537ed2b
 def _halves(layer, xs):
     "The forward and backward layers' inputs (or shapes) from `[x, *forward states, *backward states]` (or `x`)."
     several = is_shape_list(xs) if isinstance(xs, tuple) else isinstance(xs, list)  # a shape is a tuple; inputs come as a list
@@ -674,7 +699,7 @@ def compute_mask(self, inputs, mask=None):
     outs += [None] * (2 * len(self.forward_layer._state_names) if self.return_state else 0)
     return outs if len(outs) > 1 else outs[0]
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #9537ed2b
+# %% ../../nbs/05f_layers_recurrent.ipynb #20eb9274
 @patch_to(Bidirectional)
 def __call__(self, inputs, initial_state=None, training=None, mask=None):
     "Call on a sequence, from zeros or from `initial_state`: the forward layer's states, then the backward layer's."
@@ -712,7 +737,7 @@ def backward(self, grad, need_input_grad=True):
     if not self._given: return df + db
     return [df[0] + db[0], *df[1:], *db[1:]]
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #20eb9274
+# %% ../../nbs/05f_layers_recurrent.ipynb #65c4e547
 @patch_to(Bidirectional)
 def get_call_state(self):
     return {'self': dict(self.__dict__), 'f': self.forward_layer.get_call_state(), 'b': self.backward_layer.get_call_state()}
@@ -747,7 +772,9 @@ def get_config(self):
 def _bidirectional_from_config(cls, config):
     config = dict(config)
     dtype = config.get('dtype')  # the wrapped layers compute in the wrapper's dtype
-    make = lambda spec: LAYER_CLASSES[spec['class_name']].from_config({**spec['config'], **({'dtype': dtype} if dtype else {})})
+    def make(spec):  # this module's classes first (the same ones when a notebook defines them again), then registered ones
+        cls_ = globals().get(spec['class_name']) if spec['class_name'] in ('SimpleRNN', 'LSTM', 'GRU') else None
+        return (cls_ or LAYER_CLASSES[spec['class_name']]).from_config({**spec['config'], **({'dtype': dtype} if dtype else {})})
     layer = make(config.pop('layer'))
     back = config.pop('backward_layer', None)
     return cls(layer, backward_layer=None if back is None else make(back), **config)
