@@ -48,21 +48,23 @@ class Loss:
         "Bring targets to a shape that matches predictions of `y_pred_shape`, or explain why they cannot."
         y = np.asarray(y_true)
         if y.ndim == len(y_pred_shape) - 1 and y_pred_shape[-1] == 1: y = y.reshape(y.shape + (1,))
-        if y.shape[1:] != tuple(y_pred_shape[1:]):
+        if y.ndim != len(y_pred_shape) or any(p is not None and a != p for a, p in zip(y.shape[1:], y_pred_shape[1:])):  # None: any length
             raise ValueError(f"Loss '{self.name}' needs targets shaped like the model's output {fmt_shape(y_pred_shape)}, got y of "
                              f"shape {y.shape}. Check the last layer's units and the targets' columns.")
         return y.astype(np.float32 if y.dtype != np.float64 else y.dtype, copy=False)
 
     def _reduce(self, v, sample_weight):
-        if sample_weight is not None: v = v * sample_weight
+        if sample_weight is not None: v = v * sample_weight.reshape((-1,) + (1,) * (v.ndim - 1))  # a sample's weight on all its steps
         if self.reduction in ('none', None): return v
         if self.reduction == 'sum': return float(v.sum())
         return float(v.sum() / max(v.size, 1))
 
     def _scaled(self, g, sample_weight):
         "`g`, d(per-sample loss) for each sample, turned into d(reduced loss): times 1/n (not for 'sum') and each sample's weight."
-        s = 1.0 if self.reduction == 'sum' else 1.0 / max(len(g), 1)
-        return g * g.dtype.type(s) if sample_weight is None else g * (sample_weight * s).reshape(-1, 1).astype(g.dtype)
+        n = g.size // g.shape[-1] if g.ndim > 1 else len(g)  # the number of loss values: one per sample (per step for sequences)
+        s = 1.0 if self.reduction == 'sum' else 1.0 / max(n, 1)
+        if sample_weight is None: return g * g.dtype.type(s)
+        return g * (sample_weight * s).reshape((-1,) + (1,) * (g.ndim - 1)).astype(g.dtype)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_pred = np.asarray(y_pred)
