@@ -84,7 +84,7 @@ class Recurrent(Layer):
         self.last_hidden_states = None  # (batch, timesteps, units) after each call: h after each step, in the input's order
         self._rng = np.random.default_rng(seed) if seed is not None else None
         self._n_given = 0               # initial states among the inputs of the call being made
-        self._H = None                  # what the last call left for backward: states, inputs, masks
+        self._H, self._dt = None, np.dtype(self.dtype)  # what the last call left for backward; the dtype it computed in
 
     @property
     def _several_inputs(self): return self._n_given > 0  # [x, *initial states] is a list input to the base class
@@ -193,9 +193,8 @@ def __call__(self, inputs, initial_state=None, training=None, mask=None):
 # %% ../../nbs/05f_layers_recurrent.ipynb #91612c43
 @patch_to(Recurrent)
 def _work(self, name, shape):
-    "A work array: kept and reused between batches inside fit/predict (`_buffered`), fresh otherwise."
-    dt = np.dtype(self.dtype)
-    return _buf(self, name, shape, dt) if self._buffered else np.empty(shape, dt)
+    "A work array of the call's dtype: kept and reused between batches inside fit/predict (`_buffered`), fresh otherwise."
+    return _buf(self, name, shape, self._dt) if self._buffered else np.empty(shape, self._dt)
 
 def _dropout_mask(layer, shape, rate, dtype):
     rng = layer._rng or get_rng()
@@ -225,7 +224,7 @@ def _time_mask(self, mask, B, T):
 @patch_to(Recurrent)
 def _start_states(self, B, given):
     "The states before the first step as (units, batch): `given` (initial_state), a stateful layer's last ones, or None (zeros)."
-    U, dt, name = self.units, np.dtype(self.dtype), f"{type(self).__name__} '{self.name}'"
+    U, dt, name = self.units, self._dt, f"{type(self).__name__} '{self.name}'"
     if given:
         for s, a in zip(self._state_names, given):
             if np.shape(a) != (B, U):
@@ -254,7 +253,7 @@ def call(self, inputs, training=None, mask=None):
     if isinstance(mask, (list, tuple)): mask = mask[0]
     B, T = x.shape[0], x.shape[1]
     if T == 0: raise ValueError(f"{type(self).__name__} '{self.name}' got sequences of 0 timesteps {fmt_shape(x.shape)}: nothing to read.")
-    self._given = len(given)
+    self._given, self._dt = len(given), np.result_type(x.dtype, self.dtype)  # float64 data (a gradient check): float64 work
     X = self._X = self._time_major(x, training)
     m = self._time_mask(mask, B, T)
     self._skip = skip = None if m is None else ~m   # (T, 1, B): True at the masked steps
