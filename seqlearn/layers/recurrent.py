@@ -294,8 +294,8 @@ def backward(self, grad, need_input_grad=True):
     if g_states: dlast = g_states[0].T if dlast is None else dlast + g_states[0].T
     dX, d0 = self._loop_back(dseq, [dlast, *(g.T for g in g_states[1:])], need_input_grad)
     if not need_input_grad: return None
-    if self._xmask is not None: dX *= self._xmask[:, None]
-    dx = dX.transpose(2, 1, 0)
+    if self._xmask is not None: dX *= self._xmask.T
+    dx = dX.transpose(1, 0, 2)
     if self.go_backwards: dx = dx[:, ::-1]
     return [dx, *(d.T for d in d0)] if self._given else dx
 
@@ -303,21 +303,26 @@ def _add_bias(Z, b):
     "Z (T, n, batch) += b (n,) at every step and sample: b spread over one batch first (adding a contiguous (n, batch) block is twice as fast as a broadcast column)."
     Z += np.repeat(b[:, None], Z.shape[-1], axis=1)
 
-def _flat(A):
-    "A (T, n, batch) as (n, T * batch): each row one unit's values over all steps and samples (one copy)."
+def _flat(A, out=None):
+    "A (T, n, batch) laid flat as (n, T * batch), each row one unit's values over all steps and samples (one copy, into `out`)."
     T, n, b = A.shape
-    return A.transpose(1, 0, 2).reshape(n, T * b)
+    out = np.empty((n, T * b), A.dtype) if out is None else out
+    np.copyto(out.reshape(n, T, b), A.transpose(1, 0, 2))
+    return out
 
 @patch_to(Recurrent)
 def _weight_grads(self, dZ, hprev, W, need, cols=None):
-    "kernel, recurrent kernel and bias gradients from dZ (T, n, B), one product each; the input's gradient (features, T, B) or None."
-    dZ2, X2 = _flat(dZ), _flat(self._X)
-    h2 = _flat(hprev if self._rmask is None else hprev * self._rmask)
-    if cols is None: cols = slice(None)  # the internal gate order is Keras's
-    self.kernel.grad[:, cols] = X2 @ dZ2.T
-    self.recurrent_kernel.grad[:, cols] = h2 @ dZ2.T
-    if self.use_bias: self.bias.grad[cols] = dZ2 @ np.ones(dZ2.shape[1], dZ2.dtype)
-    return (W @ dZ2).reshape(W.shape[0], *dZ.shape[::2]) if need else None
+    """kernel, recurrent kernel and bias gradients from dZ (T, n, B): the inputs and previous states stacked, one product for
+    both kernels; the input's gradient as (T, B, features), or None."""
+    T, n, B = dZ.shape
+    F, U = self._X.shape[1], hprev.shape[1]
+    dZ2, XH = _flat(dZ, self._work('_dZ2', (n, T * B))), self._work('_XH', (F + U, T * B))
+    _flat(self._X, XH[:F]); _flat(hprev if self._rmask is None else hprev * self._rmask, XH[F:])
+    G = dZ2 @ XH.T                                  # (n, F + U): [kernel | recurrent kernel], transposed
+    if cols is None: cols = slice(None)             # the internal gate order is Keras's
+    self.kernel.grad[:, cols] = G[:, :F].T; self.recurrent_kernel.grad[:, cols] = G[:, F:].T
+    if self.use_bias: self.bias.grad[cols] = dZ2 @ np.ones(T * B, dZ2.dtype)
+    return np.matmul(dZ2.T, W.T, out=self._work('_dX', (T * B, F))).reshape(T, B, F) if need else None
 
 # %% ../../nbs/05f_layers_recurrent.ipynb #81c8e125
 @register_layer
@@ -579,23 +584,23 @@ def _loop_back(self, dseq, dlast, need):
 def _gru_grads(self, dZ, DH, Kh, Hd, need):
     "Weight gradients after the loop; with reset_after, dZ holds the recurrent side dM, and the input side is made from it."
     U, skip, W = self.units, self._skip, self.kernel.value
-    dZ2, X2, h2 = _flat(dZ), _flat(self._X), _flat(Hd)
-    ones = np.ones(dZ2.shape[1], dZ2.dtype)
+    T, n, B = dZ.shape
+    dZ2, X2, h2 = _flat(dZ, self._work('_dZ2', (n, T * B))), _flat(self._X), _flat(Hd)
+    ones = np.ones(T * B, dZ2.dtype)
     if not self.reset_after:
-        self.kernel.grad[...] = X2 @ dZ2.T
+        dX = dZ2
         self.recurrent_kernel.grad[:, :2 * U] = h2 @ dZ2[:2 * U].T
         self.recurrent_kernel.grad[:, 2 * U:] = _flat(self._M) @ dZ2[2 * U:].T
-        if self.use_bias: self.bias.grad[...] = dZ2 @ ones
-        return (W @ dZ2).reshape(W.shape[0], *dZ.shape[::2]) if need else None
-    self.recurrent_kernel.grad[...] = h2 @ dZ2.T
-    if self.use_bias: self.bias.grad[1] = dZ2 @ ones
-    dX = dZ2.copy()  # the input side: the gates' dZ as on the recurrent side, the candidate's dh * Kh
-    Dh = DH * Kh
-    if skip is not None: np.copyto(Dh, 0, where=skip)
-    dX[2 * U:] = _flat(Dh)
+    else:
+        self.recurrent_kernel.grad[...] = h2 @ dZ2.T
+        if self.use_bias: self.bias.grad[1] = dZ2 @ ones
+        dX = dZ2.copy()  # the input side: the gates' dZ as on the recurrent side, the candidate's dh * Kh
+        Dh = DH * Kh
+        if skip is not None: np.copyto(Dh, 0, where=skip)
+        _flat(Dh, dX[2 * U:])
     self.kernel.grad[...] = X2 @ dX.T
-    if self.use_bias: self.bias.grad[0] = dX @ ones
-    return (W @ dX).reshape(W.shape[0], *dZ.shape[::2]) if need else None
+    if self.use_bias: (self.bias.grad[0] if self.reset_after else self.bias.grad)[...] = dX @ ones
+    return np.matmul(dX.T, W.T, out=self._work('_dX', (T * B, W.shape[0]))).reshape(T, B, -1) if need else None
 
 # %% ../../nbs/05f_layers_recurrent.ipynb #9ee1acb2
 _MERGE_MODES = ('concat', 'sum', 'mul', 'ave', None)
