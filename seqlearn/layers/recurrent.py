@@ -374,6 +374,8 @@ class SimpleRNN(Recurrent):
         return self._weight_grads(dZ, H[:T], self.kernel.value, need), [dh]
 
 # %% ../../nbs/05f_layers_recurrent.ipynb #5af19cbf
+_CHUNK = 8  # steps whose backward factors are computed together
+
 def _lstm_order(U):
     "Keras's columns of the internal gate order c, i, f, o (Keras's is i, f, c, o)."
     return np.r_[2 * U:3 * U, 0:2 * U, 3 * U:4 * U]
@@ -442,21 +444,21 @@ def _loop(self, X, s0, skip):
 
 # %% ../../nbs/05f_layers_recurrent.ipynb #eda8113f
 @patch_to(LSTM)
-def _slopes(self, t, k, k1):
-    "Step t's factors, into k (4U, B): dZ = [dc, dc, dc, dh] * k; and k1 (U, B): dc += dh * k1. Computed while step t is in cache."
-    U, z, P = self.units, self._Z[t], self._P
-    g, i, o, tc = z[:U], z[U:2 * U], z[3 * U:], self._TC[t]
-    _slope(self.activation, g, None if P is None else P[t, :U], out=k[:U]); k[:U] *= i           # i g'
-    _slope(self.recurrent_activation, z[U:], None if P is None else P[t, U:], out=k[U:])         # i', f', o'
-    k[U:2 * U] *= g; k[2 * U:3 * U] *= self._C[t]; k[3 * U:] *= tc                              # g i', c_prev f', tanh(c) o'
-    _slope(self.activation, tc, self._C[t + 1], out=k1); k1 *= o                                 # o tanh'(c)
+def _slopes(self, a, b, k, k1):
+    "Steps a:b's factors, into k (b-a, 4U, B): dZ = [dc, dc, dc, dh] * k, and k1 (b-a, U, B): dc += dh * k1."
+    U, z, P = self.units, self._Z[a:b], None if self._P is None else self._P[a:b]
+    g, i, o, tc = z[:, :U], z[:, U:2 * U], z[:, 3 * U:], self._TC[a:b]
+    _slope(self.activation, g, None if P is None else P[:, :U], out=k[:, :U]); k[:, :U] *= i        # i g'
+    _slope(self.recurrent_activation, z[:, U:], None if P is None else P[:, U:], out=k[:, U:])      # i', f', o'
+    k[:, U:2 * U] *= g; k[:, 2 * U:3 * U] *= self._C[a:b]; k[:, 3 * U:] *= tc                       # g i', c_prev f', tanh(c) o'
+    _slope(self.activation, tc, self._C[a + 1:b + 1], out=k1); k1 *= o                              # o tanh'(c)
 
 @patch_to(LSTM)
 def _loop_back(self, dseq, dlast, need):
     H, skip, rmask = self._H, self._skip, self._rmask
     T, U, B = len(H) - 1, self.units, H.shape[2]
     dZ = self._work('_dZ', self._Z.shape)
-    k, k1 = self._work('_k', (4 * U, B)), self._work('_k1', (U, B))
+    K, K1 = self._work('_K', (_CHUNK, 4 * U, B)), self._work('_K1', (_CHUNK, U, B))
     dh, dn, tu = np.zeros((U, B), H.dtype), self._work('_dn', (U, B)), self._work('_tu', (U, B))
     dc, dcn = np.zeros((U, B), H.dtype), self._work('_dcn', (U, B))
     if dlast[0] is not None: dh += dlast[0]
@@ -464,7 +466,9 @@ def _loop_back(self, dseq, dlast, need):
     R = np.ascontiguousarray(self.recurrent_kernel.value[:, _lstm_order(U)])
     for t in range(T - 1, -1, -1):
         if dseq is not None: dh += dseq[t]
-        self._slopes(t, k, k1)
+        a = t - t % _CHUNK
+        if t == T - 1 or t % _CHUNK == _CHUNK - 1: self._slopes(a, t + 1, K[:t + 1 - a], K1[:t + 1 - a])  # the next chunk, going back
+        k, k1 = K[t - a], K1[t - a]
         np.multiply(dh, k1, out=tu); np.add(dc, tu, out=dcn)
         d = dZ[t]
         np.multiply(dcn, k[:3 * U].reshape(3, U, B), out=d[:3 * U].reshape(3, U, B)); np.multiply(dh, k[3 * U:], out=d[3 * U:])
