@@ -413,3 +413,15 @@ def test_initial_state_errors():
         Bidirectional(LSTM(4))(x, initial_state=[np.zeros((3, 4), np.float32)] * 2)
     with pytest.raises(ValueError, match='features per step'):
         l = LSTM(2); l(x); l(np.ones((3, 5, 7), np.float32))
+
+
+def test_shared_layers_keep_each_calls_state():
+    "One LSTM (and one Bidirectional) called on two inputs: each call's arrays are kept for its own backward."
+    set_seed(1)
+    a, b = Input((4, 3)), Input((5, 3))
+    lstm, bi = LSTM(3, return_sequences=True), Bidirectional(GRU(2), merge_mode='sum')
+    out = seqlearn.concatenate([bi(lstm(a)), bi(lstm(b))])
+    model = Model([a, b], Dense(1)(out))
+    rng = np.random.default_rng(3)
+    errs = graph_gradient_check(model._graph, [rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 5, 3))])
+    assert max(errs.values()) < 1e-5, errs

@@ -606,7 +606,7 @@ def _gru_grads(self, dZ, DH, Kh, Hd, need):
     if self.use_bias: (self.bias.grad[0] if self.reset_after else self.bias.grad)[...] = dX @ ones
     return np.matmul(dX.T, W.T, out=self._work('_dX', (T * B, W.shape[0]))).reshape(T, B, -1) if need else None
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #9ee1acb2
+# %% ../../nbs/05f_layers_recurrent.ipynb #9537ed2b
 _MERGE_MODES = ('concat', 'sum', 'mul', 'ave', None)
 
 def _strip(name, prefix): return name[len(prefix):] if name.startswith(prefix) else name
@@ -655,7 +655,7 @@ class Bidirectional(Layer):
             raise ValueError(f"Bidirectional '{self.name}': the backward layer must carry the same states as the forward one "
                              f"({type(f).__name__}: {', '.join(type(f)._state_names)}), got a {type(b).__name__}.")
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #9537ed2b
+# %% ../../nbs/05f_layers_recurrent.ipynb #20eb9274
 def _halves(layer, xs):
     "The forward and backward layers' inputs (or shapes) from `[x, *forward states, *backward states]` (or `x`)."
     several = is_shape_list(xs) if isinstance(xs, tuple) else isinstance(xs, list)  # a shape is a tuple; inputs come as a list
@@ -707,7 +707,7 @@ def compute_mask(self, inputs, mask=None):
     outs += [None] * (2 * len(self.forward_layer._state_names) if self.return_state else 0)
     return outs if len(outs) > 1 else outs[0]
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #20eb9274
+# %% ../../nbs/05f_layers_recurrent.ipynb #65c4e547
 @patch_to(Bidirectional)
 def __call__(self, inputs, initial_state=None, training=None, mask=None):
     "Call on a sequence, from zeros or from `initial_state`: the forward layer's states, then the backward layer's."
@@ -745,7 +745,7 @@ def backward(self, grad, need_input_grad=True):
     if not self._given: return df + db
     return [df[0] + db[0], *df[1:], *db[1:]]
 
-# %% ../../nbs/05f_layers_recurrent.ipynb #65c4e547
+# %% ../../nbs/05f_layers_recurrent.ipynb #fb4e3c82
 @patch_to(Bidirectional)
 def get_call_state(self):
     return {'self': dict(self.__dict__), 'f': self.forward_layer.get_call_state(), 'b': self.backward_layer.get_call_state()}
