@@ -300,7 +300,7 @@ def backward(self, grad, need_input_grad=True):
     return [dx, *(d.T for d in d0)] if self._given else dx
 
 def _add_bias(Z, b):
-    "Z (T, n, batch) += b (n,) at every step and sample: b spread over one batch first (adding a contiguous (n, batch) block is twice as fast as a broadcast column)."
+    "Z (T, n, batch) += b (n,) at every step and sample, b spread over a batch first (twice as fast as a broadcast column)."
     Z += np.repeat(b[:, None], Z.shape[-1], axis=1)
 
 def _flat(A, out=None):
