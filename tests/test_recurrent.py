@@ -425,3 +425,17 @@ def test_shared_layers_keep_each_calls_state():
     rng = np.random.default_rng(3)
     errs = graph_gradient_check(model._graph, [rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 5, 3))])
     assert max(errs.values()) < 1e-5, errs
+
+
+def test_stateful_backward_is_truncated_at_the_batch():
+    "A stateful layer's gradient: the states from the batch before are constants, as an initial_state that is not trained."
+    x1, x2 = RNG.normal(size=(3, 4, 2)).astype(np.float32), RNG.normal(size=(3, 4, 2)).astype(np.float32)
+    g = RNG.normal(size=(3, 4, 3)).astype(np.float32)
+    for cls in (SimpleRNN, LSTM, GRU):
+        st = cls(3, stateful=True, return_sequences=True); st(x1)
+        prev = [s.copy() for s in st.states]
+        st.call(x2, training=True); dx = st.backward(g)
+        plain = cls(3, return_sequences=True); plain(x2, initial_state=prev); plain.set_weights(st.get_weights())
+        plain.call([x2, *prev], training=True); dx_plain = plain.backward(g)[0]
+        np.testing.assert_allclose(dx, dx_plain, atol=1e-6)
+        for a, b in zip(st.weights, plain.weights): np.testing.assert_allclose(a.grad, b.grad, atol=1e-6)
