@@ -10,10 +10,10 @@ __all__ = ['set_seed', 'get_rng', 'clear_session', 'floatx', 'Layer', 'Variable'
            'average', 'maximum', 'minimum', 'gradient_check', 'Conv1D', 'Conv2D', 'ZeroPadding1D', 'ZeroPadding2D',
            'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D',
            'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'BatchNormalization',
-           'LayerNormalization', 'Embedding', 'RepeatVector', 'TimeDistributed', 'Lambda', 'ActivationStats', 'Model',
-           'Sequential', 'load_model', 'model_from_json', 'core', 'activations', 'initializers', 'regularizers',
-           'layers', 'losses', 'optimizers', 'metrics', 'data', 'callbacks', 'saving', 'summary', 'config', 'trainer',
-           'models', 'activation_stats', 'utils']
+           'LayerNormalization', 'Embedding', 'SimpleRNN', 'LSTM', 'GRU', 'Bidirectional', 'RepeatVector',
+           'TimeDistributed', 'Lambda', 'ActivationStats', 'Model', 'Sequential', 'load_model', 'model_from_json',
+           'core', 'activations', 'initializers', 'regularizers', 'layers', 'losses', 'optimizers', 'metrics', 'data',
+           'callbacks', 'saving', 'summary', 'config', 'trainer', 'models', 'activation_stats', 'utils']
 
 # %% ../nbs/99_package.ipynb #aea25c8c
 __doc__ = """seqlearn: Keras-style deep learning on numpy — Sequential, functional and subclassed models — made to be
@@ -27,8 +27,8 @@ from .layers import (Layer, Input, InputLayer, Dense, Activation, Flatten, Dropo
                              Subtract, Multiply, Average, Maximum, Minimum, concatenate, add, subtract, multiply, average, maximum,
                              minimum, gradient_check, Conv1D, Conv2D, ZeroPadding1D, ZeroPadding2D, MaxPooling1D, MaxPooling2D,
                              AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
-                             GlobalMaxPooling2D, BatchNormalization, LayerNormalization, Embedding, RepeatVector,
-                             TimeDistributed, Lambda)
+                             GlobalMaxPooling2D, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU,
+                             Bidirectional, RepeatVector, TimeDistributed, Lambda)
 from .activation_stats import ActivationStats
 from .models import Model, Sequential, load_model, model_from_json
 from . import (core, activations, initializers, regularizers, layers, losses, optimizers, metrics, data, callbacks, saving,
@@ -39,7 +39,7 @@ _all_ = ['set_seed', 'get_rng', 'clear_session', 'floatx', 'Layer', 'Variable', 
          'Multiply', 'Average', 'Maximum', 'Minimum', 'concatenate', 'add', 'subtract', 'multiply', 'average', 'maximum', 'minimum',
          'gradient_check', 'Conv1D', 'Conv2D', 'ZeroPadding1D', 'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D',
          'AveragePooling2D', 'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D',
-         'BatchNormalization', 'LayerNormalization', 'Embedding', 'RepeatVector', 'TimeDistributed', 'Lambda', 'ActivationStats',
-         'Model', 'Sequential', 'load_model', 'model_from_json',
+         'BatchNormalization', 'LayerNormalization', 'Embedding', 'SimpleRNN', 'LSTM', 'GRU', 'Bidirectional', 'RepeatVector', 'TimeDistributed', 'Lambda',
+         'ActivationStats', 'Model', 'Sequential', 'load_model', 'model_from_json',
          'core', 'activations', 'initializers', 'regularizers', 'layers', 'losses', 'optimizers', 'metrics', 'data', 'callbacks',
          'saving', 'summary', 'config', 'trainer', 'models', 'activation_stats', 'utils']

@@ -11,7 +11,7 @@ from .core import get_rng, unknown_name_error, snake_case, as_shape, from_spec
 # %% auto #0
 __all__ = ['GlorotUniform', 'GlorotNormal', 'HeUniform', 'HeNormal', 'LecunUniform', 'LecunNormal', 'INITIALIZERS', 'Initializer',
            'Zeros', 'Ones', 'Constant', 'RandomNormal', 'RandomUniform', 'VarianceScaling', 'get_initializer',
-           'initializer_config']
+           'initializer_config', 'Orthogonal']
 
 # %% ../nbs/02_initializers.ipynb #d428aec1
 def _fans(shape):
@@ -114,3 +114,19 @@ def initializer_config(init):
         cfg = init.get_config()
         return snake_case(type(init).__name__) if not cfg else {'class_name': type(init).__name__, 'config': cfg}
     return init
+
+# %% ../nbs/02_initializers.ipynb #3ace9c2c
+class Orthogonal(Initializer):
+    "A (semi-)orthogonal matrix times `gain`: rows or columns orthonormal, from the QR decomposition of a normal matrix (Keras's)."
+    def __init__(self, gain=1.0): self.gain = gain
+    def sample(self, shape, rng):
+        if len(shape) < 2:
+            raise ValueError(f"The orthogonal initializer needs a shape of at least 2 dimensions (a matrix), got {shape}. "
+                             "Use it for kernels, e.g. a recurrent layer's recurrent_kernel (units, gates * units).")
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        q, r = np.linalg.qr(rng.normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols))))
+        q *= np.sign(np.diag(r))  # signs from R's diagonal: Q uniform over orthogonal matrices
+        if rows < cols: q = q.T
+        return self.gain * q.reshape(shape)
+
+INITIALIZERS['orthogonal'] = Orthogonal

@@ -16,6 +16,7 @@ from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooli
 from .normalization import BatchNormalization, LayerNormalization
 from .embedding import Embedding
 from .activation import ReLU, LeakyReLU, ELU, Softmax, PReLU
+from .recurrent import Recurrent, SimpleRNN, LSTM, GRU, Bidirectional
 from .wrappers import RepeatVector, TimeDistributed, Lambda
 from .ops import Divide, ScalarOp, GetItem  # also makes +, -, *, /, -x, x ** k and x[...] work on symbolic tensors
 
@@ -25,5 +26,4 @@ __all__ = ['Layer', 'InputLayer', 'Input', 'KerasTensor', 'Node', 'gradient_chec
            'concatenate', 'add', 'subtract', 'multiply', 'average', 'maximum', 'minimum', 'Conv1D', 'Conv2D', 'ZeroPadding1D',
            'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D',
            'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding',
-           'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'PReLU', 'RepeatVector', 'TimeDistributed', 'Lambda', 'Divide', 'ScalarOp',
-           'GetItem']
+           'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'PReLU', 'Recurrent', 'SimpleRNN', 'LSTM', 'GRU', 'Bidirectional', 'RepeatVector', 'TimeDistributed', 'Lambda', 'Divide', 'ScalarOp', 'GetItem']
