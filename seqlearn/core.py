@@ -186,6 +186,8 @@ def patch_to(cls, as_prop=False):
     def deco(f):
         f.__qualname__ = f"{cls.__name__}.{f.__name__}"
         setattr(cls, f.__name__, property(f, doc=f.__doc__) if as_prop else f)
+        patched = getattr(cls, '_patched', None)  # a layer class reads the signatures of call and backward again
+        if patched is not None: patched(f.__name__)
         return f
     return deco
 

@@ -110,3 +110,23 @@ def test_a_predict_inside_fit_leaves_fits_buffers_on():
         def on_epoch_end(self, epoch, logs=None): m.predict(np.ones((2, 3)), verbose=0)
     m.fit(np.ones((8, 3)), np.ones((8, 1)), epochs=3, verbose=0, callbacks=[C()])
     assert seen == [True, True, True] and m.layers[0]._buffered is False
+
+def test_a_call_given_by_patch_to_is_read_again():
+    "Layers whose call is added by patch_to (as the notebooks write them) still receive masks: the signature is read again."
+    class Late(L.Layer):
+        supports_masking = True
+    @sl.core.patch_to(Late)
+    def call(self, x, mask=None): self.seen = mask; return x
+    assert Late._call_takes_mask and not L.Layer._call_takes_mask
+    layer, m = Late(), np.array([[True, False]])
+    layer(np.ones((1, 2, 3)), mask=m)
+    np.testing.assert_array_equal(layer.seen, m)
+
+def test_bidirectional_with_a_mask_ignores_padding():
+    rng = np.random.default_rng(0)
+    x, m = rng.standard_normal((2, 5, 3)).astype('float32'), np.array([[1, 1, 1, 0, 0], [1, 1, 0, 0, 0]], bool)
+    xp, mp = np.concatenate([x, np.zeros((2, 3, 3), 'float32')], 1), np.concatenate([m, np.zeros((2, 3), bool)], 1)
+    for mode in ('concat', 'sum', None):
+        b = L.Bidirectional(L.LSTM(4), merge_mode=mode)
+        a, p = b(x, mask=m), b(xp, mask=mp)
+        for u, v in zip(a if mode is None else [a], p if mode is None else [p]): np.testing.assert_allclose(u, v, atol=1e-6)

@@ -80,7 +80,11 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # what this class's call and backward accept, read once: a Keras-style `call(self, inputs)` works too
+        cls._read_signature()
+
+    @classmethod
+    def _read_signature(cls):
+        "What this class's call and backward accept, read once (again when `patch_to` gives it a new one): Keras's `call(self, inputs)` works too."
         params = inspect.signature(cls.call).parameters
         cls._call_takes_training = 'training' in params
         cls._training_has_default = 'training' not in params or params['training'].default is not inspect.Parameter.empty
@@ -88,6 +92,12 @@ class Layer:
         cls._call_takes_mask = 'mask' in params
         cls._mask_source = cls.compute_mask is not Layer.compute_mask
         if cls._mask_source and 'supports_masking' not in cls.__dict__: cls.supports_masking = True  # Keras's rule
+        for sub in cls.__subclasses__(): sub._read_signature()
+
+    @classmethod
+    def _patched(cls, name):
+        "`patch_to` gave the class the method `name`: read the signature again if it is one the engine reads."
+        if cls is not Layer and name in ('call', 'backward', 'compute_mask'): cls._read_signature()
 
     def compute_mask(self, inputs, mask=None):
         "The mask of the output for `inputs` whose mask is `mask` (None: no mask): passed on when `supports_masking`, else None."
