@@ -1,5 +1,7 @@
 "Masks as Keras has them: made by Embedding(mask_zero=True) and Masking, passed on, used by pooling, losses and metrics."
 import os, sys, warnings
+import os
+os.environ.setdefault("KERAS_BACKEND", "torch")   # the interop extra's backend, before anything imports keras
 import numpy as np, pytest
 import seqlearn as sl
 from seqlearn import layers as L, optimizers
