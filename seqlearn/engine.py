@@ -221,7 +221,7 @@ _GRADS = {  # ufunc -> per argument, the gradient of (ufunc applied to args) giv
 # %% ../nbs/04a_engine.ipynb #cc469dcb
 class Op:
     "A numpy operation between layer calls, traced like a layer call: `ufunc` on `args` (arrays and numbers); `backward` gives each traced argument its gradient."
-    trainable_weights, shared = [], False
+    trainable_weights, shared, fused_activation = [], False, None  # no weights; no activation a loss could skip
     def __init__(self, ufunc, args, traced):
         self.ufunc, self.args, self.traced = ufunc, list(args), traced  # traced: which args have slots (numbers stay numbers)
         self.name = ufunc.__name__

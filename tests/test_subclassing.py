@@ -365,3 +365,22 @@ def test_a_subclass_without_kwargs_says_how_to_load_it(tmp_path):
         def call(self, inputs): return self.d(inputs)
     m = NoKwargs(); m(X); m.save(tmp_path / 'n.seqlearn')
     with pytest.raises(Exception, match=r"give __init__ a \*\*kwargs"): load_model(tmp_path / 'n.seqlearn', custom_objects={'NoKwargs': NoKwargs})
+
+def test_an_output_made_by_traced_arithmetic_trains_like_its_functional_twin():
+    "`return self.out(h) + self.out(2 * h)`: the output is a traced sum (no activation for the loss to skip), not a layer's."
+    from seqlearn.layers import Dense, Add
+    import seqlearn as sl
+    class M(sl.Model):
+        def __init__(self):
+            super().__init__(); self.a, self.out = Dense(3, activation='tanh'), Dense(1)
+        def call(self, x):
+            h = self.a(x)
+            return self.out(h) + self.out(h * 2)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 2)).astype('float32'), rng.standard_normal((8, 1)).astype('float32')
+    m = M(); m.build((None, 2))
+    i = sl.Input((2,)); a, out = Dense(3, activation='tanh'), Dense(1)
+    h = a(i); f = sl.Model(i, Add()([out(h), out(h * 2)]))
+    f.set_weights(m.get_weights())
+    for model in (m, f): model.compile('sgd', 'mse'); model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    for u, v in zip(m.get_weights(), f.get_weights()): np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
