@@ -454,3 +454,11 @@ def test_lambda_gradient_check_rebuilds_its_own_function():
     cfg = lam.get_config()
     assert type(lam).from_config({**cfg, 'dtype': 'float64'}).function is lam.function
     assert max(gradient_check(lam, rng.normal(size=(3, 4))).values()) < 1e-6
+
+def test_a_layer_both_called_and_wrapped_is_refused():
+    "Called directly and inside TimeDistributed, one layer's two calls would overwrite each other's state: refused, with the fix."
+    import seqlearn as sl
+    from seqlearn.layers import Dense, TimeDistributed, Input
+    d, x = Dense(5), Input((4, 5))
+    with pytest.raises(ValueError, match="called in the model and also wrapped by TimeDistributed"): sl.Model(x, TimeDistributed(d)(d(x)))
+    with pytest.raises(ValueError, match="give the wrapper a layer of its own"): sl.Sequential([Input((4, 5)), d, TimeDistributed(d)]).predict(np.ones((1, 4, 5)), verbose=0)

@@ -348,6 +348,11 @@ def add_forward_hook(self, hook):
     return remove
 
 @patch_to(Layer)
+def inner_layers(self):
+    "The layers this layer runs inside its own call (a wrapper's, e.g. TimeDistributed's): none by default."
+    return []
+
+@patch_to(Layer)
 def work_per_sample(self):
     "Multiply-adds of this layer's largest matrix product, per sample (0 for layers without one): what BLAS threading depends on."
     return 0

@@ -57,6 +57,7 @@ class TimeDistributed(Layer):
         self.layer = layer
         self._shape = None  # the input shape of the last call, for backward
 
+    def inner_layers(self): return [self.layer]
     def call(self, inputs, training=None, mask=None):
         "Fold time into the batch, run the wrapped layer once on every step, unfold."
         x = inputs

@@ -71,6 +71,7 @@ class Graph(Records):
                            len(n.outputs) > 1, n.training) for n in self.nodes]
         calls = {}
         for s in self.steps: calls[s.layer] = calls.get(s.layer, 0) + 1
+        _check_wrapped(self.steps, calls, owner)
         inputs_set = set(self.input_slots)
         for s in self.steps:
             s.shared = calls[s.layer] > 1
@@ -84,6 +85,15 @@ class Graph(Records):
     def layers(self): return self._layers
 
 # %% ../../nbs/16_graph.ipynb #6b1b47e5
+def _check_wrapped(steps, calls, owner):
+    "Refuse a layer called in the graph and also run inside a wrapper there: the two would overwrite each other's state."
+    for s in steps:
+        for inner in s.layer.inner_layers():
+            if inner in calls:
+                raise ValueError(f"{owner}: layer '{inner.name}' is called in the model and also wrapped by {type(s.layer).__name__} "
+                                 f"'{s.layer.name}'. One layer object cannot be both: give the wrapper a layer of its own, e.g. "
+                                 f"{type(s.layer).__name__}({type(inner).__name__}(...)), and share weights by sharing the wrapper instead.")
+
 @patch_to(Graph)
 def fusable_outputs(self):
     "Per output, the activation name a loss may skip (None where it may not)."
