@@ -131,6 +131,9 @@ class TimeseriesDataset(PyDataset):
         else: s = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
         x = self.data[np.add.outer(s, self.offsets)]
         return x if self.targets is None else (x, self.targets[s])
+    def take(self, count):
+        "The first `count` batches (all of them for -1), as tf.data's `take`, which Keras's time-series examples call: `for x, y in ds.take(1)`."
+        return [self[i] for i in range(len(self) if count == -1 else min(int(count), len(self)))]
     def __repr__(self):
         return (f"<TimeseriesDataset: {len(self.starts)} windows of {len(self.offsets)} steps"
                 + ('' if self.batch_size is None else f", {len(self)} batches of up to {self.batch_size}") + '>')

@@ -454,3 +454,9 @@ def test_the_progress_widget_counts_batches_of_unknown_number_and_learns_them():
     tp2 = TrainingProgress(show=False)
     model().fit(forever(), steps_per_epoch=5, epochs=2, callbacks=[tp2], verbose=0)
     assert tp2.batch_bar.value == tp2.batch_bar.max == 5 and tp2.epoch_bar.value == 2
+
+def test_timeseries_dataset_take_as_keras_examples_use_it():
+    from seqlearn.utils import timeseries_dataset_from_array
+    ds = timeseries_dataset_from_array(np.arange(50.), np.arange(50.), sequence_length=5, batch_size=8)
+    (x, y), = ds.take(1)
+    np.testing.assert_array_equal(x, ds[0][0]); assert len(ds.take(-1)) == len(ds) and len(ds.take(100)) == len(ds)
