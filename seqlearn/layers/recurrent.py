@@ -281,7 +281,7 @@ def _outputs(self, states, m):
 # %% ../../nbs/05f_layers_recurrent.ipynb #216be1fb
 @patch_to(Recurrent)
 def backward(self, grad, need_input_grad=True):
-    "Weight gradients by backpropagation through time; returns dL/dx (a list [dx, *d initial states] when states were inputs)."
+    "Weight gradients by backpropagation through time; returns dL/dx (a list `[dx, *d_states]` when initial states were inputs)."
     if self._H is None: raise RuntimeError(f"{type(self).__name__} '{self.name}': backward needs a forward pass first.")
     g_out, g_states = (grad[0], list(grad[1:])) if self.return_state else (grad, [])
     keep, H = self._keep, self._H
