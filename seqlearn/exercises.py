@@ -4,7 +4,7 @@
 
 # %% ../nbs/24_exercises.ipynb #a85c8d04
 from __future__ import annotations
-import numbers
+import contextlib, io, numbers
 import numpy as np
 from . import losses, optimizers
 from .layers.base import Layer, InputLayer
@@ -14,7 +14,7 @@ from .callbacks import History
 # %% auto #0
 __all__ = ['MARKS', 'SETTINGS', 'Verdict', 'describe', 'Wrong', 'Passed', 'Check', 'layer_types', 'units', 'activations',
            'input_shape', 'output_shape', 'n_inputs', 'n_outputs', 'params', 'like', 'compiled', 'history_keys',
-           'epochs', 'score', 'close_to', 'equals', 'satisfies', 'Exercise', 'check']
+           'epochs', 'score', 'close_to', 'equals', 'satisfies', 'Exercise', 'check', 'quietly']
 
 # %% ../nbs/24_exercises.ipynb #164a5285
 MARKS = {True: '✓', False: '✗', None: '○'}
@@ -421,3 +421,15 @@ def check(answer, # The student's answer
          ) -> Verdict:
     "Compare `answer` with what is expected; print one line (✓, ✗ with a hint, ○ not attempted) and return a `Verdict`."
     return Exercise(title, *expected, hint=hint).check(answer)
+
+# %% ../nbs/24_exercises.ipynb #ef078cfc
+@contextlib.contextmanager
+def quietly():
+    """Hold back the lines the checks print, and print them only if something in the block fails: a lesson's hidden
+    'solutions pass' cell stays silent after Run All (the student sees no grades they did not ask for), and a broken
+    solution still fails the tests with its lines shown."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(said): yield
+    except BaseException:
+        print(said.getvalue()); raise
