@@ -33,6 +33,7 @@ dev_requirements = (cfg.get('dev_requirements') or '').split()
 bench_requirements = (cfg.get('bench_requirements') or '').split()
 docs_requirements = (cfg.get('docs_requirements') or '').split()
 interop_requirements = (cfg.get('interop_requirements') or '').split()  # Keras 3 and PyTorch (CPU) for seqlearn.export
+course_requirements = (cfg.get('course_requirements') or '').split()  # JupyterLab and what the lessons import
 
 project_urls = {}
 if cfg.get('doc_host'): project_urls["Documentation"] = cfg['doc_host'] + cfg.get('doc_baseurl', '')
@@ -50,7 +51,7 @@ setuptools.setup(
     include_package_data = True,
     install_requires = requirements,
     extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'docs': docs_requirements,
-                    'interop': interop_requirements},
+                    'interop': interop_requirements, 'course': course_requirements},
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),
