@@ -161,12 +161,69 @@ def functional(self, model):
     for t in g.inputs: k[id(t)] = self.input(t.node.layer)
     for node in g.nodes:
         args, twin = [k[id(t)] for t in node.inputs], self.layer(node.layer)
-        if type(node.layer).__name__ in RECURRENT and node.several_inputs: out = twin(args[0], initial_state=args[1:])  # [x, *states]
+        if type(node.layer).__name__ in RECURRENT and node.several_inputs: out = self.with_states(twin, args)
         else: out = twin(args if node.several_inputs else args[0])
         for t, o in zip(node.outputs, as_list(out)): k[id(t)] = o
     ins, outs = [k[id(t)] for t in g.inputs], [k[id(t)] for t in g.outputs]
     outputs = model._pack(outs)
     return self.keras.Model(inputs=ins if len(ins) > 1 else ins[0], outputs=outputs, name=model.name)
+
+# %% ../nbs/23_export.ipynb #505e956e
+def _makes_masks(model):
+    "Whether a mask starts inside `model`: an Embedding(mask_zero=True) or a Masking layer (in nested models too)."
+    return any((type(l).__name__ == 'Embedding' and l.mask_zero) or type(l).__name__ == 'Masking' for l in leaf_layers(model))
+
+def _mask_rules(l, x, m, n_out, make):
+    """The masks of the outputs of `l` (None where an output has none) called on `x` whose mask is `m`, by seqlearn's
+    rules (those of Keras): `make(name, *args)` makes a new one with the function `name` of `seqlearn.torch_modules`."""
+    kind = type(l).__name__
+    if kind == 'Embedding': res = make('code_mask', x) if l.mask_zero else None
+    elif kind == 'Masking': res = make('sequence_mask', x, l.mask_value)
+    elif m is None and not l._mask_source: res = None
+    elif isinstance(l, L.Concatenate): res = None if m is None else make('concatenate_masks', x, m, l.axis)
+    elif isinstance(l, L.Merge): res = None if m is None or any(v is None for v in m) else make('merge_masks', m)
+    elif m is not None and not l.supports_masking: res = None  # the mask stops there (seqlearn warns)
+    else: res = l.compute_mask(x, m)  # passed on, or used up (a recurrent layer's last output, a pooling): no values needed
+    return list(res) if isinstance(res, (list, tuple)) else [res] * n_out
+
+def _graph_of(model): return model._chain_graph() if isinstance(model, Sequential) else model._graph
+
+def _keras_mask_gaps(model):
+    """The merge layers whose mask Keras computes otherwise than seqlearn: in a Keras graph a nested model's output
+    carries no mask where the graph is built, and a merge's mask is computed there."""
+    gaps, made = [], lambda *a: True
+    def run(model, flags):   # flags: per input (a mask at run time, a mask where Keras builds the graph), True or None
+        g = _graph_of(model)
+        env = {id(t): f for t, f in zip(g.inputs, flags)}
+        for node in g.nodes:
+            l, fs, n = node.layer, [env[id(t)] for t in node.inputs], len(node.outputs)
+            if isinstance(l, Model): outs = [(r, None) for r, _ in run(l, fs)]
+            else:
+                pick = lambda i: ([f[i] for f in fs] if any(f[i] for f in fs) else None) if node.several_inputs else fs[0][i]
+                now, built = _mask_rules(l, None, pick(0), n, made), _mask_rules(l, None, pick(1), n, made)
+                if isinstance(l, (L.Merge, L.Concatenate)) and any(built) and any(a and not b for a, b in fs): gaps.append(l.name)
+                outs = list(zip(now, built))
+            for t, o in zip(node.outputs, outs): env[id(t)] = o
+        return [env[id(t)] for t in g.outputs]
+    run(model, [(None, None)] * len(_graph_of(model).inputs))
+    return gaps
+
+def _warn_mask_gaps(model, where):
+    gaps = _keras_mask_gaps(model)
+    if gaps:
+        warnings.warn(f"{where}: {', '.join(gaps)} merge{'s' * (len(gaps) == 1)} the masked output of a nested model with another masked "
+                      "tensor. In a Keras graph a nested model's output carries no mask where the graph is built, which is where "
+                      "Keras computes a merge's mask, so Keras counts every step of that output as real; seqlearn (and to_torch) "
+                      "use its mask. Predictions on padded batches differ. To keep the mask in Keras, call the nested model's "
+                      "layers in the outer graph instead of the nested model.", stacklevel=3)
+
+@patch_to(_ToKeras)
+def with_states(self, twin, args):
+    """A recurrent layer called on `[x, *initial states]`: Keras takes them as `initial_state=`, and then ignores the mask
+    `x` carries (in a graph) unless it is given as `mask=` too."""
+    from keras.src.backend import get_keras_mask
+    mask = get_keras_mask(args[0])
+    return twin(args[0], initial_state=args[1:], **({} if mask is None else {'mask': mask}))
 
 @patch_to(_ToKeras)
 def copy_weights(self):
@@ -287,6 +344,7 @@ def to_keras(model, # A built seqlearn Sequential or functional model (nested mo
     _reserve_keras_names(model)
     km = ex.model(model)
     ex.copy_weights()
+    _warn_mask_gaps(model, 'to_keras')
     uneven = _uneven_average_pooling(model)
     if uneven and ex.keras.backend.backend() == 'torch':
         warnings.warn(f"to_keras: {', '.join(uneven)}: 'same' average pooling with uneven padding. Keras's torch backend pads those "
@@ -469,7 +527,8 @@ def tensor(self, kt):
         args, kwargs = node.arguments.args, dict(node.arguments.kwargs)
         states = kwargs.pop('initial_state', None) if len(args) < 2 else args[1]   # a recurrent layer's: keyword or second argument
         kwargs.pop('training', None)   # Keras records one for every call, and replaces it by the model call's (fit, predict)
-        extra = [k for k, v in kwargs.items() if v is not None and k != 'mask']  # masks flow by themselves in seqlearn
+        self.check_mask(op, args[0], kwargs.pop('mask', None), states)
+        extra = [k for k, v in kwargs.items() if v is not None]
         if extra: raise ValueError(f"from_keras: layer '{op.name}' is called with {', '.join(extra)}=..., which seqlearn's layers do not take.")
         ins = [self.tensor(t) for t in self.keras.tree.flatten(args[0]) if isinstance(t, self.keras.KerasTensor)]  # not the masks
         layer = self.layer(op)
@@ -478,6 +537,20 @@ def tensor(self, kt):
         else: out = layer(ins if isinstance(args[0], (list, tuple, dict)) else ins[0])
         self.calls[id(node)] = as_list(out)
     return self.calls[id(node)][index]
+
+@patch_to(_FromKeras)
+def check_mask(self, op, x, mask, states):
+    """seqlearn's masks flow from the layers that make them: refuse a mask given by hand, and say when Keras ignores the
+    input's mask (a recurrent layer called with initial_state= and no mask= in a graph) where seqlearn will use it."""
+    from keras.src.backend import get_keras_mask
+    own = get_keras_mask(x) if isinstance(x, self.keras.KerasTensor) else None
+    if mask is not None and mask is not own and isinstance(mask, self.keras.KerasTensor):
+        raise ValueError(f"from_keras: layer '{op.name}' is called with a mask= of its own; in seqlearn masks flow from the layers that "
+                         "make them (Embedding(mask_zero=True), Masking). Make the mask that way in the Keras model to import it.")
+    if states is not None and mask is None and own is not None:
+        warnings.warn(f"from_keras: Keras's '{op.name}' is called with initial_state= and no mask=, so Keras ignores the mask its "
+                      "input carries; seqlearn uses it, so predictions on padded batches differ. (to_keras passes mask= too.)",
+                      stacklevel=4)
 
 @patch_to(_FromKeras)
 def functional(self, km):
@@ -563,6 +636,7 @@ def from_keras(keras_model, # A built Keras 3 Sequential or functional model, of
     "The same model in seqlearn: architecture, names, configuration, weights, and compile settings with the optimizer's state. What seqlearn lacks is refused, saying what to use."
     ex = _FromKeras()
     model = ex.model(keras_model)
+    _warn_mask_gaps(model, 'from_keras')
     ex.copy_weights()
     if compile and keras_model.compiled:
         c = keras_model._compile_config.config
@@ -722,7 +796,7 @@ class _TorchGraph:
 
     def call(self, l, x, m, n_out, prefix):
         "The fx nodes of the outputs of `l` called on `x` (whose mask is `m`), and the outputs' masks."
-        if type(l).__name__ in OPERATOR_LAYERS: outs = [_torch_op(self.graph, l, x)]  # the same operator in the generated code
+        if type(l).__name__ in OPERATOR_LAYERS: outs = [_torch_op(self.graph, l, x if isinstance(x, list) else [x])]  # the same operator in the code
         elif isinstance(l, Model) and self.masks and (m is not None or _makes_masks(l)): return self.inline(l, x, m, prefix)
         else:
             kwargs = {'mask': m[0] if isinstance(m, list) else m} if m is not None and type(l).__name__ in _USES_MASK else {}
@@ -755,22 +829,11 @@ def _torch_op(graph, l, args):
 # %% ../nbs/23_export.ipynb #65bc1052
 _USES_MASK = ('SimpleRNN', 'LSTM', 'GRU', 'Bidirectional', 'GlobalAveragePooling1D')   # their modules take mask=
 
-def _makes_masks(model):
-    "Whether a mask starts inside `model`: an Embedding(mask_zero=True) or a Masking layer (in nested models too)."
-    return any((type(l).__name__ == 'Embedding' and l.mask_zero) or type(l).__name__ == 'Masking' for l in leaf_layers(model))
-
 @patch_to(_TorchGraph)
 def out_masks(self, l, x, m, n_out):
     "fx nodes computing the masks of `l`'s outputs (None where an output has none), by seqlearn's rules."
-    call, tm, kind = self.graph.call_function, self.tm, type(l).__name__
-    if kind == 'Embedding': res = call(tm.code_mask, (x,)) if l.mask_zero else None
-    elif kind == 'Masking': res = call(tm.sequence_mask, (x, l.mask_value))
-    elif m is None and not l._mask_source: res = None
-    elif isinstance(l, L.Concatenate): res = None if m is None else call(tm.concatenate_masks, (x, m, l.axis))
-    elif isinstance(l, L.Merge): res = None if m is None or any(v is None for v in m) else call(tm.merge_masks, (m,))
-    elif isinstance(l, Model) or (m is not None and not l.supports_masking): res = None  # the mask stops (seqlearn warns)
-    else: res = l.compute_mask(x, m)  # passed on, or dropped (a recurrent layer's last output, a pooling): no values needed
-    return list(res) if isinstance(res, (list, tuple)) else [res] * n_out
+    if isinstance(l, Model): return [None] * n_out   # a nested model that neither makes nor receives masks
+    return _mask_rules(l, x, m, n_out, lambda f, *args: self.graph.call_function(getattr(self.tm, f), args))
 
 @patch_to(_TorchGraph)
 def inline(self, model, x, m, prefix):

@@ -8,6 +8,7 @@ import math
 import torch
 from torch import nn
 import torch.nn.functional as F
+from .core import patch_to
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'KERAS_ARGS', 'Exponential', 'activation_module', 'Dense', 'Conv1D', 'Conv2D', 'ZeroPadding',
@@ -380,7 +381,9 @@ class KerasRecurrent:
         rmask = None
         if self.training and self.dropout: x = x * _dropout_mask((x.shape[0], 1, x.shape[2]), self.dropout, x)
         if self.training and self.recurrent_dropout: rmask = _dropout_mask((x.shape[0], self.units), self.recurrent_dropout, x)
+        run = None if mask is None or rmask is not None or not self.fused else _one_run(mask)
         if mask is None and rmask is None and self.fused: seq, states = self._fused(x, states)
+        elif run is not None: seq, states = self._packed(x, states, *run)
         else: seq, states = self._loop(x, states, None if mask is None else mask[..., None], rmask)
         if mask is not None:  # the output of a masked step: the last real one (or zeros)
             keep = mask if self.zero_output_for_mask else mask.cumsum(dim=1) > 0
@@ -404,6 +407,27 @@ class KerasRecurrent:
         acts = (f", activation={self.activation_name!r}, recurrent_activation={self.recurrent_activation_name!r}"
                 if not self.fused else '')
         return super().extra_repr() + acts + ''.join(f", {f}=True" for f in flags)
+
+# %% ../nbs/23a_torch_modules.ipynb #147bd061
+def _one_run(mask):
+    "(first real step, number of real steps) per row when each row's real steps are one unbroken run (padding before or after), else None."
+    m = mask.to(torch.int8)
+    runs = m[:, 0] + (m[:, 1:] > m[:, :-1]).sum(dim=1)   # how many runs of real steps each row has
+    if bool((runs != 1).any()): return None
+    return m.argmax(dim=1), m.sum(dim=1)
+
+@patch_to(KerasRecurrent)
+def _packed(self, x, states, start, length):
+    """PyTorch's fused kernel on padded sequences: each row's real steps moved to the front and packed
+    (`pack_padded_sequence`), then the outputs put back where the steps were, the last one repeated over the padding after."""
+    T, steps = x.shape[1], torch.arange(x.shape[1], device=x.device)
+    ahead = (start[:, None] + steps).clamp(max=T - 1)
+    packed = nn.utils.rnn.pack_padded_sequence(x.gather(1, ahead[..., None].expand(-1, -1, x.shape[2])), length.cpu(),
+                                               batch_first=True, enforce_sorted=False)
+    out, states = self._fused(packed, states)
+    seq, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)
+    back = torch.minimum((steps - start[:, None]).clamp(min=0), length[:, None] - 1)   # before the run: zeros (the caller's keep)
+    return seq.gather(1, back[..., None].expand(-1, -1, seq.shape[2])), states
 
 # %% ../nbs/23a_torch_modules.ipynb #04bd72d8
 KERAS_ARGS = ('return_sequences', 'return_state', 'go_backwards', 'stateful', 'zero_output_for_mask', 'dropout', 'recurrent_dropout')
