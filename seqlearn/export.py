@@ -168,6 +168,30 @@ def functional(self, model):
     outputs = model._pack(outs)
     return self.keras.Model(inputs=ins if len(ins) > 1 else ins[0], outputs=outputs, name=model.name)
 
+@patch_to(_ToKeras)
+def with_states(self, twin, args):
+    """A recurrent layer called on `[x, *initial states]`: Keras takes them as `initial_state=`, and then ignores the mask
+    `x` carries (in a graph) unless it is given as `mask=` too."""
+    from keras.src.backend import get_keras_mask
+    mask = get_keras_mask(args[0])
+    return twin(args[0], initial_state=args[1:], **({} if mask is None else {'mask': mask}))
+
+# %% ../nbs/23_export.ipynb #21a12a0c
+@patch_to(_ToKeras)
+def copy_weights(self):
+    "Each Keras twin gets its seqlearn layer's weights (the same order: kernel, bias; gamma, beta, moving_mean, moving_variance)."
+    for layer, twin in self.twins.values():
+        if not isinstance(layer, Model) and layer.weights: twin.set_weights(layer.get_weights())
+        for l, t in _recurrent_pairs(layer, twin):   # a stateful layer's states: where the next batch continues from
+            if l.stateful and l.states is not None:
+                for v, s in zip(self.keras.tree.flatten(t.states), l.states): v.assign(s)
+
+def _recurrent_pairs(layer, twin):
+    "(seqlearn recurrent layer, its Keras twin): the layer itself, or a Bidirectional's two directions."
+    kind = type(layer).__name__
+    if kind == 'Bidirectional': return [(layer.forward_layer, twin.forward_layer), (layer.backward_layer, twin.backward_layer)]
+    return [(layer, twin)] if kind in RECURRENT else []
+
 # %% ../nbs/23_export.ipynb #505e956e
 def _makes_masks(model):
     "Whether a mask starts inside `model`: an Embedding(mask_zero=True) or a Masking layer (in nested models too)."
@@ -188,6 +212,7 @@ def _mask_rules(l, x, m, n_out, make):
 
 def _graph_of(model): return model._chain_graph() if isinstance(model, Sequential) else model._graph
 
+# %% ../nbs/23_export.ipynb #c5d9a8e1
 def _keras_mask_gaps(model):
     """The merge layers whose mask Keras computes otherwise than seqlearn: in a Keras graph a nested model's output
     carries no mask where the graph is built, and a merge's mask is computed there."""
@@ -216,29 +241,6 @@ def _warn_mask_gaps(model, where):
                       "Keras computes a merge's mask, so Keras counts every step of that output as real; seqlearn (and to_torch) "
                       "use its mask. Predictions on padded batches differ. To keep the mask in Keras, call the nested model's "
                       "layers in the outer graph instead of the nested model.", stacklevel=3)
-
-@patch_to(_ToKeras)
-def with_states(self, twin, args):
-    """A recurrent layer called on `[x, *initial states]`: Keras takes them as `initial_state=`, and then ignores the mask
-    `x` carries (in a graph) unless it is given as `mask=` too."""
-    from keras.src.backend import get_keras_mask
-    mask = get_keras_mask(args[0])
-    return twin(args[0], initial_state=args[1:], **({} if mask is None else {'mask': mask}))
-
-@patch_to(_ToKeras)
-def copy_weights(self):
-    "Each Keras twin gets its seqlearn layer's weights (the same order: kernel, bias; gamma, beta, moving_mean, moving_variance)."
-    for layer, twin in self.twins.values():
-        if not isinstance(layer, Model) and layer.weights: twin.set_weights(layer.get_weights())
-        for l, t in _recurrent_pairs(layer, twin):   # a stateful layer's states: where the next batch continues from
-            if l.stateful and l.states is not None:
-                for v, s in zip(self.keras.tree.flatten(t.states), l.states): v.assign(s)
-
-def _recurrent_pairs(layer, twin):
-    "(seqlearn recurrent layer, its Keras twin): the layer itself, or a Bidirectional's two directions."
-    kind = type(layer).__name__
-    if kind == 'Bidirectional': return [(layer.forward_layer, twin.forward_layer), (layer.backward_layer, twin.backward_layer)]
-    return [(layer, twin)] if kind in RECURRENT else []
 
 # %% ../nbs/23_export.ipynb #9723932b
 def _numpy_code(what, obj):
@@ -538,6 +540,7 @@ def tensor(self, kt):
         self.calls[id(node)] = as_list(out)
     return self.calls[id(node)][index]
 
+# %% ../nbs/23_export.ipynb #b5dbc1ab
 @patch_to(_FromKeras)
 def check_mask(self, op, x, mask, states):
     """seqlearn's masks flow from the layers that make them: refuse a mask given by hand, and say when Keras ignores the
@@ -784,7 +787,7 @@ class _TorchGraph:
 
     def run(self, model, vals, masks, prefix=''):
         "Add `model`'s graph on the fx nodes `vals` (one per input) with their `masks`: the outputs' nodes and masks."
-        g = model._chain_graph() if isinstance(model, Sequential) else model._graph
+        g = _graph_of(model)
         env = {id(t): (v, m) for t, v, m in zip(g.inputs, vals, masks)}
         for node in g.nodes:
             xs, ms = zip(*[env[id(t)] for t in node.inputs])
@@ -794,26 +797,29 @@ class _TorchGraph:
             for t, o, om in zip(node.outputs, outs, oms): env[id(t)] = (o, om)
         return [env[id(t)][0] for t in g.outputs], [env[id(t)][1] for t in g.outputs]
 
-    def call(self, l, x, m, n_out, prefix):
-        "The fx nodes of the outputs of `l` called on `x` (whose mask is `m`), and the outputs' masks."
-        if type(l).__name__ in OPERATOR_LAYERS: outs = [_torch_op(self.graph, l, x if isinstance(x, list) else [x])]  # the same operator in the code
-        elif isinstance(l, Model) and self.masks and (m is not None or _makes_masks(l)): return self.inline(l, x, m, prefix)
-        else:
-            kwargs = {'mask': m[0] if isinstance(m, list) else m} if m is not None and type(l).__name__ in _USES_MASK else {}
-            out = self.graph.call_module(self.module(l, prefix), (x,), kwargs)
-            keys = l._output_keys if isinstance(l, Functional) and l._output_keys else range(n_out)
-            outs = [out] if n_out == 1 else [self.graph.call_function(operator.getitem, (out, k)) for k in keys]
-        return outs, (self.out_masks(l, x, m, n_out) if self.masks else [None] * n_out)
+# %% ../nbs/23_export.ipynb #95627c0b
+@patch_to(_TorchGraph)
+def call(self, l, x, m, n_out, prefix):
+    "The fx nodes of the outputs of `l` called on `x` (whose mask is `m`), and the outputs' masks."
+    if type(l).__name__ in OPERATOR_LAYERS: outs = [_torch_op(self.graph, l, as_list(x))]  # the same operator in the code
+    elif isinstance(l, Model) and self.masks and (m is not None or _makes_masks(l)): return self.inline(l, x, m, prefix)
+    else:
+        kwargs = {'mask': m[0] if isinstance(m, list) else m} if m is not None and type(l).__name__ in _USES_MASK else {}
+        out = self.graph.call_module(self.module(l, prefix), (x,), kwargs)
+        keys = l._output_keys if isinstance(l, Functional) and l._output_keys else range(n_out)
+        outs = [out] if n_out == 1 else [self.graph.call_function(operator.getitem, (out, k)) for k in keys]
+    return outs, (self.out_masks(l, x, m, n_out) if self.masks else [None] * n_out)
 
-    def module_of(self, model):
-        "The generated module: inputs named after the model's Input layers, the outputs as `model` returns them."
-        g = model._chain_graph() if isinstance(model, Sequential) else model._graph
-        vals = [self.graph.placeholder(self.name(t.node.layer.name)) for t in g.inputs]
-        outs, _ = self.run(model, vals, [None] * len(vals))
-        res = model.pack_outputs(outs) if isinstance(model, Functional) else outs[0]
-        self.graph.output(tuple(res) if isinstance(res, list) else res)   # several outputs: a tuple, as torch modules return them
-        cls = ''.join(w.capitalize() for w in re.split(r'[\W_]+', model.name) if w) or 'Functional'
-        return self.fx.GraphModule(self.mods, self.graph, class_name=cls)
+@patch_to(_TorchGraph)
+def module_of(self, model):
+    "The generated module: inputs named after the model's Input layers, the outputs as `model` returns them."
+    g = _graph_of(model)
+    vals = [self.graph.placeholder(self.name(t.node.layer.name)) for t in g.inputs]
+    outs, _ = self.run(model, vals, [None] * len(vals))
+    res = model.pack_outputs(outs) if isinstance(model, Functional) else outs[0]
+    self.graph.output(tuple(res) if isinstance(res, list) else res)   # several outputs: a tuple, as torch modules return them
+    cls = ''.join(w.capitalize() for w in re.split(r'[\W_]+', model.name) if w) or 'Functional'
+    return self.fx.GraphModule(self.mods, self.graph, class_name=cls)
 
 def _torch_graph(model, masks=False):
     "A `torch.fx.GraphModule` that runs `model`'s graph (with `masks`, threading a mask beside each value)."

@@ -371,42 +371,46 @@ class KerasRecurrent:
             return list(self.states)
         return [x.new_zeros((B, self.units)) for _ in self.state_names]
 
-    def forward(self, inputs, mask=None, initial_state=None):
-        x, states = _steps_and_states(inputs, initial_state)
-        if mask is not None and bool(mask.all()): mask = None   # nothing masked: the fast path
-        states = list(states) if states else self._start(x)
-        if self.go_backwards:
-            x = x.flip(1)
-            if mask is not None: mask = mask.flip(1)
-        rmask = None
-        if self.training and self.dropout: x = x * _dropout_mask((x.shape[0], 1, x.shape[2]), self.dropout, x)
-        if self.training and self.recurrent_dropout: rmask = _dropout_mask((x.shape[0], self.units), self.recurrent_dropout, x)
-        run = None if mask is None or rmask is not None or not self.fused else _one_run(mask)
-        if mask is None and rmask is None and self.fused: seq, states = self._fused(x, states)
-        elif run is not None: seq, states = self._packed(x, states, *run)
-        else: seq, states = self._loop(x, states, None if mask is None else mask[..., None], rmask)
-        if mask is not None:  # the output of a masked step: the last real one (or zeros)
-            keep = mask if self.zero_output_for_mask else mask.cumsum(dim=1) > 0
-            seq = seq * keep[..., None].to(seq.dtype)
-        if self.stateful: self.states = [s.detach() for s in states]
-        out = seq if self.return_sequences else seq[:, -1]
-        return (out, *states) if self.return_state else out
+# %% ../nbs/23a_torch_modules.ipynb #b76ab563
+@patch_to(KerasRecurrent)
+def forward(self, inputs, mask=None, initial_state=None):
+    x, states = _steps_and_states(inputs, initial_state)
+    if mask is not None and bool(mask.all()): mask = None   # nothing masked: the fast path
+    states = list(states) if states else self._start(x)
+    if self.go_backwards:
+        x = x.flip(1)
+        if mask is not None: mask = mask.flip(1)
+    rmask = None
+    if self.training and self.dropout: x = x * _dropout_mask((x.shape[0], 1, x.shape[2]), self.dropout, x)
+    if self.training and self.recurrent_dropout: rmask = _dropout_mask((x.shape[0], self.units), self.recurrent_dropout, x)
+    run = None if mask is None or rmask is not None or not self.fused else _one_run(mask)
+    if mask is None and rmask is None and self.fused: seq, states = self._fused(x, states)
+    elif run is not None: seq, states = self._packed(x, states, *run)
+    else: seq, states = self._loop(x, states, None if mask is None else mask[..., None], rmask)
+    if mask is not None:  # the output of a masked step: the last real one (or zeros)
+        keep = mask if self.zero_output_for_mask else mask.cumsum(dim=1) > 0
+        seq = seq * keep[..., None].to(seq.dtype)
+    if self.stateful: self.states = [s.detach() for s in states]
+    out = seq if self.return_sequences else seq[:, -1]
+    return (out, *states) if self.return_state else out
 
-    def _loop(self, x, states, mask, rmask):
-        "Every step in turn: (outputs (batch, steps, units), final states); a masked step (mask[:, t] False) keeps the states."
-        xs, outs = self._input_part(x), []
-        for t in range(x.shape[1]):
-            new = self._step(xs[:, t], states, rmask)
-            if mask is not None: new = [torch.where(mask[:, t], n, s) for n, s in zip(new, states)]
-            states = new
-            outs.append(states[0])
-        return torch.stack(outs, dim=1), states
+@patch_to(KerasRecurrent)
+def _loop(self, x, states, mask, rmask):
+    "Every step in turn: (outputs (batch, steps, units), final states); a masked step (mask[:, t] False) keeps the states."
+    xs, outs = self._input_part(x), []
+    for t in range(x.shape[1]):
+        new = self._step(xs[:, t], states, rmask)
+        if mask is not None: new = [torch.where(mask[:, t], n, s) for n, s in zip(new, states)]
+        states = new
+        outs.append(states[0])
+    return torch.stack(outs, dim=1), states
 
-    def extra_repr(self):
-        flags = [f for f in ('return_sequences', 'return_state', 'go_backwards', 'stateful', 'zero_output_for_mask') if getattr(self, f)]
-        acts = (f", activation={self.activation_name!r}, recurrent_activation={self.recurrent_activation_name!r}"
-                if not self.fused else '')
-        return super().extra_repr() + acts + ''.join(f", {f}=True" for f in flags)
+@patch_to(KerasRecurrent)
+def extra_repr(self):
+    flags = [f for f in ('return_sequences', 'return_state', 'go_backwards', 'stateful', 'zero_output_for_mask') if getattr(self, f)]
+    acts = (f", activation={self.activation_name!r}, recurrent_activation={self.recurrent_activation_name!r}"
+            if not self.fused else '')
+    return super(KerasRecurrent, self).extra_repr() + acts + ''.join(f", {f}=True" for f in flags)
 
 # %% ../nbs/23a_torch_modules.ipynb #147bd061
 def _one_run(mask):
