@@ -443,3 +443,12 @@ def test_recurrent_layers_of_ones_own_are_refused():
 def test_keras_recurrent_layers_seqlearn_lacks_are_refused():
     km = keras.Sequential([keras.Input((4, 5, 5, 1)), keras.layers.ConvLSTM2D(2, 3, name='conv_lstm')])
     with pytest.raises(ValueError, match=r"'conv_lstm' is a Keras ConvLSTM2D.*TimeDistributed\(Conv2D"): from_keras(km)
+
+
+def test_from_keras_masks_keras_ignores_or_takes_by_hand():
+    "A Keras graph whose RNN gets initial_state= but no mask= ignores its input's mask (seqlearn will not): said. A mask by hand: refused."
+    xi, hi = keras.Input((None, 3)), keras.Input((4,))
+    km = keras.Model([xi, hi], keras.layers.SimpleRNN(4, name='rnn')(keras.layers.Masking()(xi), initial_state=[hi]))
+    with pytest.warns(UserWarning, match="'rnn' is called with initial_state= and no mask=, so Keras ignores the mask"): from_keras(km)
+    km = keras.Model(xi, keras.layers.SimpleRNN(4, name='rnn2')(xi, mask=keras.ops.not_equal(xi[..., 0], 0)))
+    with pytest.raises(ValueError, match="'rnn2' is called with a mask= of its own"): from_keras(km)
