@@ -16,9 +16,9 @@ from .layers.conv import same_padding
 from .models import Model, Sequential, Functional
 
 # %% auto #0
-__all__ = ['INTEROP', 'LAYERS', 'OPERATOR_LAYERS', 'keras_layer_args', 'keras_optimizer', 'keras_loss', 'keras_metric',
-           'to_keras', 'seqlearn_layer', 'seqlearn_optimizer', 'seqlearn_loss', 'seqlearn_metric', 'from_keras',
-           'torch_module', 'to_torch']
+__all__ = ['INTEROP', 'LAYERS', 'RECURRENT', 'OPERATOR_LAYERS', 'keras_layer_args', 'keras_optimizer', 'keras_loss',
+           'keras_metric', 'to_keras', 'seqlearn_layer', 'seqlearn_optimizer', 'seqlearn_loss', 'seqlearn_metric',
+           'from_keras', 'torch_module', 'to_torch']
 
 # %% ../nbs/23_export.ipynb #f9fe59d7
 INTEROP = 'pip install "seqlearn[interop]"'
@@ -38,7 +38,9 @@ LAYERS = ['Dense', 'Activation', 'Flatten', 'Dropout', 'Reshape', 'Identity', 'C
           'Average', 'Maximum', 'Minimum', 'Conv1D', 'Conv2D', 'ZeroPadding1D', 'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D',
           'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D',
           'GlobalMaxPooling2D', 'BatchNormalization', 'LayerNormalization', 'Embedding', 'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'PReLU',
-          'Masking', 'ScalarOp', 'Divide', 'GetItem']
+          'Masking', 'ScalarOp', 'Divide', 'GetItem', 'SimpleRNN', 'LSTM', 'GRU', 'Bidirectional', 'TimeDistributed', 'RepeatVector']
+RECURRENT = ('SimpleRNN', 'LSTM', 'GRU', 'Bidirectional')   # the layers that take initial states and may keep states (stateful)
+_WRAPPED = {'TimeDistributed': ('layer',), 'Bidirectional': ('layer', 'backward_layer')}   # a wrapper's arguments that are layers
 
 _SCALAR_OPS = {'add': (operator.add, False), 'subtract': (operator.sub, False), 'rsubtract': (operator.sub, True),
                'multiply': (operator.mul, False), 'divide': (operator.truediv, False), 'rdivide': (operator.truediv, True),
@@ -50,17 +52,34 @@ def _scalar_args(layer, x):
     f, reflected = _SCALAR_OPS[layer.op]
     return f, ((layer.value, x) if reflected else (x, layer.value))
 
+def _wrapped(layer):
+    "The layers a wrapper (TimeDistributed, Bidirectional) holds; none for another layer."
+    kind = type(layer).__name__
+    if kind == 'TimeDistributed': return [layer.layer]
+    return [layer.forward_layer, layer.backward_layer] if kind == 'Bidirectional' else []
+
+def _lambda_refusal(layer, where):
+    return ValueError(f"{where}: layer '{layer.name}' is a Lambda: its function is numpy code (seqlearn trains it by tracing the "
+                      "numpy operations it runs), which Keras and PyTorch cannot run. Build the same computation from layers that "
+                      "export (Activation, Reshape, RepeatVector, the merge layers, or Python's +, -, *, / and slicing on the "
+                      "model's tensors), or write the function for the target framework (a keras.layers.Lambda with keras.ops, or a "
+                      "torch.nn.Module) and put it into the exported model yourself.")
+
 def _check_exportable(layer, where):
-    "Refuse a layer of one's own, or one with an activation function of one's own."
+    "Refuse a layer of one's own, a Lambda, or one with an activation function of one's own (the layers a wrapper holds too)."
     cls = type(layer).__name__
+    if cls == 'Lambda' and type(layer) is L.Lambda: raise _lambda_refusal(layer, where)
     if cls not in LAYERS or type(layer) is not getattr(L, cls):
         raise ValueError(f"{where}: layer '{layer.name}' is a {cls}, a layer of your own: its call and backward are numpy code, "
                          f"which Keras and PyTorch cannot run. Write it for the target framework (a keras.Layer with keras.ops, or "
                          f"a torch.nn.Module), or build the model from seqlearn's layers: {', '.join(LAYERS)}.")
-    act = getattr(layer, 'activation', None)
-    if act is not None and ACTIVATIONS.get(act.name) is not act:
-        raise ValueError(f"{where}: layer '{layer.name}' uses the activation function {act.name!r}, a function of your own that "
-                         f"only numpy can run. Use a named activation ({', '.join(ACTIVATIONS)}).")
+    for arg in ('activation', 'recurrent_activation'):
+        act = getattr(layer, arg, None)
+        if act is not None and ACTIVATIONS.get(act.name) is not act:
+            raise ValueError(f"{where}: layer '{layer.name}' uses the {arg.replace('_', ' ')} function {act.name!r}, a function of "
+                             f"your own that only numpy can run. Use a named activation ({', '.join(ACTIVATIONS)}).")
+    for inner in _wrapped(layer):
+        if not isinstance(inner, Model): _check_exportable(inner, where)
 
 def _refuse_subclassed(model, where):
     raise ValueError(f"{where}: {type(model).__name__} '{model.name}' is a subclassed model: its call is Python code written for "
@@ -71,9 +90,10 @@ def _refuse_subclassed(model, where):
 def _tuples(v): return tuple(_tuples(a) for a in v) if isinstance(v, (list, tuple)) else v
 
 def keras_layer_args(layer) -> dict:
-    "The arguments of the Keras 3 layer that computes what seqlearn's `layer` computes."
+    "The arguments of the Keras 3 layer that computes what seqlearn's `layer` computes (for a wrapper, all but the layers it wraps)."
     _check_exportable(layer, 'to_keras')
-    args = {k: _tuples(v) for k, v in layer.get_config().items() if k != 'input_shape'}
+    skip = ('input_shape',) + _WRAPPED.get(type(layer).__name__, ())
+    args = {k: _tuples(v) for k, v in layer.get_config().items() if k not in skip}
     if type(layer).__name__ == 'ZeroPadding1D': args['padding'] = args['padding'][0]
     if 'data_format' in inspect.signature(getattr(_require('keras').layers, type(layer).__name__)).parameters:
         args['data_format'] = 'channels_last'
@@ -103,10 +123,16 @@ class _ToKeras:
         if type(layer).__name__ in OPERATOR_LAYERS: return _keras_op(layer)  # an operator: no weights, nothing to copy
         if id(layer) not in self.twins:
             if not isinstance(layer, Model): _check_exportable(layer, 'to_keras')  # the clear refusal before Keras is asked for the class
-            twin = (self.model(layer) if isinstance(layer, Model) else
-                    getattr(self.keras.layers, type(layer).__name__)(**keras_layer_args(layer)))
-            self.twins[id(layer)] = (layer, twin)
+            self.twins[id(layer)] = (layer, self.model(layer) if isinstance(layer, Model) else self.make(layer))
         return self.twins[id(layer)][1]
+
+    def make(self, layer):
+        "A new Keras layer for the seqlearn `layer`; a wrapper gets Keras layers for the layers it wraps."
+        kind, args = type(layer).__name__, keras_layer_args(layer)
+        if kind == 'TimeDistributed': args['layer'] = self.layer(layer.layer)
+        if kind == 'Bidirectional':  # both directions given: each keeps its name and configuration
+            args['layer'], args['backward_layer'] = (self.make(l) for l in (layer.forward_layer, layer.backward_layer))
+        return getattr(self.keras.layers, kind)(**args)
 
     def input(self, il, name=None):
         return self.keras.Input(shape=il.shape, batch_size=il.batch_size, name=name or il.name, dtype=il.dtype)
@@ -124,7 +150,7 @@ def sequential(self, model):
     model._require_built('to_keras')
     first = model.layers[0]
     if model._input_layer is not None: inp = self.input(model._input_layer)
-    else: inp = self.keras.Input(shape=model.input_shape[1:], dtype=first.dtype,
+    else: inp = self.keras.Input(shape=model.input_shape[1:], batch_size=model.input_shape[0], dtype=first.dtype,
                                  name=f"{first.name}_input" if first._input_shape_arg is not None else None)
     return self.keras.Sequential([inp] + [self.layer(l) for l in model.layers], name=model.name)
 
@@ -134,18 +160,87 @@ def functional(self, model):
     g, k = model._graph, {}   # k: id(seqlearn tensor) -> Keras tensor
     for t in g.inputs: k[id(t)] = self.input(t.node.layer)
     for node in g.nodes:
-        args = [k[id(t)] for t in node.inputs]
-        out = self.layer(node.layer)(args if node.several_inputs else args[0])
+        args, twin = [k[id(t)] for t in node.inputs], self.layer(node.layer)
+        if type(node.layer).__name__ in RECURRENT and node.several_inputs: out = self.with_states(twin, args)
+        else: out = twin(args if node.several_inputs else args[0])
         for t, o in zip(node.outputs, as_list(out)): k[id(t)] = o
     ins, outs = [k[id(t)] for t in g.inputs], [k[id(t)] for t in g.outputs]
     outputs = model._pack(outs)
     return self.keras.Model(inputs=ins if len(ins) > 1 else ins[0], outputs=outputs, name=model.name)
 
 @patch_to(_ToKeras)
+def with_states(self, twin, args):
+    """A recurrent layer called on `[x, *initial states]`: Keras takes them as `initial_state=`, and then ignores the mask
+    `x` carries (in a graph) unless it is given as `mask=` too."""
+    from keras.src.backend import get_keras_mask
+    mask = get_keras_mask(args[0])
+    return twin(args[0], initial_state=args[1:], **({} if mask is None else {'mask': mask}))
+
+# %% ../nbs/23_export.ipynb #21a12a0c
+@patch_to(_ToKeras)
 def copy_weights(self):
     "Each Keras twin gets its seqlearn layer's weights (the same order: kernel, bias; gamma, beta, moving_mean, moving_variance)."
     for layer, twin in self.twins.values():
         if not isinstance(layer, Model) and layer.weights: twin.set_weights(layer.get_weights())
+        for l, t in _recurrent_pairs(layer, twin):   # a stateful layer's states: where the next batch continues from
+            if l.stateful and l.states is not None:
+                for v, s in zip(self.keras.tree.flatten(t.states), l.states): v.assign(s)
+
+def _recurrent_pairs(layer, twin):
+    "(seqlearn recurrent layer, its Keras twin): the layer itself, or a Bidirectional's two directions."
+    kind = type(layer).__name__
+    if kind == 'Bidirectional': return [(layer.forward_layer, twin.forward_layer), (layer.backward_layer, twin.backward_layer)]
+    return [(layer, twin)] if kind in RECURRENT else []
+
+# %% ../nbs/23_export.ipynb #505e956e
+def _makes_masks(model):
+    "Whether a mask starts inside `model`: an Embedding(mask_zero=True) or a Masking layer (in nested models too)."
+    return any((type(l).__name__ == 'Embedding' and l.mask_zero) or type(l).__name__ == 'Masking' for l in leaf_layers(model))
+
+def _mask_rules(l, x, m, n_out, make):
+    """The masks of the outputs of `l` (None where an output has none) called on `x` whose mask is `m`, by seqlearn's
+    rules (those of Keras): `make(name, *args)` makes a new one with the function `name` of `seqlearn.torch_modules`."""
+    kind = type(l).__name__
+    if kind == 'Embedding': res = make('code_mask', x) if l.mask_zero else None
+    elif kind == 'Masking': res = make('sequence_mask', x, l.mask_value)
+    elif m is None and not l._mask_source: res = None
+    elif isinstance(l, L.Concatenate): res = None if m is None else make('concatenate_masks', x, m, l.axis)
+    elif isinstance(l, L.Merge): res = None if m is None or any(v is None for v in m) else make('merge_masks', m)
+    elif m is not None and not l.supports_masking: res = None  # the mask stops there (seqlearn warns)
+    else: res = l.compute_mask(x, m)  # passed on, or used up (a recurrent layer's last output, a pooling): no values needed
+    return list(res) if isinstance(res, (list, tuple)) else [res] * n_out
+
+def _graph_of(model): return model._chain_graph() if isinstance(model, Sequential) else model._graph
+
+# %% ../nbs/23_export.ipynb #c5d9a8e1
+def _keras_mask_gaps(model):
+    """The merge layers whose mask Keras computes otherwise than seqlearn: in a Keras graph a nested model's output
+    carries no mask where the graph is built, and a merge's mask is computed there."""
+    gaps, made = [], lambda *a: True
+    def run(model, flags):   # flags: per input (a mask at run time, a mask where Keras builds the graph), True or None
+        g = _graph_of(model)
+        env = {id(t): f for t, f in zip(g.inputs, flags)}
+        for node in g.nodes:
+            l, fs, n = node.layer, [env[id(t)] for t in node.inputs], len(node.outputs)
+            if isinstance(l, Model): outs = [(r, None) for r, _ in run(l, fs)]
+            else:
+                pick = lambda i: ([f[i] for f in fs] if any(f[i] for f in fs) else None) if node.several_inputs else fs[0][i]
+                now, built = _mask_rules(l, None, pick(0), n, made), _mask_rules(l, None, pick(1), n, made)
+                if isinstance(l, (L.Merge, L.Concatenate)) and any(built) and any(a and not b for a, b in fs): gaps.append(l.name)
+                outs = list(zip(now, built))
+            for t, o in zip(node.outputs, outs): env[id(t)] = o
+        return [env[id(t)] for t in g.outputs]
+    run(model, [(None, None)] * len(_graph_of(model).inputs))
+    return gaps
+
+def _warn_mask_gaps(model, where):
+    gaps = _keras_mask_gaps(model)
+    if gaps:
+        warnings.warn(f"{where}: {', '.join(gaps)} merge{'s' * (len(gaps) == 1)} the masked output of a nested model with another masked "
+                      "tensor. In a Keras graph a nested model's output carries no mask where the graph is built, which is where "
+                      "Keras computes a merge's mask, so Keras counts every step of that output as real; seqlearn (and to_torch) "
+                      "use its mask. Predictions on padded batches differ. To keep the mask in Keras, call the nested model's "
+                      "layers in the outer graph instead of the nested model.", stacklevel=3)
 
 # %% ../nbs/23_export.ipynb #9723932b
 def _numpy_code(what, obj):
@@ -251,6 +346,7 @@ def to_keras(model, # A built seqlearn Sequential or functional model (nested mo
     _reserve_keras_names(model)
     km = ex.model(model)
     ex.copy_weights()
+    _warn_mask_gaps(model, 'to_keras')
     uneven = _uneven_average_pooling(model)
     if uneven and ex.keras.backend.backend() == 'torch':
         warnings.warn(f"to_keras: {', '.join(uneven)}: 'same' average pooling with uneven padding. Keras's torch backend pads those "
@@ -266,9 +362,11 @@ def to_keras(model, # A built seqlearn Sequential or functional model (nested mo
 
 # %% ../nbs/23_export.ipynb #7a1ad3ef
 _INSTEAD = {}
-for _n in ('LSTM', 'GRU', 'SimpleRNN', 'RNN', 'Bidirectional', 'TimeDistributed', 'ConvLSTM1D', 'ConvLSTM2D'):
-    _INSTEAD[_n] = ("seqlearn has no recurrent layers; for sequences it offers Embedding, Conv1D (strides or dilation_rate reach "
-                    "further back), MaxPooling1D and GlobalAveragePooling1D / GlobalMaxPooling1D.")
+_INSTEAD['RNN'] = ("seqlearn has the recurrent layers SimpleRNN, LSTM and GRU (and Bidirectional), not the generic RNN over a cell: "
+                   "build the Keras model with keras.layers.LSTM(units) where it has RNN(LSTMCell(units)) (the same weights), then import it.")
+for _n in ('ConvLSTM1D', 'ConvLSTM2D', 'ConvLSTM3D'):
+    _INSTEAD[_n] = ("seqlearn has no convolutional recurrent layers; a convolution applied to every step (TimeDistributed(Conv2D(...)), "
+                    "then TimeDistributed(Flatten())) followed by an LSTM reads a sequence of images.")
 for _n in ('Conv3D', 'MaxPooling3D', 'AveragePooling3D', 'GlobalAveragePooling3D', 'GlobalMaxPooling3D', 'ZeroPadding3D'):
     _INSTEAD[_n] = "seqlearn has 1-D and 2-D layers (Conv1D, Conv2D, their pooling and padding)."
 for _n in ('SeparableConv1D', 'SeparableConv2D', 'DepthwiseConv1D', 'DepthwiseConv2D'):
@@ -284,7 +382,9 @@ for _n in ('GroupNormalization', 'UnitNormalization', 'RMSNormalization', 'Spect
 for _n in ('Rescaling', 'Normalization', 'Resizing', 'CenterCrop', 'RandomFlip', 'RandomRotation', 'RandomZoom', 'RandomCrop',
            'TextVectorization', 'StringLookup', 'IntegerLookup', 'CategoryEncoding', 'Discretization', 'Hashing'):
     _INSTEAD[_n] = "It is a preprocessing layer: do the same to the numpy arrays before fit and predict (e.g. x / 255)."
-_INSTEAD['Lambda'] = "A Lambda layer runs Keras code: write it as a seqlearn Layer (call and backward) and build the model by hand."
+_INSTEAD['Lambda'] = ("seqlearn has a Lambda layer too, but a Keras Lambda's function is Keras code, which cannot be translated: rewrite "
+                      "the function with numpy, build the model by hand with seqlearn's Lambda(f) in its place, and copy the other "
+                      "layers' weights over with set_weights.")
 
 def _unsupported(kl):
     cls = type(kl).__name__
@@ -332,6 +432,7 @@ def seqlearn_layer(kl, # A Keras 3 layer of a class seqlearn has
     "The seqlearn layer that computes what the Keras layer `kl` computes (without its weights)."
     keras, cls = _require('keras'), type(kl).__name__
     if cls not in LAYERS or type(kl) is not getattr(keras.layers, cls): raise _unsupported(kl)
+    if cls in _WRAPPED: return _seqlearn_wrapper(kl, input_shape)
     layer_cls = getattr(L, cls)
     takes, kwargs = set(layer_cls._arg_names()) | {'name', 'trainable'}, {}
     for key, value in kl.get_config().items():
@@ -345,6 +446,25 @@ def seqlearn_layer(kl, # A Keras 3 layer of a class seqlearn has
     if input_shape is not None: kwargs['input_shape'] = input_shape
     try: return layer_cls(**kwargs)
     except (ValueError, TypeError) as e: raise ValueError(f"from_keras: {cls} '{kl.name}': {e}") from None
+
+# %% ../nbs/23_export.ipynb #96b820e7
+def _strip(name, prefix): return name[len(prefix):] if name.startswith(prefix) else name
+
+def _seqlearn_wrapper(kl, input_shape=None):
+    "The seqlearn TimeDistributed or Bidirectional for the Keras one, with seqlearn layers for the layers it wraps."
+    cfg = kl.get_config()
+    kwargs = {'name': cfg['name'], 'trainable': cfg['trainable'], 'dtype': _dtype(kl),
+              **({'input_shape': input_shape} if input_shape is not None else {})}
+    if type(kl).__name__ == 'TimeDistributed':
+        inner = from_keras(kl.layer, compile=False) if isinstance(kl.layer, _require('keras').Model) else seqlearn_layer(kl.layer)
+        return L.TimeDistributed(inner, **kwargs)
+    f, b = seqlearn_layer(kl.forward_layer), seqlearn_layer(kl.backward_layer)
+    base = _strip(f.name, 'forward_')   # seqlearn names the directions forward_<name> and backward_<name>
+    mirror = {**f.get_config(), 'name': 'backward_' + base, 'go_backwards': not f.go_backwards}
+    if b.get_config() == mirror:  # the backward layer is the one seqlearn makes: left to it, so the configs stay the same
+        f.name, b = base, None
+    try: return L.Bidirectional(f, merge_mode=cfg['merge_mode'], backward_layer=b, **kwargs)
+    except (ValueError, TypeError) as e: raise ValueError(f"from_keras: Bidirectional '{kl.name}': {e}") from None
 
 # %% ../nbs/23_export.ipynb #722e9eb1
 class _FromKeras:
@@ -369,8 +489,11 @@ class _FromKeras:
         return m
 
     def copy_weights(self):
+        value = self.keras.ops.convert_to_numpy
         for layer, kl in self.twins.values():
             if not isinstance(layer, Model) and kl.weights: layer.set_weights(kl.get_weights())
+            for l, k in _recurrent_pairs(layer, kl):   # a stateful layer's states: where the next batch continues from
+                if l.stateful and k.states is not None: l.states = [value(v).astype(l.dtype) for v in self.keras.tree.flatten(k.states)]
 
 @patch_to(_FromKeras)
 def sequential(self, km):
@@ -403,12 +526,34 @@ def tensor(self, kt):
         args = [self.tensor(a) if isinstance(a, self.keras.KerasTensor) else a for a in node.arguments.args]
         self.calls[id(node)] = [f(*args)]
     if id(node) not in self.calls:
-        extra = [k for k, v in node.arguments.kwargs.items() if v is not None and k != 'mask']  # masks flow by themselves in seqlearn
+        args, kwargs = node.arguments.args, dict(node.arguments.kwargs)
+        states = kwargs.pop('initial_state', None) if len(args) < 2 else args[1]   # a recurrent layer's: keyword or second argument
+        kwargs.pop('training', None)   # Keras records one for every call, and replaces it by the model call's (fit, predict)
+        self.check_mask(op, args[0], kwargs.pop('mask', None), states)
+        extra = [k for k, v in kwargs.items() if v is not None]
         if extra: raise ValueError(f"from_keras: layer '{op.name}' is called with {', '.join(extra)}=..., which seqlearn's layers do not take.")
-        ins = [self.tensor(t) for t in self.keras.tree.flatten(node.arguments.args) if isinstance(t, self.keras.KerasTensor)]  # not the masks
-        several = isinstance(node.arguments.args[0], (list, tuple, dict))
-        self.calls[id(node)] = as_list(self.layer(op)(ins if several else ins[0]))
+        ins = [self.tensor(t) for t in self.keras.tree.flatten(args[0]) if isinstance(t, self.keras.KerasTensor)]  # not the masks
+        layer = self.layer(op)
+        if states is not None:
+            out = layer(ins[0], initial_state=[self.tensor(t) for t in self.keras.tree.flatten(states)])
+        else: out = layer(ins if isinstance(args[0], (list, tuple, dict)) else ins[0])
+        self.calls[id(node)] = as_list(out)
     return self.calls[id(node)][index]
+
+# %% ../nbs/23_export.ipynb #b5dbc1ab
+@patch_to(_FromKeras)
+def check_mask(self, op, x, mask, states):
+    """seqlearn's masks flow from the layers that make them: refuse a mask given by hand, and say when Keras ignores the
+    input's mask (a recurrent layer called with initial_state= and no mask= in a graph) where seqlearn will use it."""
+    from keras.src.backend import get_keras_mask
+    own = get_keras_mask(x) if isinstance(x, self.keras.KerasTensor) else None
+    if mask is not None and mask is not own and isinstance(mask, self.keras.KerasTensor):
+        raise ValueError(f"from_keras: layer '{op.name}' is called with a mask= of its own; in seqlearn masks flow from the layers that "
+                         "make them (Embedding(mask_zero=True), Masking). Make the mask that way in the Keras model to import it.")
+    if states is not None and mask is None and own is not None:
+        warnings.warn(f"from_keras: Keras's '{op.name}' is called with initial_state= and no mask=, so Keras ignores the mask its "
+                      "input carries; seqlearn uses it, so predictions on padded batches differ. (to_keras passes mask= too.)",
+                      stacklevel=4)
 
 @patch_to(_FromKeras)
 def functional(self, km):
@@ -494,6 +639,7 @@ def from_keras(keras_model, # A built Keras 3 Sequential or functional model, of
     "The same model in seqlearn: architecture, names, configuration, weights, and compile settings with the optimizer's state. What seqlearn lacks is refused, saying what to use."
     ex = _FromKeras()
     model = ex.model(keras_model)
+    _warn_mask_gaps(model, 'from_keras')
     ex.copy_weights()
     if compile and keras_model.compiled:
         c = keras_model._compile_config.config
@@ -503,7 +649,7 @@ def from_keras(keras_model, # A built Keras 3 Sequential or functional model, of
     return model
 
 # %% ../nbs/23_export.ipynb #cd098388
-_TORCH = {}   # seqlearn layer class name -> f(layer, torch_modules, dtype) -> (module, {tensor name: array})
+_TORCH = {}   # seqlearn layer class name -> f(layer, torch_modules, dtype) -> (module, {tensor name: array}, or None: loaded)
 
 def _converts(*names):
     "Register a converter for the seqlearn layers called `names`."
@@ -577,9 +723,39 @@ def torch_module(layer):
     torch, tm = _require('torch'), importlib.import_module('seqlearn.torch_modules')
     _check_exportable(layer, 'to_torch')
     m, state = _TORCH[type(layer).__name__](layer, tm, getattr(torch, layer.dtype))
-    m.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    if state is not None: m.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})  # None: a wrapper's are in
     if not layer.trainable: m.requires_grad_(False)
     return m
+
+# %% ../nbs/23_export.ipynb #58943017
+def _gate_blocks(layer):
+    "The kernel's columns in PyTorch's gate order: LSTM's i, f, c, o are torch's i, f, g, o; GRU's z, r, h become r, z, n."
+    U = layer.units
+    return np.r_[U:2 * U, 0:U, 2 * U:3 * U] if type(layer).__name__ == 'GRU' else slice(None)
+
+@_converts('SimpleRNN', 'LSTM', 'GRU')
+def _recurrent(l, tm, dt):
+    kind, cols = type(l).__name__, _gate_blocks(l)
+    keras = {a: getattr(l, a) for a in tm.KERAS_ARGS}
+    acts = {'activation': l.activation.name, **({} if kind == 'SimpleRNN' else {'recurrent_activation': l.recurrent_activation.name})}
+    cls = tm.GRUResetBefore if kind == 'GRU' and not l.reset_after else getattr(tm, kind)
+    m = cls(l.kernel.shape[0], l.units, l.use_bias, dtype=dt, **acts, **keras)
+    if l.stateful and l.states is not None: m.states = [_require('torch').from_numpy(np.array(s)) for s in l.states]
+    kernel, recurrent = l.kernel.value[:, cols].T, l.recurrent_kernel.value[:, cols].T   # (in, n) -> (n, in)
+    if cls is tm.GRUResetBefore:
+        return m, {'weight_ih': kernel, 'weight_hh': recurrent, **({'bias': l.bias.value[cols]} if l.use_bias else {})}
+    state = {'weight_ih_l0': kernel, 'weight_hh_l0': recurrent}
+    if l.use_bias:   # Keras's one bias is torch's input bias (the recurrent one zeros); GRU's two biases are torch's two
+        b = l.bias.value
+        state.update(bias_ih_l0=b[0][cols], bias_hh_l0=b[1][cols]) if b.ndim == 2 else state.update(bias_ih_l0=b, bias_hh_l0=np.zeros_like(b))
+    return m, state
+
+@_converts('Bidirectional')
+def _bidirectional(l, tm, dt): return tm.Bidirectional(torch_module(l.forward_layer), torch_module(l.backward_layer), l.merge_mode), None
+
+_converts('TimeDistributed')(lambda l, tm, dt: (tm.TimeDistributed(_torch_any(l.layer)), None))
+_converts('RepeatVector')(lambda l, tm, dt: (tm.RepeatVector(l.n), {}))
+_converts('Masking')(lambda l, tm, dt: (tm.Masking(l.mask_value), {}))
 
 # %% ../nbs/23_export.ipynb #62f87c8f
 def _identifier(name, taken):
@@ -591,26 +767,63 @@ def _identifier(name, taken):
     taken.add(s)
     return s
 
-def _torch_graph(model):
-    "A `torch.fx.GraphModule` that runs `model`'s graph."
-    import torch.fx as fx
-    g, graph, vals, mods, names, taken = model._graph, fx.Graph(), {}, {}, {}, set()
-    for t in g.inputs: vals[id(t)] = graph.placeholder(_identifier(t.node.layer.name, taken))
-    for node in g.nodes:
-        l, args = node.layer, [vals[id(t)] for t in node.inputs]
-        if type(l).__name__ in OPERATOR_LAYERS:  # an operator: the same operator in the generated code
-            vals[id(node.outputs[0])] = _torch_op(graph, l, args)
-            continue
-        if id(l) not in names: names[id(l)] = _identifier(l.name, taken); mods[names[id(l)]] = _torch_any(l)
-        out = graph.call_module(names[id(l)], (args if node.several_inputs else args[0],))
-        if len(node.outputs) == 1: vals[id(node.outputs[0])] = out
-        else:
-            keys = l._output_keys if isinstance(l, Functional) and l._output_keys else range(len(node.outputs))
-            for t, k in zip(node.outputs, keys): vals[id(t)] = graph.call_function(operator.getitem, (out, k))
-    outs = [vals[id(t)] for t in g.outputs]
-    res = model._pack(outs)
-    graph.output(tuple(res) if isinstance(res, list) else res)   # several outputs: a tuple, as torch modules return them
-    return fx.GraphModule(mods, graph, class_name=''.join(w.capitalize() for w in re.split(r'[\W_]+', model.name) if w) or 'Functional')
+class _TorchGraph:
+    """One generated `torch.fx` graph: a placeholder per input, a `call_module` per layer call (a shared layer is one
+    module called twice), the operators as lines of code. With `masks`, a mask goes beside each value (see below)."""
+    def __init__(self, masks=False):
+        import torch.fx as fx
+        self.fx, self.graph, self.masks = fx, fx.Graph(), masks
+        self.mods, self.names, self.taken = {}, {}, {}   # module name -> module; id(layer) -> its name; prefix -> names used
+        self.tm = importlib.import_module('seqlearn.torch_modules')
+
+    def name(self, name, prefix=''): return prefix + _identifier(name, self.taken.setdefault(prefix, set()))
+
+    def module(self, l, prefix=''):
+        "The name of `l`'s module (made on its first call)."
+        if id(l) not in self.names:
+            self.names[id(l)] = self.name(l.name, prefix)
+            self.mods[self.names[id(l)]] = _torch_any(l)
+        return self.names[id(l)]
+
+    def run(self, model, vals, masks, prefix=''):
+        "Add `model`'s graph on the fx nodes `vals` (one per input) with their `masks`: the outputs' nodes and masks."
+        g = _graph_of(model)
+        env = {id(t): (v, m) for t, v, m in zip(g.inputs, vals, masks)}
+        for node in g.nodes:
+            xs, ms = zip(*[env[id(t)] for t in node.inputs])
+            if node.several_inputs: x, m = list(xs), None if all(v is None for v in ms) else list(ms)
+            else: x, m = xs[0], ms[0]
+            outs, oms = self.call(node.layer, x, m, len(node.outputs), prefix)
+            for t, o, om in zip(node.outputs, outs, oms): env[id(t)] = (o, om)
+        return [env[id(t)][0] for t in g.outputs], [env[id(t)][1] for t in g.outputs]
+
+# %% ../nbs/23_export.ipynb #95627c0b
+@patch_to(_TorchGraph)
+def call(self, l, x, m, n_out, prefix):
+    "The fx nodes of the outputs of `l` called on `x` (whose mask is `m`), and the outputs' masks."
+    if type(l).__name__ in OPERATOR_LAYERS: outs = [_torch_op(self.graph, l, as_list(x))]  # the same operator in the code
+    elif isinstance(l, Model) and self.masks and (m is not None or _makes_masks(l)): return self.inline(l, x, m, prefix)
+    else:
+        kwargs = {'mask': m[0] if isinstance(m, list) else m} if m is not None and type(l).__name__ in _USES_MASK else {}
+        out = self.graph.call_module(self.module(l, prefix), (x,), kwargs)
+        keys = l._output_keys if isinstance(l, Functional) and l._output_keys else range(n_out)
+        outs = [out] if n_out == 1 else [self.graph.call_function(operator.getitem, (out, k)) for k in keys]
+    return outs, (self.out_masks(l, x, m, n_out) if self.masks else [None] * n_out)
+
+@patch_to(_TorchGraph)
+def module_of(self, model):
+    "The generated module: inputs named after the model's Input layers, the outputs as `model` returns them."
+    g = _graph_of(model)
+    vals = [self.graph.placeholder(self.name(t.node.layer.name)) for t in g.inputs]
+    outs, _ = self.run(model, vals, [None] * len(vals))
+    res = model.pack_outputs(outs) if isinstance(model, Functional) else outs[0]
+    self.graph.output(tuple(res) if isinstance(res, list) else res)   # several outputs: a tuple, as torch modules return them
+    cls = ''.join(w.capitalize() for w in re.split(r'[\W_]+', model.name) if w) or 'Functional'
+    return self.fx.GraphModule(self.mods, self.graph, class_name=cls)
+
+def _torch_graph(model, masks=False):
+    "A `torch.fx.GraphModule` that runs `model`'s graph (with `masks`, threading a mask beside each value)."
+    return _TorchGraph(masks).module_of(model)
 
 def _torch_op(graph, l, args):
     "A `torch.fx` node applying the operator that `l` (ScalarOp, Divide, GetItem) stands for."
@@ -619,14 +832,36 @@ def _torch_op(graph, l, args):
     if kind == 'GetItem': return graph.call_function(operator.getitem, (args[0], l.key))
     return graph.call_function(*_scalar_args(l, args[0]))
 
+# %% ../nbs/23_export.ipynb #65bc1052
+_USES_MASK = ('SimpleRNN', 'LSTM', 'GRU', 'Bidirectional', 'GlobalAveragePooling1D')   # their modules take mask=
+
+@patch_to(_TorchGraph)
+def out_masks(self, l, x, m, n_out):
+    "fx nodes computing the masks of `l`'s outputs (None where an output has none), by seqlearn's rules."
+    if isinstance(l, Model): return [None] * n_out   # a nested model that neither makes nor receives masks
+    return _mask_rules(l, x, m, n_out, lambda f, *args: self.graph.call_function(getattr(self.tm, f), args))
+
+@patch_to(_TorchGraph)
+def inline(self, model, x, m, prefix):
+    "A nested model that makes or receives masks: its layers join this graph (modules under its name), the masks flow through."
+    xs = x if isinstance(x, list) else [x]
+    ms = m if isinstance(m, list) else [m] * len(xs)
+    inner = self.name(model.name, prefix) + '.'
+    outs, oms = self.run(model, xs, ms, inner)
+    if not model.trainable:
+        for name, mod in self.mods.items():
+            if name.startswith(inner): mod.requires_grad_(False)
+    return outs, oms
+
 def _torch_any(layer):
-    "The module for a layer or a (nested) model."
+    "The module for a layer or a (nested) model; a model in which a mask starts becomes a graph that computes the masks."
     if not isinstance(layer, Model): return torch_module(layer)
-    if isinstance(layer, Sequential):
+    if layer.traces_calls: _refuse_subclassed(layer, 'to_torch')
+    if _makes_masks(layer): m = _torch_graph(layer, masks=True)
+    elif isinstance(layer, Sequential):
         taken = set()
         m = _require('torch').nn.Sequential(OrderedDict((_identifier(l.name, taken), _torch_any(l)) for l in layer.layers))
-    elif isinstance(layer, Functional): m = _torch_graph(layer)
-    else: _refuse_subclassed(layer, 'to_torch')
+    else: m = _torch_graph(layer)
     if not layer.trainable: m.requires_grad_(False)
     return m
 

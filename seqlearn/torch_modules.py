@@ -8,13 +8,16 @@ import math
 import torch
 from torch import nn
 import torch.nn.functional as F
+from .core import patch_to
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'Exponential', 'activation_module', 'Dense', 'Conv1D', 'Conv2D', 'ZeroPadding', 'ZeroPadding1D',
-           'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D',
+__all__ = ['ACTIVATIONS', 'KERAS_ARGS', 'Exponential', 'activation_module', 'Dense', 'Conv1D', 'Conv2D', 'ZeroPadding',
+           'ZeroPadding1D', 'ZeroPadding2D', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D',
            'GlobalAveragePooling1D', 'GlobalMaxPooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
            'BatchNormalization', 'LayerNormalization', 'Embedding', 'Reshape', 'Add', 'Subtract', 'Multiply', 'Average',
-           'Maximum', 'Minimum', 'Concatenate', 'CastInputs', 'ReLU', 'PReLU']
+           'Maximum', 'Minimum', 'Concatenate', 'CastInputs', 'ReLU', 'PReLU', 'sequence_mask', 'code_mask',
+           'merge_masks', 'concatenate_masks', 'Masking', 'KerasRecurrent', 'LSTM', 'GRU', 'GRUResetBefore',
+           'SimpleRNN', 'Bidirectional', 'TimeDistributed', 'RepeatVector']
 
 # %% ../nbs/23a_torch_modules.ipynb #3a982e99
 class Exponential(nn.Module):
@@ -151,14 +154,20 @@ class _GlobalPooling(nn.Module):
     def extra_repr(self): return f"keepdims={self.keepdims}"
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    "Mean over the steps: `(batch, steps, channels)` -> `(batch, channels)`."
-    def forward(self, x): return x.mean(dim=self._axes(x), keepdim=self.keepdims)
+    "Mean over the steps: `(batch, steps, channels)` -> `(batch, channels)`; given a `mask` `(batch, steps)`, over the real steps only."
+    def forward(self, x, mask=None):
+        if mask is None: return x.mean(dim=self._axes(x), keepdim=self.keepdims)
+        w = mask.to(x.dtype)[..., None]   # as seqlearn and Keras: weights 1 / (real steps), 0/0 when a sample has none
+        return (x * (w / w.sum(dim=1, keepdim=True))).sum(dim=1, keepdim=self.keepdims)
 
 class GlobalMaxPooling1D(_GlobalPooling):
     "Largest value over the steps: `(batch, steps, channels)` -> `(batch, channels)`."
     def forward(self, x): return x.amax(dim=self._axes(x), keepdim=self.keepdims)
 
-class GlobalAveragePooling2D(GlobalAveragePooling1D): "Mean over the image: `(batch, h, w, channels)` -> `(batch, channels)`."
+class GlobalAveragePooling2D(_GlobalPooling):
+    "Mean over the image: `(batch, h, w, channels)` -> `(batch, channels)`."
+    def forward(self, x): return x.mean(dim=self._axes(x), keepdim=self.keepdims)
+
 class GlobalMaxPooling2D(GlobalMaxPooling1D): "Largest value over the image: `(batch, h, w, channels)` -> `(batch, channels)`."
 
 # %% ../nbs/23a_torch_modules.ipynb #6e2bcbd6
@@ -275,3 +284,297 @@ class PReLU(nn.Module):
     def __init__(self, alpha_shape, dtype=None):
         super().__init__(); self.alpha = nn.Parameter(torch.zeros(tuple(alpha_shape), dtype=dtype))
     def forward(self, x): return torch.where(x > 0, x, self.alpha * x)
+
+# %% ../nbs/23a_torch_modules.ipynb #d6d07b52
+def sequence_mask(x, mask_value:float=0.0):
+    "Keras's Masking rule: a step is real (True) where any of its features differs from `mask_value`. `(batch, steps, features)` -> `(batch, steps)`."
+    return (x != mask_value).any(dim=-1)
+
+def code_mask(codes):
+    "Embedding(mask_zero=True)'s rule: code 0 is padding. `(batch, steps)` -> `(batch, steps)` bool."
+    return codes != 0
+
+def merge_masks(masks):
+    "The mask after Add, Multiply, ...: a step is real where it is real in any input (Keras's rule)."
+    out = masks[0]
+    for m in masks[1:]: out = out | m
+    return out
+
+def concatenate_masks(xs, masks, dim:int=-1):
+    "The mask after Concatenate: each input's mask spread over its features (all True without one), joined on `dim`, any over the last axis."
+    full = [torch.ones(x.shape, dtype=torch.bool, device=x.device) if m is None else
+            (m[..., None] if m.dim() < x.dim() else m).expand(x.shape) for x, m in zip(xs, masks)]
+    return torch.cat(full, dim=dim).any(dim=-1)
+
+class Masking(nn.Module):
+    "Keras's Masking layer: the steps whose features all equal `mask_value` become zeros (`sequence_mask` gives their mask)."
+    def __init__(self, mask_value:float=0.0):
+        super().__init__(); self.mask_value = mask_value
+    def forward(self, x): return x * sequence_mask(x, self.mask_value)[..., None].to(x.dtype)
+    def extra_repr(self): return f"mask_value={self.mask_value}"
+
+# %% ../nbs/23a_torch_modules.ipynb #a99c809f
+def _steps_and_states(inputs, initial_state):
+    "(sequence, [initial states]) from `x`, `[x, *states]` (seqlearn's and Keras's list input) or `initial_state=`."
+    if isinstance(inputs, (list, tuple)): x, states = inputs[0], list(inputs[1:])
+    else: x, states = inputs, []
+    if initial_state is not None:
+        if states: raise TypeError("Give the initial states one way: module([x, *states]) or module(x, initial_state=[...]).")
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+    return x, states
+
+def _dropout_mask(shape, rate, like):
+    "Keras's recurrent dropout: one mask per sequence, the same at every step, scaled by 1 / (1 - rate)."
+    return (torch.rand(shape, device=like.device) >= rate).to(like.dtype) / (1 - rate)
+
+class KerasRecurrent:
+    """What the recurrent modules share: Keras's way of reading a sequence. `forward(inputs, mask=None, initial_state=None)`
+    takes `(batch, steps, features)` (or `[x, *states]`), and a `mask` `(batch, steps)` (True: a real step). A masked step
+    keeps the states and repeats the last output (zeros before the first real step; zeros everywhere it is masked with
+    `zero_output_for_mask`). It returns the last output or all of them (`return_sequences`), and with `return_state`
+    a tuple `(output, *final states)`. `go_backwards` reads from the end (the outputs in reading order); `stateful`
+    starts each batch from the last one's final states (`reset_states()` forgets them). Without a mask (or one that is
+    all True) and without recurrent dropout in training, PyTorch's fused kernel runs when it computes the same thing
+    (`fused`); otherwise a loop over the steps, with the same weights."""
+    fused = False
+    def _keras_setup(self, state_names, units, activation, recurrent_activation, return_sequences=False, return_state=False,
+                     go_backwards=False, stateful=False, zero_output_for_mask=False, dropout=0.0, recurrent_dropout=0.0):
+        self.units, self.state_names = units, tuple(state_names)
+        self.activation_name, self.recurrent_activation_name = activation, recurrent_activation
+        self.__dict__.update(act=activation_module(activation), ract=activation_module(recurrent_activation))  # no weights: not submodules
+        self.return_sequences, self.return_state, self.go_backwards = return_sequences, return_state, go_backwards
+        self.stateful, self.zero_output_for_mask, self.dropout, self.recurrent_dropout = stateful, zero_output_for_mask, dropout, recurrent_dropout
+        for s in self.state_names: self.register_buffer(f"{s}_state", None, persistent=False)  # stateful: the last batch's final states
+
+    @property
+    def states(self):
+        "A stateful module's current states (`[h]` or `[h, c]`, each `(batch, units)`), or None before the first batch."
+        ss = [getattr(self, f"{s}_state") for s in self.state_names]
+        return None if ss[0] is None else ss
+
+    @states.setter
+    def states(self, values):
+        for s, v in zip(self.state_names, values if values is not None else [None] * len(self.state_names)): setattr(self, f"{s}_state", v)
+
+    def reset_states(self):
+        "Forget a stateful module's states: the next batch starts from zeros."
+        if self.states is not None: self.states = [torch.zeros_like(s) for s in self.states]
+
+    def _start(self, x):
+        "The states before the first step: a stateful module's last ones, else zeros."
+        B = x.shape[0]
+        if self.stateful and self.states is not None:
+            if self.states[0].shape[0] != B:
+                raise ValueError(f"This stateful {type(self).__name__} continues the previous batch's sequences row by row, so every "
+                                 f"batch must have {self.states[0].shape[0]} samples; got {B}. Call reset_states() before data of "
+                                 "another batch size.")
+            return list(self.states)
+        return [x.new_zeros((B, self.units)) for _ in self.state_names]
+
+# %% ../nbs/23a_torch_modules.ipynb #b76ab563
+@patch_to(KerasRecurrent)
+def forward(self, inputs, mask=None, initial_state=None):
+    x, states = _steps_and_states(inputs, initial_state)
+    if mask is not None and bool(mask.all()): mask = None   # nothing masked: the fast path
+    states = list(states) if states else self._start(x)
+    if self.go_backwards:
+        x = x.flip(1)
+        if mask is not None: mask = mask.flip(1)
+    rmask = None
+    if self.training and self.dropout: x = x * _dropout_mask((x.shape[0], 1, x.shape[2]), self.dropout, x)
+    if self.training and self.recurrent_dropout: rmask = _dropout_mask((x.shape[0], self.units), self.recurrent_dropout, x)
+    run = None if mask is None or rmask is not None or not self.fused else _one_run(mask)
+    if mask is None and rmask is None and self.fused: seq, states = self._fused(x, states)
+    elif run is not None: seq, states = self._packed(x, states, *run)
+    else: seq, states = self._loop(x, states, None if mask is None else mask[..., None], rmask)
+    if mask is not None:  # the output of a masked step: the last real one (or zeros)
+        keep = mask if self.zero_output_for_mask else mask.cumsum(dim=1) > 0
+        seq = seq * keep[..., None].to(seq.dtype)
+    if self.stateful: self.states = [s.detach() for s in states]
+    out = seq if self.return_sequences else seq[:, -1]
+    return (out, *states) if self.return_state else out
+
+@patch_to(KerasRecurrent)
+def _loop(self, x, states, mask, rmask):
+    "Every step in turn: (outputs (batch, steps, units), final states); a masked step (mask[:, t] False) keeps the states."
+    xs, outs = self._input_part(x), []
+    for t in range(x.shape[1]):
+        new = self._step(xs[:, t], states, rmask)
+        if mask is not None: new = [torch.where(mask[:, t], n, s) for n, s in zip(new, states)]
+        states = new
+        outs.append(states[0])
+    return torch.stack(outs, dim=1), states
+
+@patch_to(KerasRecurrent)
+def extra_repr(self):
+    flags = [f for f in ('return_sequences', 'return_state', 'go_backwards', 'stateful', 'zero_output_for_mask') if getattr(self, f)]
+    acts = (f", activation={self.activation_name!r}, recurrent_activation={self.recurrent_activation_name!r}"
+            if not self.fused else '')
+    return super(KerasRecurrent, self).extra_repr() + acts + ''.join(f", {f}=True" for f in flags)
+
+# %% ../nbs/23a_torch_modules.ipynb #147bd061
+def _one_run(mask):
+    "(first real step, number of real steps) per row when each row's real steps are one unbroken run (padding before or after), else None."
+    m = mask.to(torch.int8)
+    runs = m[:, 0] + (m[:, 1:] > m[:, :-1]).sum(dim=1)   # how many runs of real steps each row has
+    if bool((runs != 1).any()): return None
+    return m.argmax(dim=1), m.sum(dim=1)
+
+@patch_to(KerasRecurrent)
+def _packed(self, x, states, start, length):
+    """PyTorch's fused kernel on padded sequences: each row's real steps moved to the front and packed
+    (`pack_padded_sequence`), then the outputs put back where the steps were, the last one repeated over the padding after."""
+    T, steps = x.shape[1], torch.arange(x.shape[1], device=x.device)
+    ahead = (start[:, None] + steps).clamp(max=T - 1)
+    packed = nn.utils.rnn.pack_padded_sequence(x.gather(1, ahead[..., None].expand(-1, -1, x.shape[2])), length.cpu(),
+                                               batch_first=True, enforce_sorted=False)
+    out, states = self._fused(packed, states)
+    seq, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)
+    back = torch.minimum((steps - start[:, None]).clamp(min=0), length[:, None] - 1)   # before the run: zeros (the caller's keep)
+    return seq.gather(1, back[..., None].expand(-1, -1, seq.shape[2])), states
+
+# %% ../nbs/23a_torch_modules.ipynb #04bd72d8
+KERAS_ARGS = ('return_sequences', 'return_state', 'go_backwards', 'stateful', 'zero_output_for_mask', 'dropout', 'recurrent_dropout')
+
+class LSTM(KerasRecurrent, nn.LSTM):
+    """Keras's LSTM as an `nn.LSTM` (`batch_first=True`, one layer): the same gate order (Keras's i, f, c, o is torch's
+    i, f, g, o), `weight_ih_l0` the kernel transposed `(4 units, features)`, `weight_hh_l0` the recurrent kernel transposed,
+    `bias_ih_l0` Keras's bias and `bias_hh_l0` zeros. Keras's arguments and masks as `KerasRecurrent` says."""
+    def __init__(self, input_size:int, units:int, bias:bool=True, activation:str='tanh', recurrent_activation:str='sigmoid',
+                 dtype=None, **keras):
+        nn.LSTM.__init__(self, input_size, units, bias=bias, batch_first=True, dtype=dtype)
+        self._keras_setup(('h', 'c'), units, activation, recurrent_activation, **keras)
+        self.fused = activation == 'tanh' and recurrent_activation == 'sigmoid'
+
+    def _fused(self, x, states):
+        out, (h, c) = nn.LSTM.forward(self, x, tuple(s[None].contiguous() for s in states))
+        return out, [h[0], c[0]]
+
+    def _input_part(self, x): return F.linear(x, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0 if self.bias else None)
+
+    def _step(self, xt, states, rmask):
+        h, c = states
+        i, f, g, o = (xt + F.linear(h if rmask is None else h * rmask, self.weight_hh_l0)).chunk(4, dim=1)
+        c = self.ract(f) * c + self.ract(i) * self.act(g)
+        return [self.ract(o) * self.act(c), c]
+
+# %% ../nbs/23a_torch_modules.ipynb #c59d4fc0
+class GRU(KerasRecurrent, nn.GRU):
+    """Keras's GRU with `reset_after=True` (its default) as an `nn.GRU` (`batch_first=True`, one layer): torch orders the
+    gates r, z, n where Keras has z, r, h, so the blocks are swapped; `bias_ih_l0` is Keras's input bias (`bias[0]`),
+    `bias_hh_l0` its recurrent bias (`bias[1]`)."""
+    def __init__(self, input_size:int, units:int, bias:bool=True, activation:str='tanh', recurrent_activation:str='sigmoid',
+                 dtype=None, **keras):
+        nn.GRU.__init__(self, input_size, units, bias=bias, batch_first=True, dtype=dtype)
+        self._keras_setup(('h',), units, activation, recurrent_activation, **keras)
+        self.fused = activation == 'tanh' and recurrent_activation == 'sigmoid'
+
+    def _fused(self, x, states):
+        out, h = nn.GRU.forward(self, x, states[0][None].contiguous())
+        return out, [h[0]]
+
+    def _input_part(self, x): return F.linear(x, self.weight_ih_l0, self.bias_ih_l0 if self.bias else None)
+
+    def _step(self, xt, states, rmask):
+        h = states[0]
+        hr = F.linear(h if rmask is None else h * rmask, self.weight_hh_l0, self.bias_hh_l0 if self.bias else None)
+        (xr, xz, xn), (rr, rz, rn) = xt.chunk(3, dim=1), hr.chunk(3, dim=1)
+        r, z = self.ract(xr + rr), self.ract(xz + rz)
+        n = self.act(xn + r * rn)
+        return [z * h + (1 - z) * n]
+
+# %% ../nbs/23a_torch_modules.ipynb #f81acbcf
+class GRUResetBefore(KerasRecurrent, nn.Module):
+    """Keras's GRU with `reset_after=False`: the reset gate multiplies the state *before* the recurrent product,
+    `n = tanh(x W_n + b_n + (r * h) U_n)`, which no PyTorch module computes. Weights in torch's layout and gate order
+    (r, z, n): `weight_ih` `(3 units, features)`, `weight_hh` `(3 units, units)`, one `bias` `(3 units,)`."""
+    def __init__(self, input_size:int, units:int, bias:bool=True, activation:str='tanh', recurrent_activation:str='sigmoid',
+                 dtype=None, **keras):
+        nn.Module.__init__(self)
+        self.input_size, self.hidden_size = input_size, units
+        self.weight_ih = nn.Parameter(torch.zeros(3 * units, input_size, dtype=dtype))
+        self.weight_hh = nn.Parameter(torch.zeros(3 * units, units, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(3 * units, dtype=dtype)) if bias else None
+        self._keras_setup(('h',), units, activation, recurrent_activation, **keras)
+
+    def _input_part(self, x): return F.linear(x, self.weight_ih, self.bias)
+
+    def _step(self, xt, states, rmask):
+        h = states[0]
+        hd = h if rmask is None else h * rmask
+        U = self.units
+        (xr, xz, xn), Whh = xt.chunk(3, dim=1), self.weight_hh
+        r, z = self.ract(xr + F.linear(hd, Whh[:U])), self.ract(xz + F.linear(hd, Whh[U:2 * U]))
+        n = self.act(xn + F.linear(r * hd, Whh[2 * U:]))
+        return [z * h + (1 - z) * n]
+
+    def extra_repr(self): return f"{self.input_size}, {self.hidden_size}, bias={self.bias is not None}" + super().extra_repr()
+
+# %% ../nbs/23a_torch_modules.ipynb #b5c20766
+class SimpleRNN(KerasRecurrent, nn.RNN):
+    """Keras's SimpleRNN as an `nn.RNN` (`batch_first=True`, one layer): `weight_ih_l0` the kernel transposed,
+    `weight_hh_l0` the recurrent kernel transposed, `bias_ih_l0` the bias and `bias_hh_l0` zeros. PyTorch's kernel has
+    tanh and relu; another activation runs the step loop."""
+    def __init__(self, input_size:int, units:int, bias:bool=True, activation:str='tanh', dtype=None, **keras):
+        self.fused = activation in ('tanh', 'relu')
+        nn.RNN.__init__(self, input_size, units, bias=bias, batch_first=True, dtype=dtype,
+                        nonlinearity=activation if self.fused else 'tanh')
+        self._keras_setup(('h',), units, activation, 'sigmoid', **keras)
+
+    def _fused(self, x, states):
+        out, h = nn.RNN.forward(self, x, states[0][None].contiguous())
+        return out, [h[0]]
+
+    def _input_part(self, x): return F.linear(x, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0 if self.bias else None)
+
+    def _step(self, xt, states, rmask):
+        h = states[0]
+        return [self.act(xt + F.linear(h if rmask is None else h * rmask, self.weight_hh_l0))]
+
+    def extra_repr(self):
+        return nn.RNN.extra_repr(self) + ('' if self.fused else f", activation={self.activation_name!r}") + ''.join(
+            f", {f}=True" for f in ('return_sequences', 'return_state', 'go_backwards', 'stateful', 'zero_output_for_mask') if getattr(self, f))
+
+# %% ../nbs/23a_torch_modules.ipynb #def26efb
+class Bidirectional(nn.Module):
+    "Keras's Bidirectional: a recurrent module forwards, one backwards (`go_backwards=True`), their outputs merged."
+    def __init__(self, forward_layer:nn.Module, backward_layer:nn.Module,
+                 merge_mode='concat' # 'concat', 'sum', 'mul', 'ave' or None (both outputs)
+                ):
+        super().__init__()
+        self.forward_layer, self.backward_layer, self.merge_mode = forward_layer, backward_layer, merge_mode
+        for l in (forward_layer, backward_layer): l.zero_output_for_mask = l.return_sequences   # as Keras does
+
+    def forward(self, inputs, mask=None, initial_state=None):
+        x, states = _steps_and_states(inputs, initial_state)
+        n = len(states) // 2
+        f, b = self.forward_layer, self.backward_layer
+        yf = f([x, *states[:n]] if states else x, mask=mask)
+        yb = b([x, *states[n:]] if states else x, mask=mask)
+        (yf, *sf), (yb, *sb) = (yf, yb) if f.return_state else ([yf], [yb])
+        if f.return_sequences: yb = yb.flip(1)
+        mode = self.merge_mode
+        out = ([torch.cat([yf, yb], dim=-1)] if mode == 'concat' else [yf + yb] if mode == 'sum' else
+               [(yf + yb) / 2] if mode == 'ave' else [yf * yb] if mode == 'mul' else [yf, yb])
+        out += [*sf, *sb]
+        return tuple(out) if len(out) > 1 else out[0]
+
+    def reset_states(self): self.forward_layer.reset_states(); self.backward_layer.reset_states()
+    def extra_repr(self): return f"merge_mode={self.merge_mode!r}"
+
+# %% ../nbs/23a_torch_modules.ipynb #57ac31de
+class TimeDistributed(nn.Module):
+    "Applies `module` to every step: the steps folded into the batch, one call, unfolded."
+    def __init__(self, module:nn.Module):
+        super().__init__(); self.module = module
+    def forward(self, x):
+        b, t = x.shape[:2]
+        y = self.module(x.reshape((b * t,) + tuple(x.shape[2:])))
+        return y.reshape((b, t) + tuple(y.shape[1:]))
+
+class RepeatVector(nn.Module):
+    "Each sample repeated `n` times along a new time axis: `(batch, features)` -> `(batch, n, features)`."
+    def __init__(self, n:int):
+        super().__init__(); self.n = n
+    def forward(self, x): return x[:, None, :].expand(-1, self.n, -1)
+    def extra_repr(self): return f"n={self.n}"

@@ -318,9 +318,10 @@ def test_from_keras_model_made_in_keras():
 # ---------------------------------------------------------------------------------------------------------------
 # What is refused, and how
 # ---------------------------------------------------------------------------------------------------------------
-def test_from_keras_refuses_lstm():
-    km = keras.Sequential([keras.Input((10, 3)), keras.layers.LSTM(8, name='encoder'), keras.layers.Dense(1)])
-    with pytest.raises(ValueError, match=r"layer 'encoder' is a Keras LSTM, which seqlearn does not have.*Conv1D"):
+def test_from_keras_refuses_an_rnn_over_a_cell():
+    "seqlearn has LSTM (tests/test_export_sequences.py), not Keras's generic RNN over a cell: the message says which layer to use."
+    km = keras.Sequential([keras.Input((10, 3)), keras.layers.RNN(keras.layers.LSTMCell(8), name='encoder'), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"layer 'encoder' is a Keras RNN, which seqlearn does not have.*keras.layers.LSTM\(units\)"):
         from_keras(km)
 
 
