@@ -439,3 +439,9 @@ def test_stateful_backward_is_truncated_at_the_batch():
         plain.call([x2, *prev], training=True); dx_plain = plain.backward(g)[0]
         np.testing.assert_allclose(dx, dx_plain, atol=1e-6)
         for a, b in zip(st.weights, plain.weights): np.testing.assert_allclose(a.grad, b.grad, atol=1e-6)
+
+def test_bidirectional_from_its_config_keeps_the_direction_names():
+    from seqlearn.layers import Bidirectional, LSTM
+    b = Bidirectional(LSTM(3, name='enc'))
+    c = Bidirectional.from_config(b.get_config())
+    assert (c.forward_layer.name, c.backward_layer.name) == ('forward_enc', 'backward_enc')

@@ -632,7 +632,7 @@ class Bidirectional(Layer):
         cfg = {k: v for k, v in layer.get_config().items() if k != 'input_shape'}
         self.forward_layer = type(layer).from_config({**cfg, 'dtype': self.dtype, 'name': 'forward_' + _strip(layer.name, 'forward_')})
         self.backward_layer = backward_layer if backward_layer is not None else type(layer).from_config(
-            {**cfg, 'dtype': self.dtype, 'go_backwards': not cfg['go_backwards'], 'name': 'backward_' + _strip(layer.name, 'backward_')})
+            {**cfg, 'dtype': self.dtype, 'go_backwards': not cfg['go_backwards'], 'name': 'backward_' + _strip(_strip(layer.name, 'forward_'), 'backward_')})
         self._check_pair()
         for l in (self.forward_layer, self.backward_layer): l.zero_output_for_mask = l.return_sequences
         self.merge_mode, self._custom_backward = merge_mode, backward_layer is not None
