@@ -108,8 +108,11 @@ def heat_png(h, # States (timesteps, units) of one direction
              cell # Display pixels of one state, (width, height); the PNG has twice as many each way
             ) -> bytes:
     "The states as a PNG heat map, a row per unit and a column per time step, each state a block of 2 x `cell` pixels."
-    idx = state_colours(np.asarray(h).T, v)
-    return png_array(np.repeat(np.repeat(idx, 2 * cell[1], axis=0), 2 * cell[0], axis=1), palette=PALETTE)
+    return png_array(_map_pixels(h, v, cell), palette=PALETTE)
+
+def _map_pixels(h, v, cell):
+    "The heat map's pixels at 2x, as indices into `PALETTE`."
+    return np.repeat(np.repeat(state_colours(np.asarray(h).T, v), 2 * cell[1], axis=0), 2 * cell[0], axis=1)
 
 @lru_cache(maxsize=32)
 def _colour_bar_png(height):
@@ -188,12 +191,11 @@ def hidden_states_png(states, # `{direction: (timesteps, units) array}`
     T, U = parts[0].shape[0], max(h.shape[1] for h in parts)
     v, (cw, rh) = _scale(states, vmax), cell_px(T, U)
     W, Hbar = 2 * cw * T, 2 * (sum(rh * h.shape[1] for h in parts) + 16 * (len(parts) - 1))
-    img, y = np.full((Hbar, W + 48, 3), 255, np.uint8), 0
+    img, y = np.full((Hbar, W + 48), LEVELS // 2, np.uint8), 0   # the background: the scale's white
     for h in parts:
-        block = PALETTE[np.repeat(np.repeat(state_colours(h.T, v), 2 * rh, axis=0), 2 * cw, axis=1)]
-        img[y:y + len(block), :W] = block; y += len(block) + 32
-    img[:, W + 24:] = PALETTE[(np.arange(Hbar)[::-1] * LEVELS // Hbar).astype(np.uint8)][:, None]
-    return png_array(img)
+        block = _map_pixels(h, v, (cw, rh)); img[y:y + len(block), :W] = block; y += len(block) + 32
+    img[:, W + 24:] = (np.arange(Hbar)[::-1] * LEVELS // Hbar).astype(np.uint8)[:, None]
+    return png_array(img, palette=PALETTE)
 
 # %% ../../nbs/20_widgets_hidden_states.ipynb #b217e293
 def hidden_states_figure(states, # `{direction: (timesteps, units) array}`; direction '' for a one-way layer

@@ -59,7 +59,8 @@ def png_array(pixels, # (h, w, 3) uint8 RGB, or (h, w) uint8 indices into `palet
     def chunk(kind, data): return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
     head = chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 3 if palette is not None else 2, 0, 0, 0))
     if palette is not None: head += chunk(b'PLTE', np.asarray(palette, np.uint8).reshape(-1, 3)[:256].tobytes())
-    return b'\x89PNG\r\n\x1a\n' + head + chunk(b'IDAT', zlib.compress(raw.tobytes(), level)) + chunk(b'IEND', b'')
+    z = zlib.compressobj(level, zlib.DEFLATED, 15, 9, zlib.Z_RLE)   # runs only: 2-3x quicker than the default here, as small
+    return b'\x89PNG\r\n\x1a\n' + head + chunk(b'IDAT', z.compress(raw.tobytes()) + z.flush()) + chunk(b'IEND', b'')
 
 # %% ../../nbs/20_widgets_summary.ipynb #48ddad13
 def _cell():
