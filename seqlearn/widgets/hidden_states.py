@@ -147,6 +147,32 @@ def _img(data, w, h, alt):
             f'src="data:image/png;base64,{base64.b64encode(data).decode()}">')
 
 # %% ../../nbs/20_widgets_hidden_states.ipynb #eb51a43e
+def _panel_html(d, h, v, cell, left):
+    "One direction: a line with its name, then the unit numbers (every 1, 2, 5, ... units: 14 px apart at least) beside its map."
+    (cw, rh), H = cell, cell[1] * h.shape[1]
+    ticks = ''.join(_label(u, 0, min(max(0, (u + 0.5) * rh - 8), H - 16), left - 6, 'right') for u in range(0, h.shape[1], _every(rh, 14)))
+    return (f'<div style="display:flex;height:16px"><div style="width:{left - 6}px;text-align:right;opacity:0.7">unit</div>'
+            f'<b style="margin-left:6px">{html.escape(d)}</b></div><div style="display:flex">'
+            f'<div style="position:relative;width:{left}px;height:{H}px">{ticks}</div>'
+            + _img(heat_png(h, v, cell), cw * h.shape[0], H, f"hidden states{' (' + d + ')' if d else ''}") + '</div>')
+
+def _time_html(labels, steps, cw, left):
+    "The time axis: each label (or step number) centred over its column, every 1, 2, 5, ... steps so that none overlap."
+    text = [str(t) for t in labels] if labels is not None else [str(t) for t in range(steps)]
+    step = _every(cw, _CH * max(map(len, text)) + 6)
+    times = ''.join(_label(text[t], (t + 0.5 - step / 2) * cw, 0, step * cw) for t in range(0, steps, step))
+    return (f'<div style="position:relative;margin-left:{left}px;width:{cw * steps}px;height:16px">{times}</div>'
+            f'<div style="margin-left:{left}px;opacity:0.7">time step</div>')
+
+def _scale_html(v, height, nan):
+    "The colour bar, as tall as the maps, with +v, 0 and -v beside it (and what grey means, when a state is NaN)."
+    ends = ''.join(_label(t, 4, min(max(0, y - 8), height - 16), 60, 'left')
+                   for t, y in ((f'{v:+.3g}', 0), ('0', height / 2), (f'{-v:+.3g}', height)))
+    return (f'<div style="margin-left:12px"><div style="height:16px;opacity:0.7">h</div><div style="display:flex">'
+            + _img(_colour_bar_png(height), 12, height, 'colour scale') +
+            f'<div style="position:relative;width:64px;height:{height}px">{ends}</div></div>'
+            + ('<div style="opacity:0.7">grey: NaN</div>' if nan else '') + '</div>')
+
 def hidden_states_html(states, # `{direction: (timesteps, units) array}`; direction '' for a one-way layer
                        title='', # The first line, in bold
                        note='', # The second line (e.g. the numbers `describe` gives)
@@ -157,30 +183,14 @@ def hidden_states_html(states, # `{direction: (timesteps, units) array}`; direct
     parts = list(states.items())
     T, U = parts[0][1].shape[0], max(h.shape[1] for _, h in parts)
     _check_labels(labels, T)
-    v, (cw, rh) = _scale(states, vmax), cell_px(T, U)
-    W, left = cw * T, round(_CH * max(4, len(str(U - 1)))) + 8   # the maps' width; the unit numbers' column
-    panels = []
-    for d, h in parts:
-        H, step = rh * h.shape[1], _every(rh, 14)
-        ticks = ''.join(_label(u, 0, min(max(0, (u + 0.5) * rh - 8), H - 16), left - 6, 'right') for u in range(0, h.shape[1], step))
-        panels.append(f'<div style="display:flex;height:16px"><div style="width:{left - 6}px;text-align:right;opacity:0.7">unit</div>'
-                      f'<b style="margin-left:6px">{html.escape(d)}</b></div><div style="display:flex">'
-                      f'<div style="position:relative;width:{left}px;height:{H}px">{ticks}</div>'
-                      + _img(heat_png(h, v, (cw, rh)), W, H, f"hidden states{' (' + d + ')' if d else ''}") + '</div>')
-    text = [str(t) for t in labels] if labels is not None else [str(t) for t in range(T)]
-    step = _every(cw, _CH * max(map(len, text)) + 6)
-    times = ''.join(_label(text[t], (t + 0.5 - step / 2) * cw, 0, step * cw) for t in range(0, T, step))
-    Hbar = sum(rh * h.shape[1] for _, h in parts) + 16 * (len(parts) - 1)   # from the first map's top to the last one's bottom
-    ends = ''.join(_label(t, 4, min(max(0, y - 8), Hbar - 16), 60, 'left') for t, y in ((f'{v:+.3g}', 0), ('0', Hbar / 2), (f'{-v:+.3g}', Hbar)))
-    nan = '<div style="opacity:0.7">grey: NaN</div>' if any(np.isnan(h).any() for _, h in parts) else ''
-    return (f'<div style="font-family:monospace;font-size:12px;line-height:16px"><div><b>{html.escape(title)}</b></div>'
-            + (f'<div style="opacity:0.7">{html.escape(note)}</div>' if note else '') +
-            f'<div style="display:flex;align-items:flex-start;margin-top:4px"><div>{"".join(panels)}'
-            f'<div style="position:relative;margin-left:{left}px;width:{W}px;height:16px">{times}</div>'
-            f'<div style="margin-left:{left}px;opacity:0.7">time step</div></div>'
-            f'<div style="margin-left:12px"><div style="height:16px;opacity:0.7">h</div><div style="display:flex">'
-            + _img(_colour_bar_png(Hbar), 12, Hbar, 'colour scale') +
-            f'<div style="position:relative;width:64px;height:{Hbar}px">{ends}</div></div>{nan}</div></div></div>')
+    v, cell = _scale(states, vmax), cell_px(T, U)
+    left = round(_CH * max(4, len(str(U - 1)))) + 8   # the unit numbers' column
+    height = sum(cell[1] * h.shape[1] for _, h in parts) + 16 * (len(parts) - 1)   # from the first map's top to the last one's bottom
+    return ('<div style="font-family:monospace;font-size:12px;line-height:16px">'
+            f'<div><b>{html.escape(title)}</b></div>' + (f'<div style="opacity:0.7">{html.escape(note)}</div>' if note else '')
+            + '<div style="display:flex;align-items:flex-start;margin-top:4px"><div>'
+            + ''.join(_panel_html(d, h, v, cell, left) for d, h in parts) + _time_html(labels, T, cell[0], left) + '</div>'
+            + _scale_html(v, height, any(np.isnan(h).any() for _, h in parts)) + '</div></div>')
 
 # %% ../../nbs/20_widgets_hidden_states.ipynb #2a3a7ed8
 def hidden_states_png(states, # `{direction: (timesteps, units) array}`
