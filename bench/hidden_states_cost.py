@@ -1,27 +1,27 @@
-"""What `HiddenStates` adds to a fit: the same fit with no view, with the view displayed (as in a notebook), and with
-the text fallback (as in a terminal).
+"""What `HiddenStates` adds to a fit of an LSTM: the same fit with no view, with the view displayed (as in a notebook),
+and with the text fallback (as in a terminal).
 
-    python bench/hidden_states_cost.py             # three workloads, 5 rounds each (about two minutes on 2 cores)
+    python bench/hidden_states_cost.py             # three workloads, 5 rounds each (about three minutes on 2 cores)
     python bench/hidden_states_cost.py --rounds 9
 
 "Displayed" means the picture is drawn and its bundle (HTML with the PNG inline) built and serialised at every
 update, exactly as in a kernel; only the final hand-over to the front end (a ZMQ message) is left out: outside a
 kernel `IPython.display` is replaced by functions that serialise the bundle to JSON and drop it.
 Each round runs the three variants once, in turn, so a shared machine's drifting load falls on all of them alike;
-the figures are medians over rounds, with min-max.
-
-The recurrent layer is the stand-in of tests/test_hidden_states.py (h_t = tanh(x_t W + h_{t-1} U + b)) until
-seqlearn's SimpleRNN/LSTM are merged; then use those here.
+the figures are medians over rounds, with min-max. The time spent inside the view's own hooks (and each update's
+cost: the forward pass on the sample, the picture, the bundle) is timed too, which the machine's noise blurs less.
+BLAS runs on one thread (OPENBLAS_NUM_THREADS=1), as on a 2-core machine shared with other jobs it should.
 """
 from __future__ import annotations
-import argparse, io, json, os, statistics, sys, time
+import os
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
+import argparse, io, json, statistics, sys, time
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests'))
 import IPython.display
 from seqlearn import Sequential, Input, Dense, set_seed
+from seqlearn.layers import LSTM
 from seqlearn.widgets import HiddenStates
-from test_hidden_states import TinyRNN
 
 SENT = [0]
 def _send(bundle, *a, **k): SENT[0] += len(json.dumps(bundle))
@@ -29,8 +29,9 @@ IPython.display.display = lambda obj, *a, **k: _send(obj._bundle() if hasattr(ob
 IPython.display.update_display = lambda bundle, *a, **k: _send(bundle)
 
 class Timed(HiddenStates):
-    "HiddenStates that adds up the seconds spent in its own hooks: the view's cost, free of the machine's noise."
+    "HiddenStates that adds up the seconds spent in its own hooks, and keeps each update's cost."
     spent = 0.0
+    def __init__(self, *a, **k): super().__init__(*a, **k); self.costs = []
     def _timed(hook):
         def run(self, *a, **k):
             t = time.perf_counter()
@@ -39,11 +40,15 @@ class Timed(HiddenStates):
         return run
     on_train_begin, on_epoch_begin = _timed('on_train_begin'), _timed('on_epoch_begin')
     on_epoch_end, on_train_end = _timed('on_epoch_end'), _timed('on_train_end')
+    def update(self, *a, **k):
+        t = time.perf_counter()
+        try: return super().update(*a, **k)
+        finally: self.costs.append(time.perf_counter() - t)
 
 WORKLOADS = {  # name: (samples, timesteps, features, units, epochs, batch size)
-    'demo (1024 x 12 steps, 8 units, 30 epochs)': (1024, 12, 3, 8, 30, 32),
-    'larger (4096 x 40 steps, 32 units, 8 epochs)': (4096, 40, 8, 32, 8, 64),
-    'longer (4096 x 40 steps, 32 units, 80 epochs)': (4096, 40, 8, 32, 80, 64),
+    'demo (1024 x 12 steps, LSTM 8 units, 30 epochs)': (1024, 12, 3, 8, 30, 32),
+    'one second (4096 x 40 steps, LSTM 32 units, 6 epochs)': (4096, 40, 8, 32, 6, 64),
+    'longer (4096 x 40 steps, LSTM 32 units, 40 epochs)': (4096, 40, 8, 32, 40, 64),
 }
 
 def run(spec, variant):
@@ -52,10 +57,10 @@ def run(spec, variant):
     x = rng.normal(size=(n, steps, feats)).astype(np.float32)
     y = x[:, :, :1].sum(axis=1) / np.sqrt(steps)
     set_seed(0)
-    m = Sequential([Input((steps, feats)), TinyRNN(units, name='rnn'), Dense(1)]); m.compile('adam', 'mse')
+    m = Sequential([Input((steps, feats)), LSTM(units, name='lstm'), Dense(1)]); m.compile('adam', 'mse')
     cbs, hs = [], None
     if variant != 'none':
-        hs = Timed('rnn', x[:1], show=True if variant == 'view' else 'text', stream=io.StringIO())
+        hs = Timed('lstm', x[:1], show=True if variant == 'view' else 'text', stream=io.StringIO())
         cbs = [hs]
     t = time.perf_counter()
     m.fit(x, y, epochs=epochs, batch_size=bs, verbose=0, callbacks=cbs)
@@ -63,27 +68,28 @@ def run(spec, variant):
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--rounds', type=int, default=5); args = ap.parse_args()
-    print(f"HiddenStates cost, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, numpy {np.__version__}")
+    print(f"HiddenStates cost, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, numpy {np.__version__}, "
+          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
     for name, spec in WORKLOADS.items():
-        run(spec, 'view')   # warm-up: imports, matplotlib's fonts
+        run(spec, 'view')   # warm-up: imports (matplotlib's fonts, if used)
         times, views, spent = {'none': [], 'view': [], 'text': []}, [], {'view': [], 'text': []}
         for _ in range(args.rounds):
             for v in times:
                 t, hs = run(spec, v); times[v].append(t)
                 if v == 'view': views.append(hs)
                 if hs is not None: spent[v].append(hs.spent)
-        hs = views[-1]
-        from seqlearn.widgets import hidden_states_figure
-        from seqlearn.widgets.summary import png
-        t0 = time.perf_counter(); first = png(hidden_states_figure(hs.states, 'x'), scale=2); new = time.perf_counter() - t0
-        t0 = time.perf_counter(); [hs.render() for _ in range(3)]; again = (time.perf_counter() - t0) / 3
         med = {v: statistics.median(ts) for v, ts in times.items()}
         print(f"\n{name}")
         for v, ts in times.items():
             extra = '' if v == 'none' else (f"  {med[v] / med['none'] - 1:+6.1%} ({med[v] - med['none']:+.3f} s); in its own hooks "
                                             f"{statistics.median(spent[v]):.3f} s = {statistics.median(spent[v]) / med['none']:.1%} of the fit")
             print(f"  {v:5s} {med[v]:7.3f} s  (min {min(ts):.3f}, max {max(ts):.3f}){extra}")
-        print(f"  view: {hs.renders} updates in the last fit, at epochs {hs.epochs}; a picture takes {new * 1e3:.0f} ms to draw "
-              f"(the fit's first), {again * 1e3:.0f} ms (the next ones, in the same figure); {len(first) / 1024:.0f} kB PNG")
+        first = [hs.costs[0] for hs in views]
+        rest = [c for hs in views for c in hs.costs[1:]]
+        hs = views[-1]
+        size = len(json.dumps(hs._bundle()))
+        print(f"  view: {hs.renders} updates in the last fit, at epochs {hs.epochs}; an update (forward pass on the sample, picture, "
+              f"bundle) takes {statistics.median(first) * 1e3:.1f} ms the first of a fit, {statistics.median(rest) * 1e3:.1f} ms "
+              f"(min {min(rest) * 1e3:.1f}, max {max(rest) * 1e3:.1f}) the next ones; the final bundle is {size / 1024:.0f} kB of JSON")
 
 if __name__ == '__main__': main()

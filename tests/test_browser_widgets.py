@@ -15,6 +15,13 @@
   the histograms, whose slider still works with no kernel behind it, the activation picture), no "Error
   displaying widget", no console error; and `nbconvert --to html` of the saved notebook shows the same pictures.
   Screenshots go to artifacts/.
+- `test_hidden_states_in_browser`: JupyterLab runs an LSTM's fit with `HiddenStates`: the heat map is redrawn in place
+  while the fit runs (later epochs in the same output), its labels sit where they should around the picture (unit
+  numbers left, tokens under it, the colour scale's ends beside the bar, 12 px text) and the picture is sharp (twice
+  its pixels); a Bidirectional shown outside fit stacks both directions. Saved, the server stopped, the notebook
+  reopened by a server with an empty trust database (untrusted, as a fresh clone: JupyterLab's sanitizer runs, shown
+  by a control output whose <svg> it removes): the same pictures with the labels at the same places, no error; and
+  the nbconvert HTML export, opened in Chromium, shows them too.
 
 Skipped, with the reason, when /usr/bin/chromium, playwright or jupyterlab/notebook are missing.
 """
@@ -206,7 +213,7 @@ def _notebook(path):
 
 class Server:
     "JupyterLab or Notebook 7 on a free port with a token, in its own tmp dirs; stopped by PID."
-    def __init__(self, app, root, tmp, tag=''):
+    def __init__(self, app, root, tmp, tag='', args=()):
         self.port, self.token = _free_port(), 'seqlearn-test-token'
         settings = tmp / 'settings' / '@jupyterlab' / 'apputils-extension'
         settings.mkdir(parents=True, exist_ok=True)
@@ -216,7 +223,7 @@ class Server:
         cls = 'LabApp' if app == 'lab' else 'JupyterNotebookApp'
         cmd = [sys.executable, '-m', 'jupyterlab' if app == 'lab' else 'notebook', '--no-browser', '--ip', '127.0.0.1',
                '--port', str(self.port), f'--ServerApp.token={self.token}', '--allow-root', f'--ServerApp.root_dir={root}',
-               '--ServerApp.port_retries=0', f'--{cls}.expose_app_in_browser=True']
+               '--ServerApp.port_retries=0', f'--{cls}.expose_app_in_browser=True', *args]
         log = tmp / f'{app}{tag}.log'
         self.log = open(log, 'w')
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=str(root))
@@ -456,3 +463,194 @@ def test_widgets_in_browser(app, tmp_path):
             f"with every picture and no error in {t_reopen:.1f}s")
     print(line)
     with open(ARTIFACTS / 'browser_widgets.txt', 'a') as f: f.write(line + '\n')
+
+
+# ---------------------------------------------------------------------------------------------------------
+# HiddenStates: live in JupyterLab, then saved, reopened untrusted, and exported
+
+HIDDEN_FIT = """\
+import json, time, numpy as np
+from seqlearn import Sequential, Model, Input, Dense, set_seed
+from seqlearn.layers import LSTM, SimpleRNN, Bidirectional
+from seqlearn.callbacks import LambdaCallback
+from seqlearn.widgets import HiddenStates, show_hidden_states
+set_seed(0)
+tokens = np.random.default_rng(0).integers(0, 3, size=(1024, 12))
+x = np.eye(3, dtype=np.float32)[tokens]
+y = ((tokens == 0).sum(1) - (tokens == 1).sum(1))[:, None].astype(np.float32) / 4
+model = Sequential([Input((12, 3)), LSTM(8, name='lstm'), Dense(1)]); model.compile('adam', 'mse')
+text = 'aaaa--bbbbbb'
+sample = np.eye(3, dtype=np.float32)[['ab-'.index(c) for c in text]]
+hs = HiddenStates('lstm', sample, labels=text)
+slow = LambdaCallback(on_epoch_end=lambda e, logs=None: time.sleep(0.1))   # at least 4 s of fit, however fast the machine
+model.fit(x, y, epochs=40, batch_size=64, verbose=0, callbacks=[slow, hs])
+print(json.dumps({'hidden_epochs': hs.epochs, 'renders': hs.renders}))"""
+
+HIDDEN_BI = """\
+bi = Sequential([Input((12, 3)), Bidirectional(SimpleRNN(5), name='bi'), Dense(1)], name='bi_model')
+show_hidden_states(bi, 'bi', sample, labels=text)"""
+
+# what an untrusted notebook's sanitizer removes (the <svg>) and keeps (the <b>)
+SANITIZER_CONTROL = """\
+from IPython.display import HTML
+HTML('<div><svg width="20" height="20"><rect width="20" height="20" fill="red"/></svg><b>sanitizer control</b></div>')"""
+
+# one HiddenStates output, found by its heat map's alt text: the title, the picture's sizes, each label's box relative
+# to the first heat map, the colour bar's box, the text size
+HIDDEN_VIEW = """(alt) => {
+    const img = Array.from(document.querySelectorAll('.jp-OutputArea-output img')).find(i => i.alt === alt);
+    if (!img || !img.complete || !img.naturalWidth) return null;
+    const out = img.closest('.jp-OutputArea-output'), r = img.getBoundingClientRect();
+    const box = e => { const q = e.getBoundingClientRect();
+        return [Math.round(q.left - r.left), Math.round(q.top - r.top), Math.round(q.width), Math.round(q.height)]; };
+    const bar = out.querySelector('img[alt="colour scale"]');
+    return {title: out.querySelector('b').textContent, w: r.width, h: r.height, nw: img.naturalWidth, nh: img.naturalHeight,
+            maps: Array.from(out.querySelectorAll('img')).filter(i => i.alt.startsWith('hidden states')).map(i => i.alt),
+            spans: Array.from(out.querySelectorAll('span')).map(s => [s.textContent, ...box(s)]),
+            bar: bar && bar.complete && bar.naturalWidth ? box(bar) : null,
+            font: getComputedStyle(out.querySelector('span')).fontSize, outputs: out.closest('.jp-OutputArea').querySelectorAll('.jp-OutputArea-child').length}; }"""
+
+CONTROL_VIEW = """() => { const o = Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+    .find(o => o.textContent.includes('sanitizer control')); return o ? {svg: !!o.querySelector('svg')} : null; }"""
+
+CELLS_TRUSTED = """() => { const m = window.jupyterapp.shell.currentWidget.content.model;
+    return Array.from({length: m.cells.length}, (_, i) => m.cells.get(i)).filter(c => c.type === 'code').map(c => c.trusted); }"""
+
+
+def _check_hidden_layout(v):
+    "The labels around the LSTM's heat map: where a reader looks for them, and readable."
+    assert (v['nw'], v['nh']) == (2 * v['w'], 2 * v['h']), v                 # twice the pixels shown: sharp, not squeezed
+    assert (v['w'], v['h']) == (12 * 28, 8 * 16), v                          # 12 steps x 28 px, 8 units x 16 px
+    assert v['font'] == '12px', v['font']
+    spans = v['spans']
+    units, tokens, ends = spans[:8], spans[8:20], spans[20:]
+    assert [s[0] for s in units] == [str(u) for u in range(8)] and all(s[1] + s[3] <= 0 for s in units), units   # left of the map
+    assert all(abs(s[2] + s[4] / 2 - (u + 0.5) * 16) <= 2 for u, s in enumerate(units)), units            # each on its row
+    assert ''.join(s[0] for s in tokens) == 'aaaa--bbbbbb' and all(s[2] >= v['h'] for s in tokens), tokens   # under the map
+    assert all(abs(s[1] + s[3] / 2 - (t + 0.5) * 28) <= 2 for t, s in enumerate(tokens)), tokens          # each on its column
+    bar = v['bar']
+    assert bar and bar[0] >= v['w'] and (bar[1], bar[3]) == (0, v['h']), bar   # right of the map, as tall
+    assert [s[0] for s in ends] == ['+1', '0', '-1'] and all(s[1] >= bar[0] + bar[2] for s in ends), ends   # beside the bar
+    assert ends[0][2] <= ends[1][2] <= ends[2][2], ends
+
+
+def test_hidden_states_in_browser(tmp_path):
+    if not Path(CHROMIUM).exists(): pytest.skip(f"{CHROMIUM} missing (apt-get install -y chromium)")
+    _need('playwright'); _need('jupyterlab'); _need('nbconvert')
+    import nbformat
+    from nbconvert import HTMLExporter
+    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    root = tmp_path / 'root'; root.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in (HIDDEN_FIT, HIDDEN_BI, SANITIZER_CONTROL)]
+    nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
+    nbformat.write(nb, str(root / 'widgets.ipynb'))
+    live_console, reopen_console, seen = [], [], []
+    no_trust = ['--NotebookNotary.db_file=:memory:']   # signatures kept by no file: a new server trusts nothing
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            server = Server('lab', root, tmp_path, args=no_trust)
+            try:
+                page = _open(browser, server, 'lab', live_console)
+                page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+                page.wait_for_function(f"() => ({HIDDEN_VIEW})('hidden states') !== null", timeout=120000)
+                t_end = time.time() + 120
+                while time.time() < t_end:   # the fit's picture while it runs: its title's epoch, and the cell's outputs
+                    v, done = page.evaluate(f"() => ({HIDDEN_VIEW})('hidden states')"), 'hidden_epochs' in page.evaluate(f"() => {OUTPUT_TEXT}")
+                    if done: break
+                    if v and (not seen or seen[-1][0] != v['title']):
+                        seen.append((v['title'], v['outputs']))
+                        if len(seen) == 2:
+                            page.locator('.jp-OutputArea-output', has=page.locator('img[alt="hidden states"]')).first.screenshot(
+                                path=str(ARTIFACTS / 'browser_lab_hidden_states_live.png'))
+                    time.sleep(0.15)
+                page.wait_for_function(f"() => ({OUTPUT_TEXT}).includes('hidden_epochs')", timeout=60000)
+                res = _parse_hidden(page.evaluate(f"() => {OUTPUT_TEXT}"))
+                page.wait_for_function(f"() => ({HIDDEN_VIEW})('hidden states (forward)') !== null && ({CONTROL_VIEW})() !== null", timeout=60000)
+                page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'", timeout=60000)
+                live, live_bi, live_control = (page.evaluate(f"() => ({HIDDEN_VIEW})('hidden states')"),
+                                               page.evaluate(f"() => ({HIDDEN_VIEW})('hidden states (forward)')"), page.evaluate(CONTROL_VIEW))
+                view = page.locator('.jp-OutputArea-output', has=page.locator('img[alt="hidden states"]')).first
+                view.scroll_into_view_if_needed()
+                view.screenshot(path=str(ARTIFACTS / 'browser_lab_hidden_states.png'))
+                page.locator('.jp-OutputArea-output', has=page.locator('img[alt="hidden states (forward)"]')).first.screenshot(
+                    path=str(ARTIFACTS / 'browser_lab_hidden_states_bidirectional.png'))
+                page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+                page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30000)
+                page.close()
+            finally:
+                server.stop()
+            saved = nbformat.read(str(root / 'widgets.ipynb'), as_version=4)
+
+            server = Server('lab', root, tmp_path, tag='-reopened', args=no_trust)
+            try:
+                page = _open(browser, server, 'lab', reopen_console)
+                page.wait_for_function(f"""() => ({HIDDEN_VIEW})('hidden states') !== null && ({HIDDEN_VIEW})('hidden states').bar
+                    && ({HIDDEN_VIEW})('hidden states (forward)') !== null && ({CONTROL_VIEW})() !== null""", timeout=60000)
+                trusted = page.evaluate(CELLS_TRUSTED)
+                re_view, re_bi, re_control = (page.evaluate(f"() => ({HIDDEN_VIEW})('hidden states')"),
+                                              page.evaluate(f"() => ({HIDDEN_VIEW})('hidden states (forward)')"), page.evaluate(CONTROL_VIEW))
+                re_errors = page.evaluate(WIDGET_ERRORS)
+                view = page.locator('.jp-OutputArea-output', has=page.locator('img[alt="hidden states"]')).first
+                view.scroll_into_view_if_needed()
+                view.screenshot(path=str(ARTIFACTS / 'browser_lab_hidden_states_reopened_untrusted.png'))
+                page.close()
+            finally:
+                server.stop()
+
+            # the saved notebook as HTML (nbconvert, no kernel), opened in the browser
+            html, _ = HTMLExporter().from_notebook_node(saved)
+            export = ARTIFACTS / 'browser_lab_hidden_states_saved.html'
+            export.write_text(html)
+            page = browser.new_page(viewport={'width': 1280, 'height': 1000})
+            page.goto(export.as_uri())
+            page.wait_for_function("""() => { const i = Array.from(document.images).filter(i => i.alt.startsWith('hidden states'));
+                return i.length === 3 && i.every(i => i.complete && i.naturalWidth > 0); }""", timeout=30000)
+            exported = page.evaluate("""() => Array.from(document.images).filter(i => i.alt.startsWith('hidden states'))
+                .map(i => [i.alt, i.getBoundingClientRect().width, i.naturalWidth])""")
+            page.locator('img[alt="hidden states"]').first.screenshot(path=str(ARTIFACTS / 'browser_lab_hidden_states_export_map.png'))
+            page.close()
+        finally:
+            browser.close()
+
+    # live: redrawn in place, at later and later epochs, while the fit ran; then the final picture
+    assert res['hidden_epochs'][0] == 0 and res['hidden_epochs'][-1] == 40 and res['renders'] >= 5, res   # 4+ s at 0.5 s
+    epochs = [int(re.search(r'epoch (\d+)$', t).group(1)) for t, _ in seen]
+    during = [e for e in epochs if e < 40]                                  # (the final picture may show before the fit returns)
+    assert len(during) >= 3 and epochs == sorted(epochs), seen               # several pictures seen during the fit, in order
+    assert all(n == 1 for _, n in seen), seen                                # one output, updated in place
+    assert live['title'] == 'lstm (LSTM) hidden states · epoch 40' and live['outputs'] == 2, live   # the picture, the result line
+    _check_hidden_layout(live)
+    assert live_bi['maps'] == ['hidden states (forward)', 'hidden states (backward)'], live_bi   # stacked, one scale
+    assert live_control == {'svg': True} and not live_console, (live_control, live_console)   # run here: trusted
+
+    # saved: the pictures as <img> with PNG data, no widget view
+    outs = [o for c in saved.cells for o in c.get('outputs', []) if o.output_type in ('display_data', 'execute_result')]
+    assert not [o for o in outs if WIDGET in o.data]
+    assert sum('<img alt="hidden states"' in o.data.get('text/html', '') for o in outs) == 1
+
+    # reopened by a server that trusts nothing: the sanitizer ran (the control lost its <svg>), and the pictures are the
+    # same, every label at the same place
+    assert trusted and not any(trusted), trusted
+    assert re_control == {'svg': False}, re_control
+    assert re_errors == [] and not reopen_console, (re_errors, reopen_console)
+    assert re_view['title'] == live['title'] and re_view['spans'] == live['spans'] and re_view['bar'] == live['bar'], (re_view, live)
+    _check_hidden_layout(re_view)
+    assert re_bi['maps'] == live_bi['maps'] and re_bi['spans'] == live_bi['spans'], (re_bi, live_bi)
+
+    # exported to HTML: the three heat maps, at their size and sharp
+    assert WIDGET not in html and 'lstm (LSTM) hidden states · epoch 40' in html
+    assert [(a, w) for a, w, _ in exported] == [('hidden states', 336), ('hidden states (forward)', 336), ('hidden states (backward)', 336)], exported
+    assert all(nw == 2 * w for _, w, nw in exported), exported
+    line = (f"lab: HiddenStates redrawn at epochs {during} during the fit ({res['renders']} updates in all); reopened untrusted "
+            f"and exported with the same labels")
+    print(line)
+    with open(ARTIFACTS / 'browser_widgets.txt', 'a') as f: f.write(line + '\n')
+
+
+def _parse_hidden(text):
+    m = re.search(r'\{"hidden_epochs".*\}', text)
+    assert m, f"no result line in output: {text[-2000:]!r}"
+    return json.loads(m.group(0))

@@ -1,65 +1,18 @@
-"""Headless tests of `HiddenStates` (seqlearn.widgets.hidden_states): the display driven during `fit`, no kernel, no browser.
-
-The recurrent layers below are stand-ins that keep the contract of seqlearn's SimpleRNN/LSTM/GRU (`last_hidden_states`:
-(batch, timesteps, units) after each call, in the input's time order) and of Bidirectional (`forward_layer`,
-`backward_layer`). When the real layers are merged, swap `TinyRNN` for `SimpleRNN` and `TinyBidirectional(n)` for
-`Bidirectional(SimpleRNN(n))`: the tests should pass unchanged apart from the class names in the messages.
+"""Headless tests of `HiddenStates` (seqlearn.widgets.hidden_states): the display driven during `fit`, no kernel, no browser,
+on seqlearn's SimpleRNN, LSTM, GRU and Bidirectional; and the contract of those layers that it reads (`last_hidden_states`:
+None before the first call, (batch, timesteps, units) after each call, in the input's time order; a Bidirectional's
+`forward_layer` and `backward_layer`). The browser side is in tests/test_browser_widgets.py (`-k hidden`).
 """
-import base64, io, re
+import base64, io, re, time
 import numpy as np
 import pytest
-from seqlearn import Sequential, Model, Input, Dense, Dropout, Layer, set_seed, register_layer
+from seqlearn import Sequential, Model, Input, Dense, Dropout, set_seed
+from seqlearn.layers import SimpleRNN, LSTM, GRU, Bidirectional
 from seqlearn.callbacks import LambdaCallback
-from seqlearn.widgets import HiddenStates, show_hidden_states, hidden_states_figure
+from seqlearn.widgets import HiddenStates, show_hidden_states, hidden_states_figure, hidden_states_html
+from seqlearn.widgets.hidden_states import hidden_states_png, PALETTE, state_colours
 from seqlearn.widgets.summary import png_size
 import seqlearn.widgets.hidden_states as hsmod
-
-
-@register_layer
-class TinyRNN(Layer):
-    "h_t = tanh(x_t W + h_{t-1} U + b); returns the last state and keeps `last_hidden_states`."
-    def __init__(self, units, go_backwards=False, **kwargs):
-        super().__init__(**kwargs)
-        self.units, self.go_backwards, self.last_hidden_states = units, go_backwards, None
-    def build(self, input_shape, owner=None):
-        owner, pre = owner or self, '' if owner is None else ('backward_' if self.go_backwards else 'forward_')
-        self.W = owner.add_weight(shape=(input_shape[-1], self.units), name=pre + 'kernel')
-        self.U = owner.add_weight(shape=(self.units, self.units), name=pre + 'recurrent_kernel')
-        self.b = owner.add_weight(shape=(self.units,), initializer='zeros', name=pre + 'bias')
-    def compute_output_shape(self, input_shape): return (input_shape[0], self.units)
-    def call(self, x, training=None):
-        xs = x[:, ::-1] if self.go_backwards else x
-        h, hs = np.zeros((len(x), self.units), self.W.value.dtype), []
-        for t in range(xs.shape[1]):
-            h = np.tanh(xs[:, t] @ self.W.value + h @ self.U.value + self.b.value); hs.append(h)
-        self._x, self._h = xs, np.stack(hs, axis=1)
-        self.last_hidden_states = self._h[:, ::-1] if self.go_backwards else self._h
-        return h
-    def backward(self, grad):
-        xs, H, W, U = self._x, self._h, self.W.value, self.U.value
-        gW, gU, gb, dx, dh = np.zeros_like(W), np.zeros_like(U), np.zeros_like(self.b.value), np.zeros_like(xs), grad
-        for t in reversed(range(xs.shape[1])):
-            dz = dh * (1 - H[:, t] ** 2)
-            gW += xs[:, t].T @ dz; gb += dz.sum(0); dx[:, t] = dz @ W.T
-            if t: gU += H[:, t - 1].T @ dz
-            dh = dz @ U.T
-        self.W.grad[...], self.U.grad[...], self.b.grad[...] = gW, gU, gb
-        return dx[:, ::-1] if self.go_backwards else dx
-    def get_config(self): return {**super().get_config(), 'units': self.units, 'go_backwards': self.go_backwards}
-
-
-@register_layer
-class TinyBidirectional(Layer):
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units, self.forward_layer, self.backward_layer = units, TinyRNN(units), TinyRNN(units, go_backwards=True)
-    def build(self, input_shape):
-        for l in (self.forward_layer, self.backward_layer): l.build(input_shape, owner=self)
-    def compute_output_shape(self, input_shape): return (input_shape[0], 2 * self.units)
-    def call(self, x, training=None): return np.concatenate([self.forward_layer.call(x), self.backward_layer.call(x)], axis=-1)
-    def backward(self, grad):
-        return self.forward_layer.backward(grad[:, :self.units]) + self.backward_layer.backward(grad[:, self.units:])
-    def get_config(self): return {**super().get_config(), 'units': self.units}
 
 
 def data(n=128, steps=10):
@@ -70,7 +23,7 @@ def data(n=128, steps=10):
 
 def make_model(units=6, steps=10):
     set_seed(0)
-    m = Sequential([Input((steps, 3)), TinyRNN(units, name='rnn'), Dense(4, activation='relu', name='dense'), Dense(1, name='out')],
+    m = Sequential([Input((steps, 3)), SimpleRNN(units, name='rnn'), Dense(4, activation='relu', name='dense'), Dense(1, name='out')],
                    name='seq')
     m.compile('adam', 'mse')
     return m
@@ -96,16 +49,22 @@ def shown(monkeypatch):
     return calls
 
 
+IMG = r'<img alt="([^"]*)" width="(\d+)" height="(\d+)" style="display:block;max-width:none" src="data:image/png;base64,([^"]+)">'
+
+
 def picture_of(bundle):
-    "The PNG inline in the bundle's HTML, checked to be an <img> with a data: URI (what an untrusted notebook shows)."
+    "The heat maps inline in the bundle's HTML: `<img>`s with data: URIs and the text as HTML (what an untrusted notebook shows)."
     html = bundle['text/html']
-    assert '<svg' not in html
-    m = re.search(r'<img alt="hidden states of [^"]*" width="(\d+)"[^>]*src="data:image/png;base64,([^"]+)"', html)
-    assert m, html[:300]
-    data = base64.b64decode(m.group(2))
-    assert data.startswith(b'\x89PNG')
-    assert png_size(data)[0] == 2 * int(m.group(1))   # drawn at twice the pixels, shown at half: sharp on HiDPI
-    return data
+    assert '<svg' not in html and '<style' not in html and 'transform' not in html and '<script' not in html
+    imgs = re.findall(IMG, html)
+    assert imgs and imgs[-1][0] == 'colour scale', html[:300]
+    maps = []
+    for alt, w, h, b64 in imgs:
+        data = base64.b64decode(b64)
+        assert data.startswith(b'\x89PNG')
+        assert png_size(data) == (2 * int(w), 2 * int(h))   # drawn at twice the pixels, shown at half: sharp on HiDPI
+        if alt != 'colour scale': maps.append((alt, data))
+    return maps
 
 
 def test_view_updates_during_fit_and_saves_its_picture(shown):
@@ -125,10 +84,13 @@ def test_view_updates_during_fit_and_saves_its_picture(shown):
     assert all('image/png' not in b for b in live)                        # live redraws: the HTML view only
     final, meta = shown[-1][1][0], shown[-1][2]['metadata']               # what the saved notebook keeps
     assert set(final) == {'text/plain', 'text/html', 'image/png'}         # no widget view: it shows without a kernel
-    assert final['text/plain'].startswith('rnn (TinyRNN) hidden states · epoch 30: mean |h| ')
-    data_ = picture_of(final)
-    assert base64.b64decode(final['image/png']) == data_                   # the same picture for PNG readers (PDF, LaTeX)
-    w, h = png_size(data_)
+    assert final['text/plain'].startswith('rnn (SimpleRNN) hidden states · epoch 30: mean |h| ')
+    assert '<b>rnn (SimpleRNN) hidden states · epoch 30</b>' in final['text/html']   # the title as text, not pixels
+    (alt, data_), = picture_of(final)
+    assert alt == 'hidden states' and png_size(data_) == (2 * 10 * 28, 2 * 6 * 16)   # 10 steps x 28 px, 6 units x 16 px
+    whole = base64.b64decode(final['image/png'])                           # for PNG readers (PDF, LaTeX): the maps and the bar
+    assert whole == hidden_states_png(hs.states) and png_size(whole) == (2 * 10 * 28 + 48, 2 * 6 * 16)
+    w, h = png_size(whole)
     assert meta == {'image/png': {'width': w // 2, 'height': h // 2}}
     assert hs.epochs[0] == 0 and hs.epochs[-1] == 30 and hs.states[''].shape == (10, 6)
     assert hs._repr_mimebundle_()['text/html'] == final['text/html']       # displayed again later: the same picture
@@ -189,10 +151,10 @@ def test_text_fallback_in_a_terminal(capsys):
     assert hs.mode == 'text'
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 7, lines
-    assert re.match(r"rnn \(TinyRNN\) hidden states · epoch 0: mean \|h\| \d\.\d{3}, saturated \d+%, most active units "
+    assert re.match(r"rnn \(SimpleRNN\) hidden states · epoch 0: mean \|h\| \d\.\d{3}, saturated \d+%, most active units "
                     r"\d \(\d\.\d\d\), \d \(\d\.\d\d\), \d \(\d\.\d\d\)$", lines[0]), lines[0]
     for e in (1, 2, 3):
-        assert lines[2 * e - 1].startswith(f'Epoch {e}/3 - ') and lines[2 * e].startswith(f'rnn (TinyRNN) hidden states · epoch {e}:')
+        assert lines[2 * e - 1].startswith(f'Epoch {e}/3 - ') and lines[2 * e].startswith(f'rnn (SimpleRNN) hidden states · epoch {e}:')
     out = io.StringIO()
     hs = HiddenStates('rnn', x[:1], show='text', stream=out)
     m.fit(x, y, epochs=1, verbose=0, callbacks=[hs])
@@ -211,16 +173,16 @@ def test_layer_by_name_or_object_and_teaching_errors():
     rnn = m.get_layer('rnn')
     hs = HiddenStates(rnn, x[:1], show=False); m.fit(x, y, epochs=1, verbose=0, callbacks=[hs])
     assert hs.layer is rnn
-    cases = {'rn': "HiddenStates: model 'seq' has no layer 'rn'. Did you mean 'rnn'? Its recurrent layers: 'rnn' (TinyRNN).",
+    cases = {'rn': "HiddenStates: model 'seq' has no layer 'rn'. Did you mean 'rnn'? Its recurrent layers: 'rnn' (SimpleRNN).",
              'dense': "HiddenStates: layer 'dense' (Dense) is not recurrent: it keeps no hidden state per time step. "
-                      "Its recurrent layers: 'rnn' (TinyRNN)."}
+                      "Its recurrent layers: 'rnn' (SimpleRNN)."}
     for name, msg in cases.items():
         w = m.get_weights()
         with pytest.raises(ValueError) as e: m.fit(x, y, epochs=1, verbose=0, callbacks=[HiddenStates(name, x[:1])])
         assert str(e.value) == msg
         assert all((a == b).all() for a, b in zip(w, m.get_weights()))   # checked before any training
     with pytest.raises(ValueError, match=r"layer 'other' is not in model 'seq'.*Its recurrent layers: 'rnn'"):
-        HiddenStates(TinyRNN(2, name='other'), x[:1]).show(m)
+        HiddenStates(SimpleRNN(2, name='other'), x[:1]).show(m)
     flat = Sequential([Input((4,)), Dense(2, name='d')], name='flat')
     with pytest.raises(ValueError, match="'d' \\(Dense\\) is not recurrent.*It has no recurrent layer: hidden states come from "
                                          "a SimpleRNN, LSTM or GRU"):
@@ -237,7 +199,7 @@ def test_layer_by_name_or_object_and_teaching_errors():
 def test_the_layer_is_found_in_a_nested_model_and_a_bidirectional_shows_both_directions(capsys):
     set_seed(0)
     x, y = data(64)
-    inner = Sequential([Input((10, 3)), TinyBidirectional(4, name='bi')], name='inner')
+    inner = Sequential([Input((10, 3)), Bidirectional(LSTM(4), name='bi')], name='inner')
     inp = Input((10, 3))
     m = Model(inp, Dense(1)(inner(inp)), name='outer')
     m.compile('adam', 'mse')
@@ -248,15 +210,18 @@ def test_the_layer_is_found_in_a_nested_model_and_a_bidirectional_shows_both_dir
     m.predict(x[:1], verbose=0)
     assert np.allclose(hs.states['backward'], bi.backward_layer.last_hidden_states[0])   # in the input's time order
     assert 'forward: mean |h|' in hs.describe() and '; backward: mean |h|' in hs.describe()
+    maps = picture_of({'text/html': hs.to_html()})
+    assert [alt for alt, _ in maps] == ['hidden states (forward)', 'hidden states (backward)']   # stacked, one colour bar
+    assert '<b style="margin-left:6px">forward</b>' in hs.to_html() and '<b style="margin-left:6px">backward</b>' in hs.to_html()
     fig = hidden_states_figure(hs.states, labels=list('abcdefghij'))
-    assert [a.get_ylabel() for a in fig.axes[:2]] == ['forward unit', 'backward unit'] and len(fig.axes) == 3   # stacked, one colour bar
-    with pytest.raises(ValueError, match="Its recurrent layers: 'bi' \\(TinyBidirectional\\)"): HiddenStates('out', x[:1]).show(m)
+    assert [a.get_ylabel() for a in fig.axes[:2]] == ['forward unit', 'backward unit'] and len(fig.axes) == 3
+    with pytest.raises(ValueError, match="Its recurrent layers: 'bi' \\(Bidirectional\\)"): HiddenStates('out', x[:1]).show(m)
 
 
 def test_capture_runs_in_inference_mode_and_leaves_no_hook():
     set_seed(0)
     x, y = data(64)
-    m = Sequential([Input((10, 3)), Dropout(0.5), TinyRNN(5, name='rnn'), Dense(1)]); m.compile('adam', 'mse')
+    m = Sequential([Input((10, 3)), Dropout(0.5), LSTM(5, name='rnn'), Dense(1)]); m.compile('adam', 'mse')
     hs = HiddenStates('rnn', x[3], show=False).bind(m)                    # one sequence without its batch axis
     a, b = hs.capture()[''], hs.capture()['']
     assert np.array_equal(a, b)                                            # no dropout: inference mode
@@ -280,7 +245,7 @@ def test_looking_does_not_change_training():
 def test_show_outside_fit(monkeypatch, capsys, shown):
     m, (x, y) = make_model(), data(64)
     hs = show_hidden_states(m, 'rnn', x[0], labels=list('abcdefghij'))    # in a terminal: a line of text
-    assert capsys.readouterr().out.startswith('rnn (TinyRNN) hidden states: mean |h| ') and hs.epochs == [None]
+    assert capsys.readouterr().out.startswith('rnn (SimpleRNN) hidden states: mean |h| ') and hs.epochs == [None]
     monkeypatch.setattr(hsmod, 'in_notebook', lambda: True); monkeypatch.setattr(hsmod, '_cell', lambda: 7)
     import seqlearn.widgets.summary as ws
     monkeypatch.setattr(ws, '_cell', lambda: 7)
@@ -298,8 +263,20 @@ def test_snapshots_are_bounded():
     assert all(s[''].nbytes == 10 * 6 * 4 for _, s in hs.snapshots)        # (timesteps, units) float32 each
 
 
+def scale_ends(page):
+    "The colour scale's labels in the HTML: top, middle, bottom."
+    return re.findall(r'<span style="[^"]*text-align:left[^"]*">([^<]*)</span>', page)
+
+
 def test_colour_scale_is_centred_at_zero():
     h = np.tanh(np.random.default_rng(0).normal(size=(7, 3))).astype(np.float32)
+    assert scale_ends(hidden_states_html({'': h})) == ['+1', '0', '-1']
+    assert scale_ends(hidden_states_html({'': 2.5 * h / np.abs(h).max()})) == ['+2.5', '0', '-2.5']   # relu states
+    assert scale_ends(hidden_states_html({'': h}, vmax=0.5)) == ['+0.5', '0', '-0.5']
+    (_, data), = picture_of({'text/html': hidden_states_html({'': np.array([[-1.0], [0.0], [1.0]], np.float32)})})
+    from PIL import Image
+    px = np.asarray(Image.open(io.BytesIO(data)).convert('RGB'))
+    assert (px[0, [0, 60, 120]] == PALETTE[[0, 127, 254]]).all()           # dark blue, white, dark red
     im = hidden_states_figure({'': h}).axes[0].images[0]
     assert im.get_clim() == (-1.0, 1.0) and im.get_cmap().name == 'RdBu_r'
     assert hidden_states_figure({'': 2.5 * h / np.abs(h).max()}).axes[0].images[0].get_clim() == (-2.5, 2.5)   # relu states
@@ -310,7 +287,7 @@ def test_a_subclassed_model_even_before_it_is_built(capsys):
     "A subclassed model builds on its first call by running its layers on zeros: the view shows the sample's states, not those."
     class Sub(Model):
         def __init__(self):
-            super().__init__(name='sub'); self.rnn = TinyRNN(5, name='rnn'); self.out = Dense(1)
+            super().__init__(name='sub'); self.rnn = GRU(5, name='rnn'); self.out = Dense(1)
         def call(self, x, training=None): return self.out(self.rnn(x))
     x, y = data(64)
     set_seed(0); m = Sub()
@@ -321,3 +298,66 @@ def test_a_subclassed_model_even_before_it_is_built(capsys):
     hs = HiddenStates('rnn', x[0], show=False)                             # built: one sequence without its batch axis
     m.fit(x, y, epochs=2, verbose=0, callbacks=[hs])
     assert hs.epochs == [0, 2] and hs.states[''].shape == (10, 5)
+
+
+@pytest.mark.parametrize('cls', [SimpleRNN, LSTM, GRU])
+def test_the_recurrent_layers_keep_the_contract_hidden_states_reads(cls):
+    "None before the first call; (batch, timesteps, units) after every call, in training, inference, fit and predict; in the input's time order."
+    set_seed(0)
+    x = np.random.default_rng(0).normal(size=(8, 7, 3)).astype(np.float32)
+    fwd, back = cls(4, return_sequences=True), cls(4, return_sequences=True, go_backwards=True)
+    assert fwd.last_hidden_states is None and back.last_hidden_states is None
+    y = fwd(x, training=True)
+    assert fwd.last_hidden_states.shape == (8, 7, 4) and np.allclose(fwd.last_hidden_states, y, atol=1e-6)
+    back(x); back.set_weights(fwd.get_weights())
+    back(x[:1], training=False)                                             # inference, one sequence
+    reread = fwd(x[:1, ::-1].copy(), training=False)[:, ::-1]              # the same layer reading the reversed sequence
+    assert back.last_hidden_states.shape == (1, 7, 4) and np.allclose(back.last_hidden_states, reread, atol=1e-5)
+    assert np.allclose(back.last_hidden_states[:, 0], back(x[:1]) [:, -1], atol=1e-6)   # index 0: the last state read
+    m = Sequential([Input((7, 3)), cls(4, name='r'), Dense(1)]); m.compile('adam', 'mse')
+    r = m.get_layer('r')
+    assert r.last_hidden_states is None
+    m.fit(x, x[:, 0, :1], epochs=1, batch_size=4, verbose=0)
+    assert r.last_hidden_states.shape == (4, 7, 4)                         # the last training batch
+    m.predict(x[:3], verbose=0); assert r.last_hidden_states.shape == (3, 7, 4)
+    mask = np.ones((2, 7), bool); mask[:, 5:] = False
+    r.call(x[:2], training=False, mask=mask); assert r.last_hidden_states.shape == (2, 7, 4)
+    bi = Bidirectional(cls(3, return_sequences=True)); out = bi(x)
+    assert bi.forward_layer.last_hidden_states.shape == bi.backward_layer.last_hidden_states.shape == (8, 7, 3)
+    assert np.allclose(bi.forward_layer.last_hidden_states, out[..., :3], atol=1e-6)
+    assert np.allclose(bi.backward_layer.last_hidden_states, out[..., 3:], atol=1e-6)   # both on the input's time axis
+
+
+def test_the_live_picture_needs_no_matplotlib(monkeypatch, shown):
+    "During fit and at its end the picture is numpy: matplotlib's figure and PNG are never called (they take 30-120 ms)."
+    def no(*a, **k): raise AssertionError('matplotlib was used for the live picture')
+    monkeypatch.setattr(hsmod, 'figure', no); monkeypatch.setattr(hsmod, 'png', no)
+    m, (x, y) = make_model(), data(64)
+    clock = FakeClock()
+    hs = HiddenStates('rnn', x[:1], show=True, interval=0, clock=clock)
+    m.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[ticker(clock, 10), hs])
+    assert hs.renders == 4 and len(shown) == 5 and picture_of(shown[-1][1][0])   # 4 looks; the last sent again with its PNG
+    with pytest.raises(AssertionError, match='matplotlib was used'): hs.render()   # render() is matplotlib's picture, on request
+
+
+def test_states_that_are_not_numbers_are_grey():
+    h = np.tanh(np.random.default_rng(0).normal(size=(5, 3))).astype(np.float32); h[2, 1] = np.nan
+    page = hidden_states_html({'': h})
+    assert 'grey: NaN' in page and scale_ends(page) == ['+1', '0', '-1']
+    assert state_colours(np.nan, 1) == 255 and list(PALETTE[255]) == [128, 128, 128]
+    assert 'grey: NaN' not in hidden_states_html({'': np.nan_to_num(h)})
+
+
+def test_labels_never_overlap_and_long_sequences_stay_a_reasonable_size():
+    "Each label gets a box at least as wide as its text (7.3 px a character); the picture stays about 640 x 160 px or less."
+    for T, U in ((5, 2), (12, 8), (40, 32), (300, 64), (1000, 300)):
+        h = np.zeros((T, U), np.float32)
+        words = [f'w{t}' * (1 + t % 3) for t in range(T)]
+        page = hidden_states_html({'': h}, labels=words)
+        (_, data), = picture_of({'text/html': page})
+        w, ht = png_size(data)
+        assert w // 2 <= max(640, T) and ht // 2 <= max(160, U), (T, U, w, ht)
+        boxes = re.findall(r'left:(-?\d+)px;top:0px;width:(\d+)px;height:16px;text-align:center;[^"]*">([^<]*)</span>', page)
+        assert boxes and all(int(bw) >= 7.3 * len(t) for _, bw, t in boxes), boxes[:3]
+        lefts = [int(l) for l, _, _ in boxes]
+        assert all(b - a >= int(boxes[0][1]) - 1 for a, b in zip(lefts, lefts[1:]))   # side by side, not on top of each other

@@ -10,8 +10,8 @@ from .summary import LiveDisplay, ModelSummary, live_summary
 from .progress import TrainingProgress
 from .histograms import WeightHistograms
 from .activations import ActivationStatsView, activation_figure
-from .hidden_states import HiddenStates, show_hidden_states, hidden_states_figure
+from .hidden_states import HiddenStates, show_hidden_states, hidden_states_html, hidden_states_figure
 
 # %% ../../nbs/20_widgets_index.ipynb #293bfc70
 __all__ = ['LiveDisplay', 'ModelSummary', 'live_summary', 'TrainingProgress', 'WeightHistograms', 'ActivationStatsView', 'activation_figure',
-           'HiddenStates', 'show_hidden_states', 'hidden_states_figure']
+           'HiddenStates', 'show_hidden_states', 'hidden_states_html', 'hidden_states_figure']

@@ -4,15 +4,17 @@
 
 # %% ../../nbs/20_widgets_hidden_states.ipynb #5a1d0c04
 from __future__ import annotations
-import html, sys, time
+import base64, html, sys, time
+from functools import lru_cache
 import numpy as np
 from ..core import closest_name, in_notebook, patch_to
 from ..callbacks import Callback
 from ..layers.base import Layer, leaf_layers
-from .summary import LiveDisplay, figure, png, img_tag, _cell
+from .summary import LiveDisplay, figure, png, png_array, _cell
 
 # %% auto #0
-__all__ = ['recurrent_parts', 'recurrent_layers', 'find_recurrent_layer', 'first_sample', 'state_stats', 'hidden_states_figure',
+__all__ = ['LEVELS', 'PALETTE', 'recurrent_parts', 'recurrent_layers', 'find_recurrent_layer', 'first_sample', 'state_stats',
+           'state_colours', 'cell_px', 'heat_png', 'hidden_states_html', 'hidden_states_png', 'hidden_states_figure',
            'HiddenStates', 'show_hidden_states']
 
 # %% ../../nbs/20_widgets_hidden_states.ipynb #5a1d0c0a
@@ -79,7 +81,48 @@ def state_stats(h, # Hidden states (timesteps, units) of one direction
     return {'mean_abs': float(a.mean()), 'saturated': float((a > saturated).mean()),
             'top_units': [(int(u), float(per_unit[u])) for u in order]}
 
-# %% ../../nbs/20_widgets_hidden_states.ipynb #b217e293
+# %% ../../nbs/20_widgets_hidden_states.ipynb #474a9962
+# ColorBrewer's RdBu reversed: the 11 colours, dark blue to dark red, that matplotlib's 'RdBu_r' interpolates
+_RDBU_R = np.array([[5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240], [247, 247, 247],
+                    [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43], [103, 0, 31]]) / 255
+LEVELS = 255   # colours on the scale
+PALETTE = np.vstack([(np.stack([np.interp(np.linspace(0, 1, LEVELS), np.linspace(0, 1, 11), c) for c in _RDBU_R.T], 1) * 255
+                     ).astype(np.uint8), [[128, 128, 128]]])   # and grey, for NaN
+
+def state_colours(h, # States (any shape)
+                  v # The colour scale's end: -v and below dark blue, 0 white, +v and above dark red
+                 ):
+    "Indices into `PALETTE` of states `h`: 0 to 254 binned as matplotlib's colour maps do, 255 for NaN."
+    i = (np.asarray(h, np.float64) + v) * (LEVELS / (2 * v))
+    return np.where(np.isnan(i), LEVELS, np.clip(i, 0, LEVELS - 1)).astype(np.uint8)
+
+# %% ../../nbs/20_widgets_hidden_states.ipynb #48007039
+def cell_px(steps, # Time steps
+            units # Units (of the tallest direction)
+           ):
+    "Display pixels of one state, (width, height): about 640 across the time steps (28 to 1 each), 160 down the units (16 to 1)."
+    return max(1, min(28, 640 // steps)), max(1, min(16, 160 // units))
+
+def heat_png(h, # States (timesteps, units) of one direction
+             v, # The colour scale's end (±v)
+             cell # Display pixels of one state, (width, height); the PNG has twice as many each way
+            ) -> bytes:
+    "The states as a PNG heat map, a row per unit and a column per time step, each state a block of 2 x `cell` pixels."
+    return png_array(_map_pixels(h, v, cell), palette=PALETTE)
+
+def _map_pixels(h, v, cell):
+    "The heat map's pixels at 2x, as indices into `PALETTE`."
+    return np.repeat(np.repeat(state_colours(np.asarray(h).T, v), 2 * cell[1], axis=0), 2 * cell[0], axis=1)
+
+@lru_cache(maxsize=32)
+def _colour_bar_png(height):
+    "The colour scale as a PNG, +v at the top, -v at the bottom: 12 x `height` display pixels."
+    idx = (np.arange(2 * height)[::-1] * LEVELS // (2 * height)).astype(np.uint8)
+    return png_array(np.repeat(idx[:, None], 24, axis=1), palette=PALETTE)
+
+# %% ../../nbs/20_widgets_hidden_states.ipynb #4253f210
+_CH = 7.3   # px: the width of a character of 12 px monospace (0.6 em)
+
 def _check_labels(labels, steps):
     if labels is not None and len(labels) != steps:
         raise ValueError(f"HiddenStates got {len(labels)} labels for a sample of {steps} time steps: give one label per time step "
@@ -87,8 +130,84 @@ def _check_labels(labels, steps):
 
 def _scale(states, vmax):
     "The colour scale's end: `vmax`, else 1 (tanh states), or the largest |h| when larger."
-    return float(vmax) if vmax else max(1.0, max(float(np.abs(h).max()) for h in states.values()))
+    if vmax: return float(vmax)
+    finite = [np.abs(h[np.isfinite(h)]) for h in states.values()]
+    return max([1.0] + [float(a.max()) for a in finite if a.size])
 
+def _every(px, need):
+    "The first of 1, 2, 5, 10, 20, 50, ... items of `px` pixels each that spans `need` pixels."
+    return next(m * 10 ** k for k in range(12) for m in (1, 2, 5) if m * 10 ** k * px >= need)
+
+def _label(text, left, top, width, align='center'):
+    return (f'<span style="position:absolute;left:{left:.0f}px;top:{top:.0f}px;width:{width:.0f}px;height:16px;text-align:{align};'
+            f'overflow:hidden;white-space:nowrap">{html.escape(str(text))}</span>')
+
+def _img(data, w, h, alt):
+    return (f'<img alt="{html.escape(alt)}" width="{w}" height="{h}" style="display:block;max-width:none" '
+            f'src="data:image/png;base64,{base64.b64encode(data).decode()}">')
+
+# %% ../../nbs/20_widgets_hidden_states.ipynb #eb51a43e
+def _panel_html(d, h, v, cell, left):
+    "One direction: a line with its name, then the unit numbers (every 1, 2, 5, ... units: 14 px apart at least) beside its map."
+    (cw, rh), H = cell, cell[1] * h.shape[1]
+    ticks = ''.join(_label(u, 0, min(max(0, (u + 0.5) * rh - 8), H - 16), left - 6, 'right') for u in range(0, h.shape[1], _every(rh, 14)))
+    return (f'<div style="display:flex;height:16px"><div style="width:{left - 6}px;text-align:right;opacity:0.7">unit</div>'
+            f'<b style="margin-left:6px">{html.escape(d)}</b></div><div style="display:flex">'
+            f'<div style="position:relative;width:{left}px;height:{H}px">{ticks}</div>'
+            + _img(heat_png(h, v, cell), cw * h.shape[0], H, f"hidden states{' (' + d + ')' if d else ''}") + '</div>')
+
+def _time_html(labels, steps, cw, left):
+    "The time axis: each label (or step number) centred over its column, every 1, 2, 5, ... steps so that none overlap."
+    text = [str(t) for t in labels] if labels is not None else [str(t) for t in range(steps)]
+    step = _every(cw, _CH * max(map(len, text)) + 6)
+    times = ''.join(_label(text[t], (t + 0.5 - step / 2) * cw, 0, step * cw) for t in range(0, steps, step))
+    return (f'<div style="position:relative;margin-left:{left}px;width:{cw * steps}px;height:16px">{times}</div>'
+            f'<div style="margin-left:{left}px;opacity:0.7">time step</div>')
+
+def _scale_html(v, height, nan):
+    "The colour bar, as tall as the maps, with +v, 0 and -v beside it (and what grey means, when a state is NaN)."
+    ends = ''.join(_label(t, 4, min(max(0, y - 8), height - 16), 60, 'left')
+                   for t, y in ((f'{v:+.3g}', 0), ('0', height / 2), (f'{-v:+.3g}', height)))
+    return (f'<div style="margin-left:12px"><div style="height:16px;opacity:0.7">h</div><div style="display:flex">'
+            + _img(_colour_bar_png(height), 12, height, 'colour scale') +
+            f'<div style="position:relative;width:64px;height:{height}px">{ends}</div></div>'
+            + ('<div style="opacity:0.7">grey: NaN</div>' if nan else '') + '</div>')
+
+def hidden_states_html(states, # `{direction: (timesteps, units) array}`; direction '' for a one-way layer
+                       title='', # The first line, in bold
+                       note='', # The second line (e.g. the numbers `describe` gives)
+                       labels=None, # One label per time step (e.g. the tokens of the sample)
+                       vmax=None # Colour scale ±vmax; default 1 (tanh states), or the largest |h| when larger
+                      ) -> str:
+    "A heat map per direction (units down, time steps across) as `<img>`s, with the labels and the colour scale as HTML text."
+    parts = list(states.items())
+    T, U = parts[0][1].shape[0], max(h.shape[1] for _, h in parts)
+    _check_labels(labels, T)
+    v, cell = _scale(states, vmax), cell_px(T, U)
+    left = round(_CH * max(4, len(str(U - 1)))) + 8   # the unit numbers' column
+    height = sum(cell[1] * h.shape[1] for _, h in parts) + 16 * (len(parts) - 1)   # from the first map's top to the last one's bottom
+    return ('<div style="font-family:monospace;font-size:12px;line-height:16px">'
+            f'<div><b>{html.escape(title)}</b></div>' + (f'<div style="opacity:0.7">{html.escape(note)}</div>' if note else '')
+            + '<div style="display:flex;align-items:flex-start;margin-top:4px"><div>'
+            + ''.join(_panel_html(d, h, v, cell, left) for d, h in parts) + _time_html(labels, T, cell[0], left) + '</div>'
+            + _scale_html(v, height, any(np.isnan(h).any() for _, h in parts)) + '</div></div>')
+
+# %% ../../nbs/20_widgets_hidden_states.ipynb #2a3a7ed8
+def hidden_states_png(states, # `{direction: (timesteps, units) array}`
+                      vmax=None # Colour scale ±vmax (as `hidden_states_html`)
+                     ) -> bytes:
+    "The maps stacked (16 px apart) with the colour bar on their right, as one PNG at 2x: the picture without its text."
+    parts = list(states.values())
+    T, U = parts[0].shape[0], max(h.shape[1] for h in parts)
+    v, (cw, rh) = _scale(states, vmax), cell_px(T, U)
+    W, Hbar = 2 * cw * T, 2 * (sum(rh * h.shape[1] for h in parts) + 16 * (len(parts) - 1))
+    img, y = np.full((Hbar, W + 48), LEVELS // 2, np.uint8), 0   # the background: the scale's white
+    for h in parts:
+        block = _map_pixels(h, v, (cw, rh)); img[y:y + len(block), :W] = block; y += len(block) + 32
+    img[:, W + 24:] = (np.arange(Hbar)[::-1] * LEVELS // Hbar).astype(np.uint8)[:, None]
+    return png_array(img, palette=PALETTE)
+
+# %% ../../nbs/20_widgets_hidden_states.ipynb #b217e293
 def hidden_states_figure(states, # `{direction: (timesteps, units) array}`; direction '' for a one-way layer
                          title='', labels=None, # One label per time step (e.g. the tokens of the sample)
                          vmax=None # Colour scale ±vmax; default 1 (tanh states), or the largest |h| when larger
@@ -119,17 +238,8 @@ def hidden_states_figure(states, # `{direction: (timesteps, units) array}`; dire
     fig.subplots_adjust(left=0.6 / w, right=1 - 0.75 / w, bottom=bottom, top=top, hspace=0.25)
     cax = fig.add_axes([1 - 0.6 / w, bottom, 0.12 / w, top - bottom])
     fig.colorbar(im, cax=cax); cax.tick_params(labelsize=7)
-    fig.text(0.6 / w, 1 - 0.22 / H, title, fontsize=9)   # the figure's first text, which `_refill_figure` changes
+    fig.text(0.6 / w, 1 - 0.22 / H, title, fontsize=9)
     fig.text(1 - 0.54 / w, 1 - 0.22 / H, 'h', fontsize=8, ha='center')
-    return fig
-
-# %% ../../nbs/20_widgets_hidden_states.ipynb #1268493c
-def _refill_figure(fig, states, title='', vmax=None):
-    "Put new states, of the same shapes, into a figure made by `hidden_states_figure`: a third quicker than a new one."
-    v = _scale(states, vmax)
-    for ax, h in zip(fig.axes, states.values()):
-        ax.images[0].set_data(h.T); ax.images[0].set_clim(-v, v)   # the colour bar follows
-    fig.texts[0].set_text(title)
     return fig
 
 # %% ../../nbs/20_widgets_hidden_states.ipynb #5a1d0c13
@@ -158,7 +268,7 @@ class HiddenStates(Callback, LiveDisplay):
         self.vmax, self.show_mode, self.stream, self.max_kept, self.clock = vmax, show, stream, max_kept, clock
         self.layer, self.snapshots = None, []   # the layer found; [(epochs done or None, {direction: (timesteps, units)})]
         self.renders, self.captures, self.mode = 0, 0, None   # updates shown; forward passes; where it shows
-        self._png, self._fig = (None, None), (None, None)   # (captures, PNG) of the newest snapshot; (shapes, figure) drawn last
+        self._html, self._png = (None, None), (None, None)   # (captures, picture) of the newest snapshot: HTML, PNG
         self._last, self._cost, self._epochs, self._pending = -1e9, 0.0, 0, None   # throttle; epochs done; a line to print
 
     @property
@@ -215,31 +325,40 @@ def _title(self:HiddenStates, epoch):
     return f"{self.layer_name} ({type(self.layer).__name__}) hidden states" + ('' if epoch is None else f" · epoch {epoch}")
 
 @patch_to(HiddenStates)
-def describe(self:HiddenStates, i=-1 # Which snapshot (default: the newest)
-            ):
-    "One line for snapshot `i`: per direction, mean |h|, the share saturated (|h| > 0.95), the three most active units."
-    epoch, states = self.snapshots[i]
+def _numbers(self:HiddenStates, states):
+    "Per direction: mean |h|, the share saturated (|h| > 0.95), the three most active units."
     parts = []
     for d, h in states.items():
         s = state_stats(h)
         parts.append((f"{d}: " if d else '') + f"mean |h| {s['mean_abs']:.3f}, saturated {s['saturated']:.0%}, most active units "
                      + ', '.join(f"{u} ({v:.2f})" for u, v in s['top_units']))
-    return f"{self._title(epoch)}: " + '; '.join(parts)
+    return '; '.join(parts)
+
+@patch_to(HiddenStates)
+def describe(self:HiddenStates, i=-1 # Which snapshot (default: the newest)
+            ):
+    "One line for snapshot `i`: per direction, mean |h|, the share saturated (|h| > 0.95), the three most active units."
+    epoch, states = self.snapshots[i]
+    return f"{self._title(epoch)}: {self._numbers(states)}"
+
+@patch_to(HiddenStates)
+def to_html(self:HiddenStates, i=-1 # Which snapshot (default: the newest)
+           ) -> str:
+    "Snapshot `i` as the display draws it: the heat maps (PNG inline) with its title, numbers, labels and colour scale."
+    epoch, states = self.snapshots[i]
+    return hidden_states_html(states, self._title(epoch), self._numbers(states), self.labels, self.vmax)
 
 @patch_to(HiddenStates)
 def render(self:HiddenStates, i=-1 # Which snapshot (default: the newest)
           ) -> bytes:
-    "PNG of snapshot `i`, with twice the pixels it is shown at (for a slide or a paper too)."
+    "PNG of snapshot `i` drawn by matplotlib with its axes, at twice the pixels it is shown at (for a slide or a paper)."
     epoch, states = self.snapshots[i]
-    shapes = [(d, h.shape) for d, h in states.items()]
-    if self._fig[0] == shapes: _refill_figure(self._fig[1], states, self._title(epoch), self.vmax)
-    else: self._fig = (shapes, hidden_states_figure(states, self._title(epoch), self.labels, self.vmax))
-    return png(self._fig[1], scale=2)
+    return png(hidden_states_figure(states, self._title(epoch), self.labels, self.vmax), scale=2)
 
 @patch_to(HiddenStates)
 def _static_png(self:HiddenStates):
     if not self.snapshots: return None
-    if self._png[0] != self.captures: self._png = (self.captures, self.render())
+    if self._png[0] != self.captures: self._png = (self.captures, hidden_states_png(self.states, self.vmax))
     return self._png[1]
 
 @patch_to(HiddenStates)
@@ -250,8 +369,8 @@ def _static_html(self:HiddenStates):
     if not self.snapshots:
         return (f"<i>HiddenStates of '{html.escape(self.layer_name)}': nothing captured yet (use it in fit(callbacks=[...]), or "
                 "call show(model)).</i>")
-    return (f'<div style="font-family:monospace;font-size:12px">{html.escape(self.describe())}</div>'
-            + img_tag(self._static_png(), f"hidden states of {html.escape(self.layer_name)}", scale=2))
+    if self._html[0] != self.captures: self._html = (self.captures, self.to_html())
+    return self._html[1]
 
 # %% ../../nbs/20_widgets_hidden_states.ipynb #5a1d0c1b
 @patch_to(HiddenStates)

@@ -8,7 +8,7 @@ import base64, html, io, time
 import numpy as np
 from ..core import patch_to
 from ..callbacks import Callback
-from .summary import LiveDisplay, figure, png, png_size
+from .summary import LiveDisplay, figure, png, png_array, png_size
 
 # %% auto #0
 __all__ = ['WeightHistograms']
@@ -121,12 +121,6 @@ class WeightHistograms(Callback, LiveDisplay):
 # %% ../../nbs/20_widgets_histograms.ipynb #8e6e470c
 _C0 = np.array([31, 119, 180], np.uint8)   # matplotlib's first colour, as in the curves
 
-def _png_array(a) -> bytes:
-    "PNG bytes of an (h, w, 3) uint8 array."
-    from matplotlib.image import imsave
-    buf = io.BytesIO(); imsave(buf, a, format='png')
-    return buf.getvalue()
-
 def _strip(counts_list, h=80, bw=8) -> bytes:
     "One bar chart per histogram (`h` px tall, bars `bw` px wide with a 1 px gap), stacked top to bottom, at 2x."
     bands = []
@@ -136,14 +130,14 @@ def _strip(counts_list, h=80, bw=8) -> bytes:
         band[:, bw - 1::bw] = False
         bands.append(band)
     img = np.where(np.concatenate(bands)[..., None], _C0, np.uint8(255))
-    return _png_array(np.repeat(np.repeat(img, 2, 0), 2, 1))
+    return png_array(np.repeat(np.repeat(img, 2, 0), 2, 1))
 
 def _heat(m, w=300, h=80) -> bytes:
     "The overview matrix (rows: value bins, bottom up; columns: snapshots) as a heat map of about `w` x `h`, at 2x."
     from matplotlib import colormaps
     v = np.log1p(m[::-1].astype(float))
     img = colormaps['magma'](v / max(v.max(), 1e-12), bytes=True)[..., :3]
-    return _png_array(np.repeat(np.repeat(img, max(1, 2 * h // m.shape[0]), 0), max(1, 2 * w // m.shape[1]), 1))
+    return png_array(np.repeat(np.repeat(img, max(1, 2 * h // m.shape[0]), 0), max(1, 2 * w // m.shape[1]), 1))
 
 _PICK = ("const v=this.closest('.sl-hist'),s=v.querySelector('input'),i=+s.value,k=v.querySelector('select').value;"
          "v.querySelectorAll('[data-e]').forEach(t=>t.style.display=t.dataset.e==i?'':'none');"
