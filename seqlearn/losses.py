@@ -9,9 +9,15 @@ from .core import unknown_name_error, snake_case, fmt_shape, numerical_gradient,
 from .activations import get_activation
 
 # %% auto #0
-__all__ = ['EPSILON', 'LOSSES', 'Loss', 'MeanSquaredError', 'MeanAbsoluteError', 'Huber', 'BinaryCrossentropy',
-           'CategoricalCrossentropy', 'SparseCategoricalCrossentropy', 'numeric_loss_grad', 'LossFunctionWrapper',
-           'mean_squared_error', 'mean_absolute_error', 'get']
+__all__ = ['EPSILON', 'REDUCTIONS', 'FUNCTIONS', 'LOSSES', 'MaskedLosses', 'Loss', 'MeanSquaredError', 'MeanAbsoluteError',
+           'Huber', 'MeanAbsolutePercentageError', 'MeanSquaredLogarithmicError', 'LogCosh', 'CosineSimilarity',
+           'BinaryCrossentropy', 'CategoricalCrossentropy', 'SparseCategoricalCrossentropy', 'numeric_loss_grad',
+           'Hinge', 'SquaredHinge', 'CategoricalHinge', 'KLDivergence', 'Poisson', 'BinaryFocalCrossentropy',
+           'CategoricalFocalCrossentropy', 'LossFunctionWrapper', 'mean_squared_error', 'mean_absolute_error',
+           'mean_absolute_percentage_error', 'mean_squared_logarithmic_error', 'cosine_similarity', 'huber', 'log_cosh',
+           'hinge', 'squared_hinge', 'categorical_hinge', 'kl_divergence', 'poisson', 'binary_crossentropy',
+           'categorical_crossentropy', 'sparse_categorical_crossentropy', 'binary_focal_crossentropy',
+           'categorical_focal_crossentropy', 'get']
 
 # %% ../nbs/08_losses.ipynb #204b0be5
 EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
@@ -19,6 +25,14 @@ EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [EPSILON
 def _inside(p):
     "Where probabilities are strictly inside Keras's clip range [EPSILON, 1 - EPSILON]: the clipped loss has a gradient only there."
     return (p > EPSILON) & (p < 1 - EPSILON)
+
+def _in_clip(x, lo, hi):
+    "Where `clip(x, lo, hi)` passes a gradient: inside the range, ends included (torch's clamp, which Keras's clip runs)."
+    return (x >= lo) & (x <= hi)
+
+def _max_grad(x, floor):
+    "d max(x, floor)/dx: 1 above, 0 below, and half at a tie (torch's maximum splits a tie's gradient)."
+    return (x > floor) + 0.5 * (x == floor)
 
 def _mean_last(v):
     "The mean over the last axis; for one column, that column (a view: `mean` costs more than a small batch's loss)."
@@ -29,12 +43,45 @@ def _log_softmax(z):
     s = z - m
     return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
 
+# %% ../nbs/08_losses.ipynb #97dcc37c
+REDUCTIONS = ('sum_over_batch_size', 'sum', 'mean', 'mean_with_sample_weight', 'none', None)
+
+class MaskedLosses(np.ndarray):
+    """Per-sample losses that carry a mask, `keras_mask` (True where a loss counts), as Keras puts `_keras_mask` on a loss
+    tensor: reductions and mean metrics then count only those. `SparseCategoricalCrossentropy(ignore_class=...)` makes them."""
+    keras_mask = None
+
+def _with_mask(v, mask):
+    if mask is None: return v
+    v = v.view(MaskedLosses); v.keras_mask = mask
+    return v
+
+def _weights(reduction, shape, sample_weight, mask):
+    """Keras's `reduce_weighted_values` for losses of `shape`: each loss's weight or None (its sample weight, which covers a
+    sample's steps, times the mask; for a mean the mask is scaled by all/valid, Keras's `apply_mask`), and the divisor of the
+    weighted sum (None: no reduction)."""
+    w, sw = None, sample_weight
+    if sw is not None:
+        if sw.ndim > len(shape) and all(d == 1 for d in sw.shape[len(shape):]): sw = sw.reshape(sw.shape[:len(shape)])  # (n, 1) for n losses
+        w = np.broadcast_to(sw.reshape(sw.shape + (1,) * (len(shape) - sw.ndim)), shape)
+    if mask is not None:
+        m = mask.astype(np.float32)
+        if reduction in ('sum_over_batch_size', 'mean'):
+            valid = m.sum()
+            m *= np.float32(m.size / valid if valid else 0.0)
+        w = m if w is None else w * m
+    if reduction in ('none', None): return w, None
+    if reduction == 'sum': return w, 1.0
+    if reduction == 'mean_with_sample_weight' and w is not None: return w, float(w.sum(dtype=np.float64))
+    return w, float(np.prod(shape))
+
+# %% ../nbs/08_losses.ipynb #e38ee3d0
 class Loss:
     "Base class: `loss(y_true, y_pred, sample_weight=None)` -> float; `gradient(...)` -> dL/dy_pred."
     fused_activation = None  # 'sigmoid' or 'softmax' when `logits_gradient` applies after that activation
+    loss_axis = -1           # the axis of y_pred each loss value reduces (CosineSimilarity's `axis`)
     def __init__(self, name=None, reduction='sum_over_batch_size'):
-        if reduction not in ('sum_over_batch_size', 'sum', 'mean', 'none', None):
-            raise unknown_name_error('reduction', reduction, ['sum_over_batch_size', 'sum', 'mean', 'none'])
+        if reduction not in REDUCTIONS: raise unknown_name_error('reduction', reduction, [r for r in REDUCTIONS if r])
         self.name, self.reduction = name or snake_case(type(self).__name__), reduction
 
     def values(self, y_true, y_pred):
@@ -43,6 +90,9 @@ class Loss:
     def elementwise_grad(self, y_true, y_pred):
         "d(per-sample loss)/dy_pred for each sample (override)."
         raise NotImplementedError
+    def loss_mask(self, y_true):
+        "Which per-sample losses count (bool), read from the prepared targets; None: all of them (override)."
+        return None
 
     def prepare_targets(self, y_true, y_pred_shape):
         "Bring targets to a shape that matches predictions of `y_pred_shape`, or explain why they cannot."
@@ -54,19 +104,30 @@ class Loss:
         return y.astype(np.float32 if y.dtype != np.float64 else y.dtype, copy=False)
 
     def _reduce(self, v, sample_weight):
-        if sample_weight is not None:  # one weight per sample, or per time step (a mask); a sample's weight covers its steps
-            v = v * sample_weight.reshape(sample_weight.shape + (1,) * (v.ndim - sample_weight.ndim))
-        if self.reduction in ('none', None): return v
-        if self.reduction == 'sum': return float(v.sum())
-        return float(v.sum() / max(v.size, 1))
+        "Keras's reduction of the per-sample losses `v`, each times its weight (and its mask's, when `v` carries one)."
+        mask = getattr(v, 'keras_mask', None)
+        v = np.asarray(v)
+        if sample_weight is None and mask is None and self.reduction != 'mean_with_sample_weight':  # the common case, quick
+            if self.reduction in ('none', None): return v
+            if self.reduction == 'sum': return float(v.sum())
+            return float(v.sum() / max(v.size, 1))
+        w, d = _weights(self.reduction, v.shape, sample_weight, mask)
+        if w is not None: v = v * w.astype(v.dtype, copy=False)
+        if d is None: return v
+        return float(v.sum() / d) if d else 0.0   # Keras's divide_no_nan
 
-    def _scaled(self, g, sample_weight):
-        """`g`, d(per-sample loss) for each sample (or time step), turned into d(reduced loss): times 1/n, n the number of
-        losses (not for 'sum'), and each one's weight (a weight per sample, or per step: a mask)."""
-        s = 1.0 if self.reduction == 'sum' else 1.0 / max(g.size // max(g.shape[-1], 1), 1)
-        if sample_weight is None: return g * g.dtype.type(s)
-        w = (sample_weight * s).astype(g.dtype)
-        return g * w.reshape(w.shape + (1,) * (g.ndim - w.ndim))
+    def _scaled(self, g, sample_weight, mask=None):
+        """`g`, d(per-sample loss) for each sample (or time step), turned into d(reduced loss): times each loss's weight
+        (per sample, or per step: a mask) over the reduction's divisor (the number of losses for a mean, 1 for 'sum')."""
+        ax = self.loss_axis % g.ndim
+        if sample_weight is None and mask is None and self.reduction != 'mean_with_sample_weight':   # the common case, quick
+            s = 1.0 if self.reduction == 'sum' else 1.0 / max(g.size // max(g.shape[ax], 1), 1)
+            return g * g.dtype.type(s)
+        shape = g.shape[:ax] + g.shape[ax + 1:]
+        w, d = _weights(self.reduction, shape, sample_weight, mask)
+        s = 0.0 if d == 0 else 1.0 / (d or max(int(np.prod(shape)), 1))   # 'none' differentiates as the mean
+        if w is None: return g * g.dtype.type(s)
+        return g * np.expand_dims((w * s).astype(g.dtype), ax)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_pred = np.asarray(y_pred)
@@ -75,7 +136,7 @@ class Loss:
 
     def gradient(self, y_true, y_pred, sample_weight=None):
         "dL/dy_pred of the reduced loss (targets already prepared)."
-        return self._scaled(self.elementwise_grad(y_true, y_pred), sample_weight)
+        return self._scaled(self.elementwise_grad(y_true, y_pred), sample_weight, self.loss_mask(y_true))
 
     def get_config(self): return {'name': self.name, 'reduction': self.reduction}
     @classmethod
@@ -105,7 +166,77 @@ class Huber(Loss):
         return (np.clip(e, -self.delta, self.delta) / p.shape[-1]).astype(p.dtype, copy=False)
     def get_config(self): return {**super().get_config(), 'delta': self.delta}
 
+# %% ../nbs/08_losses.ipynb #310822ec
+class MeanAbsolutePercentageError(Loss):
+    "100 x the mean over the last axis of |error| / |y_true| (|y_true| floored at EPSILON)."
+    def __init__(self, reduction='sum_over_batch_size', name='mean_absolute_percentage_error'): super().__init__(name, reduction)
+    def values(self, y, p): return 100.0 * _mean_last(np.abs((y - p) / np.maximum(np.abs(y), EPSILON)))
+    def elementwise_grad(self, y, p):
+        return (np.sign(p - y) / np.maximum(np.abs(y), EPSILON) * (100.0 / p.shape[-1])).astype(p.dtype, copy=False)
+
+class MeanSquaredLogarithmicError(Loss):
+    "Mean over the last axis of (log(1 + y_pred) - log(1 + y_true))^2, both floored at EPSILON: relative errors."
+    def __init__(self, reduction='sum_over_batch_size', name='mean_squared_logarithmic_error'): super().__init__(name, reduction)
+    def _diff(self, y, p): return np.log(np.maximum(p, EPSILON) + 1.0) - np.log(np.maximum(y, EPSILON) + 1.0)
+    def values(self, y, p): return _mean_last(np.square(self._diff(y, p)))
+    def elementwise_grad(self, y, p):
+        g = 2.0 * self._diff(y, p) / (np.maximum(p, EPSILON) + 1.0) * _max_grad(p, np.float32(EPSILON)) / p.shape[-1]
+        return g.astype(p.dtype, copy=False)
+
+class LogCosh(Loss):
+    "Mean over the last axis of log(cosh(error)): about error^2/2 for small errors, |error| - log 2 for large ones."
+    def __init__(self, reduction='sum_over_batch_size', name='log_cosh'): super().__init__(name, reduction)
+    def values(self, y, p):
+        x = p - y; z = -2.0 * x
+        softplus = np.where(z > 20, z, np.log1p(np.exp(np.minimum(z, 20))))   # torch's softplus, which Keras runs
+        return _mean_last(x + softplus - np.log(2.0).astype(p.dtype))
+    def elementwise_grad(self, y, p): return (np.tanh(p - y) / p.shape[-1]).astype(p.dtype, copy=False)
+
+# %% ../nbs/08_losses.ipynb #8d3f8136
+def _l2_normalize(x, axis):
+    "Keras's `normalize`: x / max(||x||, EPSILON) as x * min(rsqrt(sum x^2), 1/EPSILON); also the inverse norm and where it is floored."
+    with np.errstate(divide='ignore'):
+        r = 1.0 / np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+    floored = r > 1.0 / EPSILON
+    r = np.minimum(r, 1.0 / EPSILON).astype(x.dtype, copy=False)
+    return x * r, r, floored
+
+class CosineSimilarity(Loss):
+    "Minus the cosine of the angle between y_true and y_pred along `axis`: -1 when they point the same way, 0 when orthogonal."
+    def __init__(self, axis=-1, reduction='sum_over_batch_size', name='cosine_similarity'):
+        super().__init__(name, reduction)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"CosineSimilarity: axis must be one whole number (the features axis, default -1), got {axis!r}.")
+        self.axis = self.loss_axis = int(axis)
+    def values(self, y, p): return -np.sum(_l2_normalize(y, self.axis)[0] * _l2_normalize(p, self.axis)[0], axis=self.axis)
+    def elementwise_grad(self, y, p):
+        yn = _l2_normalize(y, self.axis)[0]; pn, r, floored = _l2_normalize(p, self.axis)
+        g = np.where(floored, -yn * r, -r * (yn - pn * np.sum(yn * pn, axis=self.axis, keepdims=True)))
+        return g.astype(p.dtype, copy=False)
+    def prepare_targets(self, y_true, y_pred_shape):
+        if not -len(y_pred_shape) <= self.axis < len(y_pred_shape) or self.axis % len(y_pred_shape) == 0:
+            raise ValueError(f"Loss '{self.name}': axis={self.axis} is not a feature axis of outputs {fmt_shape(y_pred_shape)} "
+                             f"(axis 0 is the batch). Use an axis from 1 to {len(y_pred_shape) - 1}, or -1 for the last.")
+        return super().prepare_targets(y_true, y_pred_shape)
+    def get_config(self): return {**super().get_config(), 'axis': self.axis}
+
 # %% ../nbs/08_losses.ipynb #7933abda
+def _binary_targets(loss, y):
+    "Targets for a yes/no loss, checked to lie in [0, 1]."
+    if y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"Loss '{loss.name}' needs targets between 0 and 1, got values from {y.min():g} to {y.max():g}. "
+                         "For class labels 0..k-1 with k > 2 use sparse_categorical_crossentropy with a softmax output of k units.")
+    return y
+
+def _one_hot_targets(loss, y_true, y_pred_shape):
+    "Targets for a loss over classes (one-hot rows), refusing integer labels with the fix."
+    y = np.asarray(y_true)
+    k = y_pred_shape[-1]
+    if (y.ndim == len(y_pred_shape) - 1 or (y.ndim == len(y_pred_shape) and y.shape[-1] == 1 and k > 1)) and np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"Loss '{loss.name}' needs one-hot targets of shape (n, {k}), got integer labels of shape {y.shape}. "
+                         "Use loss='sparse_categorical_crossentropy' for integer labels, or one-hot encode them: np.eye(k)[y].")
+    return Loss.prepare_targets(loss, y, y_pred_shape)
+
 class BinaryCrossentropy(Loss):
     "Cross-entropy of independent yes/no outputs (probabilities, or logits with `from_logits=True`)."
     fused_activation = 'sigmoid'
@@ -130,13 +261,8 @@ class BinaryCrossentropy(Loss):
         "dL/dz where p = sigmoid(z): (p - y) / d where p is inside Keras's clip range (0 where clipped), reduced over the batch."
         g = (p - self._smooth(y)) * p.dtype.type(1.0 / p.shape[-1])
         g *= _inside(p)
-        return self._scaled(g, sample_weight)
-    def prepare_targets(self, y_true, y_pred_shape):
-        y = super().prepare_targets(y_true, y_pred_shape)
-        if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"Loss '{self.name}' needs targets between 0 and 1, got values from {y.min():g} to {y.max():g}. "
-                             "For class labels 0..k-1 with k > 2 use sparse_categorical_crossentropy with a softmax output of k units.")
-        return y
+        return self._scaled(g, sample_weight, self.loss_mask(y))
+    def prepare_targets(self, y_true, y_pred_shape): return _binary_targets(self, super().prepare_targets(y_true, y_pred_shape))
     def get_config(self): return {**super().get_config(), 'from_logits': self.from_logits, 'label_smoothing': self.label_smoothing, 'axis': self.axis}
 
 class CategoricalCrossentropy(Loss):
@@ -160,23 +286,27 @@ class CategoricalCrossentropy(Loss):
         return ((dq - (dq * q).sum(axis=-1, keepdims=True)) / s).astype(p.dtype, copy=False)
     def logits_gradient(self, y, p, sample_weight=None):
         "dL/dz where p = softmax(z): p * sum(y') - y' with y' = y where p is inside Keras's clip range (0 where clipped), reduced over the batch."
+        mask = self.loss_mask(y)
         y = self._smooth(y) * _inside(p)
-        return self._scaled(p * y.sum(axis=-1, keepdims=True) - y, sample_weight)
-    def prepare_targets(self, y_true, y_pred_shape):
-        y = np.asarray(y_true)
-        k = y_pred_shape[-1]
-        if (y.ndim == len(y_pred_shape) - 1 or (y.ndim == len(y_pred_shape) and y.shape[-1] == 1 and k > 1)) and np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"Loss '{self.name}' needs one-hot targets of shape (n, {k}), got integer labels of shape {y.shape}. "
-                             "Use loss='sparse_categorical_crossentropy' for integer labels, or one-hot encode them: np.eye(k)[y].")
-        return super().prepare_targets(y, y_pred_shape)
+        return self._scaled(p * y.sum(axis=-1, keepdims=True) - y, sample_weight, mask)
+    def prepare_targets(self, y_true, y_pred_shape): return _one_hot_targets(self, y_true, y_pred_shape)
     def get_config(self): return {**super().get_config(), 'from_logits': self.from_logits, 'label_smoothing': self.label_smoothing, 'axis': self.axis}
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
-    "Categorical cross-entropy with integer class labels instead of one-hot rows."
-    def __init__(self, from_logits=False, ignore_class=None, name='sparse_categorical_crossentropy', reduction='sum_over_batch_size'):
+    "Categorical cross-entropy with integer class labels instead of one-hot rows; labels equal to `ignore_class` count for nothing."
+    def __init__(self, from_logits=False, ignore_class=None, reduction='sum_over_batch_size', axis=-1, name='sparse_categorical_crossentropy'):
+        if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, (int, np.integer))):
+            raise ValueError(f"SparseCategoricalCrossentropy: ignore_class must be a whole number (the label whose samples or time "
+                             f"steps count for nothing, such as -1 or a padding class) or None, got {ignore_class!r}.")
+        if axis != -1:
+            raise ValueError(f"SparseCategoricalCrossentropy: seqlearn reads the classes from the last axis only (axis=-1), got "
+                             f"axis={axis!r}. Move the class axis last (a Permute or Reshape), or transpose the predictions.")
         super().__init__(from_logits=from_logits, name=name, reduction=reduction)
-        if ignore_class is not None: raise NotImplementedError("ignore_class is not supported by seqlearn yet.")
-        self.ignore_class = None
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
+    def loss_mask(self, y):
+        "Keras's mask for `ignore_class`: the steps whose (prepared, one-hot) target is not all zeros."
+        return None if self.ignore_class is None else y.any(axis=-1)
+    def values(self, y, p): return _with_mask(super().values(y, p), self.loss_mask(y))
     def prepare_targets(self, y_true, y_pred_shape):
         y = np.asarray(y_true); k = y_pred_shape[-1]
         if y.ndim == len(y_pred_shape) and y.shape[-1] == k and k > 1:
@@ -185,17 +315,23 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         if y.ndim == len(y_pred_shape) and y.shape[-1] == 1: y = y.reshape(y.shape[:-1])
         if y.ndim != len(y_pred_shape) - 1 or not shape_fits(y.shape[1:], tuple(y_pred_shape[1:-1])):
             raise ValueError(f"Loss '{self.name}' needs integer labels of shape (n,) for outputs {fmt_shape(y_pred_shape)}, got {y.shape}.")
-        if y.size:
-            if not np.all(np.equal(np.mod(y, 1), 0)):
-                raise ValueError(f"Loss '{self.name}' needs whole-number class labels, got non-integer values such as {y.ravel()[np.mod(y.ravel(), 1) != 0][0]}.")
-            lo, hi = int(y.min()), int(y.max())
-            if lo < 0:
-                raise ValueError(f"Loss '{self.name}': class labels must be 0 or more, got {lo}. Labels count classes from 0 "
-                                 f"(0..{k - 1} for this {k}-unit output); drop or relabel the rows marked {lo}.")
-            if hi >= k:
-                raise ValueError(f"Loss '{self.name}': labels must be in 0..{k - 1} for a {k}-unit output, got labels from {lo} to {hi}. "
-                                 f"Give the last layer {hi + 1} units, or check the labels (1-based labels need y - 1).")
-        return np.eye(k, dtype=np.float32)[y.astype(np.int64)]
+        keep = None if self.ignore_class is None else y != self.ignore_class
+        self._check_labels(y if keep is None else y[keep], k)
+        onehot = np.eye(k, dtype=np.float32)[y.astype(np.int64) if keep is None else np.where(keep, y, 0).astype(np.int64)]
+        if keep is not None: onehot[~keep] = 0   # an ignored label: a row of zeros, no loss and no gradient
+        return onehot
+    def _check_labels(self, y, k):
+        if not y.size: return
+        if not np.all(np.equal(np.mod(y, 1), 0)):
+            raise ValueError(f"Loss '{self.name}' needs whole-number class labels, got non-integer values such as {y.ravel()[np.mod(y.ravel(), 1) != 0][0]}.")
+        lo, hi = int(y.min()), int(y.max())
+        skip = '' if self.ignore_class is not None else f"; drop or relabel the rows marked {lo}, or ignore them: ignore_class={lo}"
+        if lo < 0:
+            raise ValueError(f"Loss '{self.name}': class labels must be 0 or more, got {lo}. Labels count classes from 0 "
+                             f"(0..{k - 1} for this {k}-unit output){skip}.")
+        if hi >= k:
+            raise ValueError(f"Loss '{self.name}': labels must be in 0..{k - 1} for a {k}-unit output, got labels from {lo} to {hi}. "
+                             f"Give the last layer {hi + 1} units, or check the labels (1-based labels need y - 1).")
     def get_config(self):
         c = super().get_config(); c.pop('label_smoothing'); c.pop('axis'); return {**c, 'ignore_class': self.ignore_class}
 
@@ -204,6 +340,120 @@ def numeric_loss_grad(loss, y, p, sample_weight=None, h=1e-6):
     "Central-difference dL/dy_pred (float64), for checking `Loss.gradient` or for custom loss functions."
     p = np.array(p, dtype=np.float64)
     return numerical_gradient(lambda: loss(y, p, sample_weight), p, h)
+
+# %% ../nbs/08_losses.ipynb #9b1344c9
+def _hinge_targets(y):
+    "Keras's rule: targets that are all 0 or 1 become -1 or 1; other targets (already -1/1) are kept."
+    return 2.0 * y - 1.0 if np.all((y == 0) | (y == 1)) else y
+
+class Hinge(Loss):
+    "Mean over the last axis of max(1 - y_true * y_pred, 0), targets -1 or 1 (0/1 are converted): a margin of 1 costs nothing."
+    def __init__(self, reduction='sum_over_batch_size', name='hinge'): super().__init__(name, reduction)
+    def values(self, y, p): return _mean_last(np.maximum(1.0 - _hinge_targets(y) * p, 0.0))
+    def elementwise_grad(self, y, p):
+        y = _hinge_targets(y)
+        return (-y * _max_grad(1.0 - y * p, 0.0) / p.shape[-1]).astype(p.dtype, copy=False)
+
+class SquaredHinge(Loss):
+    "Mean over the last axis of max(1 - y_true * y_pred, 0)^2: the hinge, squared (smooth at the margin)."
+    def __init__(self, reduction='sum_over_batch_size', name='squared_hinge'): super().__init__(name, reduction)
+    def values(self, y, p): return _mean_last(np.square(np.maximum(1.0 - _hinge_targets(y) * p, 0.0)))
+    def elementwise_grad(self, y, p):
+        y = _hinge_targets(y)
+        return (-2.0 * y * np.maximum(1.0 - y * p, 0.0) / p.shape[-1]).astype(p.dtype, copy=False)
+
+class CategoricalHinge(Loss):
+    "max(neg - pos + 1, 0) with pos = sum(y_true * y_pred), neg = max((1 - y_true) * y_pred): the true class's score must beat the best other by 1."
+    def __init__(self, reduction='sum_over_batch_size', name='categorical_hinge'): super().__init__(name, reduction)
+    def _parts(self, y, p):
+        q = (1.0 - y) * p; neg = q.max(axis=-1, keepdims=True)
+        return q, neg, neg[..., 0] - (y * p).sum(axis=-1) + 1.0
+    def values(self, y, p): return np.maximum(self._parts(y, p)[2], 0.0).astype(p.dtype, copy=False)
+    def elementwise_grad(self, y, p):
+        q, neg, m = self._parts(y, p)
+        top = (q == neg); top = top / top.sum(axis=-1, keepdims=True)   # torch's max shares a tie's gradient evenly
+        return (_max_grad(m, 0.0)[..., None] * (top * (1.0 - y) - y)).astype(p.dtype, copy=False)
+
+# %% ../nbs/08_losses.ipynb #7ff426f5
+class KLDivergence(Loss):
+    "Kullback-Leibler divergence sum(y_true * log(y_true / y_pred)) over the last axis, both clipped to [EPSILON, 1]."
+    def __init__(self, reduction='sum_over_batch_size', name='kl_divergence'): super().__init__(name, reduction)
+    def values(self, y, p):
+        y = np.clip(y, EPSILON, 1); return (y * np.log(y / np.clip(p, EPSILON, 1))).sum(axis=-1)
+    def elementwise_grad(self, y, p):
+        return (-np.clip(y, EPSILON, 1) / np.clip(p, EPSILON, 1) * _in_clip(p, np.float32(EPSILON), 1)).astype(p.dtype, copy=False)
+
+class Poisson(Loss):
+    "Mean over the last axis of y_pred - y_true * log(y_pred + EPSILON): the negative log-likelihood of counts with rate y_pred."
+    def __init__(self, reduction='sum_over_batch_size', name='poisson'): super().__init__(name, reduction)
+    def values(self, y, p): return _mean_last(p - y * np.log(p + EPSILON))
+    def elementwise_grad(self, y, p): return ((1.0 - y / (p + EPSILON)) / p.shape[-1]).astype(p.dtype, copy=False)
+
+# %% ../nbs/08_losses.ipynb #26831bbe
+def _pow_grad(x, gamma):
+    "d x^gamma / dx as torch computes it (0 when gamma is 0)."
+    return np.zeros_like(x) if gamma == 0 else gamma * np.power(x, gamma - 1)
+
+class BinaryFocalCrossentropy(Loss):
+    """Binary cross-entropy times the focal factor (1 - p_t)^gamma, p_t the probability given to the true class: confident
+    right answers count little. `apply_class_balancing` also weighs positives by `alpha` and negatives by 1 - alpha."""
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction='sum_over_batch_size', name='binary_focal_crossentropy'):
+        super().__init__(name, reduction)
+        self.apply_class_balancing, self.alpha, self.gamma = bool(apply_class_balancing), float(alpha), float(gamma)
+        self.from_logits, self.label_smoothing, self.axis = bool(from_logits), float(label_smoothing), axis
+    def _parts(self, y, p):
+        if self.label_smoothing: y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+        q = get_activation('sigmoid')(p) if self.from_logits else p
+        o = np.clip(q, EPSILON, 1 - EPSILON)
+        bce = -(y * np.log(o) + (1 - y) * np.log(1 - o))
+        rest = 1 - (y * q + (1 - y) * (1 - q))   # 1 - p_t
+        w = y * self.alpha + (1 - y) * (1 - self.alpha) if self.apply_class_balancing else 1.0
+        return y, q, o, bce, rest, w
+    def values(self, y, p):
+        y, q, o, bce, rest, w = self._parts(y, p)
+        return _mean_last(w * np.power(rest, self.gamma) * bce)
+    def elementwise_grad(self, y, p):
+        y, q, o, bce, rest, w = self._parts(y, p)
+        dbce = np.where(_in_clip(q, np.float32(EPSILON), np.float32(1 - EPSILON)), (o - y) / (o * (1 - o)), 0.0)
+        dq = w * (-_pow_grad(rest, self.gamma) * (2 * y - 1) * bce + np.power(rest, self.gamma) * dbce) / p.shape[-1]
+        return (dq * q * (1 - q) if self.from_logits else dq).astype(p.dtype, copy=False)
+    def prepare_targets(self, y_true, y_pred_shape): return _binary_targets(self, super().prepare_targets(y_true, y_pred_shape))
+    def get_config(self):
+        return {**super().get_config(), 'apply_class_balancing': self.apply_class_balancing, 'alpha': self.alpha, 'gamma': self.gamma,
+                'from_logits': self.from_logits, 'label_smoothing': self.label_smoothing, 'axis': self.axis}
+
+class CategoricalFocalCrossentropy(Loss):
+    """Categorical cross-entropy where each class's term is weighted by alpha * (1 - p)^gamma: well-classified samples count
+    little, hard ones dominate. `alpha` is one number or one per class."""
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction='sum_over_batch_size', name='categorical_focal_crossentropy'):
+        super().__init__(name, reduction)
+        self.alpha = [float(a) for a in alpha] if isinstance(alpha, (list, tuple, np.ndarray)) else float(alpha)
+        self.gamma, self.from_logits, self.label_smoothing, self.axis = float(gamma), bool(from_logits), float(label_smoothing), axis
+    def _parts(self, y, p):
+        if self.label_smoothing: y = y * (1 - self.label_smoothing) + self.label_smoothing / y.shape[-1]
+        q = get_activation('softmax')(p) if self.from_logits else p
+        s = q.sum(axis=-1, keepdims=True); out = q / s
+        return y, q, s, out, np.clip(out, EPSILON, 1 - EPSILON), np.asarray(self.alpha, p.dtype)
+    def values(self, y, p):
+        y, q, s, out, o, a = self._parts(y, p)
+        return (a * np.power(1 - o, self.gamma) * (-y * np.log(o))).sum(axis=-1)
+    def elementwise_grad(self, y, p):
+        y, q, s, out, o, a = self._parts(y, p)
+        do = a * y * (_pow_grad(1 - o, self.gamma) * np.log(o) - np.power(1 - o, self.gamma) / o)
+        do = np.where(_in_clip(out, np.float32(EPSILON), np.float32(1 - EPSILON)), do, 0.0)
+        dq = (do - (do * out).sum(axis=-1, keepdims=True)) / s             # through q / sum(q)
+        if self.from_logits: dq = q * (dq - (dq * q).sum(axis=-1, keepdims=True))   # through the softmax
+        return dq.astype(p.dtype, copy=False)
+    def prepare_targets(self, y_true, y_pred_shape):
+        if isinstance(self.alpha, list) and len(self.alpha) != y_pred_shape[-1]:
+            raise ValueError(f"Loss '{self.name}': alpha has {len(self.alpha)} weights but the output has {y_pred_shape[-1]} classes. "
+                             "Give one weight per class, or one number for all.")
+        return _one_hot_targets(self, y_true, y_pred_shape)
+    def get_config(self):
+        return {**super().get_config(), 'alpha': self.alpha, 'gamma': self.gamma, 'from_logits': self.from_logits,
+                'label_smoothing': self.label_smoothing, 'axis': self.axis}
 
 # %% ../nbs/08_losses.ipynb #0fd6ab80
 class LossFunctionWrapper(Loss):
@@ -214,16 +464,65 @@ class LossFunctionWrapper(Loss):
     def gradient(self, y_true, y_pred, sample_weight=None):
         return numeric_loss_grad(lambda y, p, w: self._reduce(self.values(y, p), w), y_true, y_pred, sample_weight).astype(y_pred.dtype)
 
-def mean_squared_error(y_true, y_pred): "Per-sample MSE." ; return MeanSquaredError().values(np.asarray(y_true), np.asarray(y_pred))
-def mean_absolute_error(y_true, y_pred): "Per-sample MAE."; return MeanAbsoluteError().values(np.asarray(y_true), np.asarray(y_pred))
+# %% ../nbs/08_losses.ipynb #cd7fa8e4
+def _per_sample(loss, y_true, y_pred):
+    "The per-sample losses of `loss` (Keras's loss functions return these: the last axis reduced, one value per sample or step)."
+    p = np.asarray(y_pred)
+    if p.dtype.kind != 'f': p = p.astype(np.float32)
+    return loss.values(loss.prepare_targets(y_true, p.shape), p)
+
+def mean_squared_error(y_true, y_pred): "Per-sample MSE."; return _per_sample(MeanSquaredError(), y_true, y_pred)
+def mean_absolute_error(y_true, y_pred): "Per-sample MAE."; return _per_sample(MeanAbsoluteError(), y_true, y_pred)
+def mean_absolute_percentage_error(y_true, y_pred): "Per-sample MAPE."; return _per_sample(MeanAbsolutePercentageError(), y_true, y_pred)
+def mean_squared_logarithmic_error(y_true, y_pred): "Per-sample MSLE."; return _per_sample(MeanSquaredLogarithmicError(), y_true, y_pred)
+def cosine_similarity(y_true, y_pred, axis=-1): "Per-sample minus cosine similarity."; return _per_sample(CosineSimilarity(axis), y_true, y_pred)
+def huber(y_true, y_pred, delta=1.0): "Per-sample Huber loss."; return _per_sample(Huber(delta), y_true, y_pred)
+def log_cosh(y_true, y_pred): "Per-sample log-cosh loss."; return _per_sample(LogCosh(), y_true, y_pred)
+def hinge(y_true, y_pred): "Per-sample hinge loss."; return _per_sample(Hinge(), y_true, y_pred)
+def squared_hinge(y_true, y_pred): "Per-sample squared hinge loss."; return _per_sample(SquaredHinge(), y_true, y_pred)
+def categorical_hinge(y_true, y_pred): "Per-sample categorical hinge loss."; return _per_sample(CategoricalHinge(), y_true, y_pred)
+def kl_divergence(y_true, y_pred): "Per-sample KL divergence."; return _per_sample(KLDivergence(), y_true, y_pred)
+def poisson(y_true, y_pred): "Per-sample Poisson loss."; return _per_sample(Poisson(), y_true, y_pred)
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    "Per-sample binary cross-entropy."
+    return _per_sample(BinaryCrossentropy(from_logits, label_smoothing, axis), y_true, y_pred)
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    "Per-sample categorical cross-entropy."
+    return _per_sample(CategoricalCrossentropy(from_logits, label_smoothing, axis), y_true, y_pred)
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    "Per-sample sparse categorical cross-entropy (ignored labels: 0, and masked)."
+    return _per_sample(SparseCategoricalCrossentropy(from_logits, ignore_class, axis=axis), y_true, y_pred)
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    "Per-sample binary focal cross-entropy."
+    return _per_sample(BinaryFocalCrossentropy(apply_class_balancing, alpha, gamma, from_logits, label_smoothing, axis), y_true, y_pred)
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1):
+    "Per-sample categorical focal cross-entropy."
+    return _per_sample(CategoricalFocalCrossentropy(alpha, gamma, from_logits, label_smoothing, axis), y_true, y_pred)
+
+# %% ../nbs/08_losses.ipynb #0caff64d
+# Keras's functions, each resolving to its class (`get(hinge)` is `Hinge()`)
+FUNCTIONS = {f.__name__: f for f in (
+    mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error, cosine_similarity,
+    huber, log_cosh, hinge, squared_hinge, categorical_hinge, kl_divergence, poisson, binary_crossentropy, categorical_crossentropy,
+    sparse_categorical_crossentropy, binary_focal_crossentropy, categorical_focal_crossentropy)}
 
 LOSSES = {
     'mean_squared_error': MeanSquaredError, 'mse': MeanSquaredError, 'mean_absolute_error': MeanAbsoluteError, 'mae': MeanAbsoluteError,
-    'huber': Huber, 'huber_loss': Huber, 'binary_crossentropy': BinaryCrossentropy, 'categorical_crossentropy': CategoricalCrossentropy,
+    'mean_absolute_percentage_error': MeanAbsolutePercentageError, 'mape': MeanAbsolutePercentageError,
+    'mean_squared_logarithmic_error': MeanSquaredLogarithmicError, 'msle': MeanSquaredLogarithmicError,
+    'cosine_similarity': CosineSimilarity, 'huber': Huber, 'huber_loss': Huber, 'log_cosh': LogCosh, 'logcosh': LogCosh,
+    'hinge': Hinge, 'squared_hinge': SquaredHinge, 'categorical_hinge': CategoricalHinge,
+    'kl_divergence': KLDivergence, 'kld': KLDivergence, 'kullback_leibler_divergence': KLDivergence, 'poisson': Poisson,
+    'binary_crossentropy': BinaryCrossentropy, 'bce': BinaryCrossentropy, 'categorical_crossentropy': CategoricalCrossentropy,
     'sparse_categorical_crossentropy': SparseCategoricalCrossentropy,
-    'bce': BinaryCrossentropy,  # Keras 3's short name
+    'binary_focal_crossentropy': BinaryFocalCrossentropy, 'categorical_focal_crossentropy': CategoricalFocalCrossentropy,
 }
-_CLASSES = {c.__name__: c for c in [MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy]}
+_CLASSES = {c.__name__: c for c in [
+    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, CosineSimilarity, Huber, LogCosh,
+    Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson, BinaryCrossentropy, CategoricalCrossentropy,
+    SparseCategoricalCrossentropy, BinaryFocalCrossentropy, CategoricalFocalCrossentropy]}
 
 def get(identifier # A name ('mse'), a `Loss`, a Loss class, or a function `(y_true, y_pred) -> per-sample losses`
        ) -> Loss:
@@ -231,13 +530,13 @@ def get(identifier # A name ('mse'), a `Loss`, a Loss class, or a function `(y_t
     if isinstance(identifier, Loss): return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss): return identifier()
     if isinstance(identifier, str):
+        if identifier in _CLASSES: return _CLASSES[identifier]()
         key = identifier.lower()
         if key in LOSSES: return LOSSES[key]()
-        if identifier in _CLASSES: return _CLASSES[identifier]()
         raise unknown_name_error('loss', identifier, list(LOSSES))
     if isinstance(identifier, dict): return _CLASSES[identifier['class_name']].from_config(identifier.get('config', {}))
     if callable(identifier):
-        for name, f in [('mean_squared_error', mean_squared_error), ('mean_absolute_error', mean_absolute_error)]:
+        for name, f in FUNCTIONS.items():
             if identifier is f: return LOSSES[name]()
         return LossFunctionWrapper(identifier)
     raise TypeError(f"A loss must be a name like 'mse', a Loss or a function; got {identifier!r}.")
