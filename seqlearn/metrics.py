@@ -4,15 +4,24 @@
 
 # %% ../nbs/10_metrics.ipynb #c323c81b
 from __future__ import annotations
+import warnings
 import numpy as np
 from .core import unknown_name_error, snake_case
 from . import losses as _losses
+from .losses import (mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error,
+                             log_cosh, huber, hinge, squared_hinge, categorical_hinge, kl_divergence, poisson, binary_crossentropy,
+                             categorical_crossentropy, sparse_categorical_crossentropy, binary_focal_crossentropy,
+                             categorical_focal_crossentropy)  # Keras's keras.metrics has these functions too
 
 # %% auto #0
-__all__ = ['FUNCTIONS', 'METRICS', 'Metric', 'Mean', 'MeanMetricWrapper', 'binary_accuracy', 'categorical_accuracy',
-           'sparse_categorical_accuracy', 'top_k_categorical_accuracy', 'mse', 'mae', 'BinaryAccuracy',
-           'CategoricalAccuracy', 'SparseCategoricalAccuracy', 'TopKCategoricalAccuracy', 'MeanSquaredError',
-           'MeanAbsoluteError', 'Precision', 'Recall', 'AUC', 'resolve_accuracy', 'get']
+__all__ = ['FUNCTIONS', 'METRICS', 'Metric', 'Mean', 'MeanMetricWrapper', 'accuracy', 'binary_accuracy', 'categorical_accuracy',
+           'sparse_categorical_accuracy', 'top_k_categorical_accuracy', 'sparse_top_k_categorical_accuracy', 'mse',
+           'mae', 'Accuracy', 'BinaryAccuracy', 'CategoricalAccuracy', 'SparseCategoricalAccuracy',
+           'TopKCategoricalAccuracy', 'SparseTopKCategoricalAccuracy', 'MeanSquaredError', 'MeanAbsoluteError',
+           'MeanAbsolutePercentageError', 'MeanSquaredLogarithmicError', 'CosineSimilarity', 'LogCoshError',
+           'RootMeanSquaredError', 'R2Score', 'Hinge', 'SquaredHinge', 'CategoricalHinge', 'KLDivergence', 'Poisson',
+           'BinaryCrossentropy', 'CategoricalCrossentropy', 'SparseCategoricalCrossentropy', 'Precision', 'Recall',
+           'AUC', 'PrecisionAtRecall', 'RecallAtPrecision', 'FBetaScore', 'F1Score', 'resolve_accuracy', 'get']
 
 # %% ../nbs/10_metrics.ipynb #e77d0665
 class Metric:
@@ -24,7 +33,9 @@ class Metric:
     def get_config(self): return {'name': self.name}
     def check_targets(self, y_shape, output_shape):
         "Raise a teaching error if targets of `y_shape` cannot be compared with outputs of `output_shape` (override; checked before training)."
-    def __repr__(self): return f"<{type(self).__name__} {self.name}={self.result():.4g}>"
+    def __repr__(self):
+        r = self.result()
+        return f"<{type(self).__name__} {self.name}={r:.4g}>" if np.ndim(r) == 0 else f"<{type(self).__name__} {self.name}={np.round(r, 4)}>"
 
 def _check_same_size(metric, y_shape, output_shape):
     "Metrics that compare each output value with a target value need as many targets as outputs per sample."
@@ -34,16 +45,22 @@ def _check_same_size(metric, y_shape, output_shape):
                          f"{tuple(y_shape)} and the outputs {tuple(output_shape)}. For class labels on a softmax output, one-hot the "
                          "labels (to_categorical) or choose a metric for labels, such as 'sparse_categorical_accuracy'.")
 
+def _expand(w, ndim):
+    "Weights `w` with trailing axes of 1 up to `ndim` axes (a weight per sample covers its values), or squeezed down to it."
+    if w.ndim > ndim and all(d == 1 for d in w.shape[ndim:]): return w.reshape(w.shape[:ndim])
+    return w.reshape(w.shape + (1,) * (ndim - w.ndim))
 
 class Mean(Metric):
-    "The (weighted) mean of the values given."
+    "The (weighted) mean of the values given; values that carry a mask (a loss's `keras_mask`) drop the masked ones from weighted means, as Keras."
     def reset_state(self): self.total, self.count = 0.0, 0.0
     def update_state(self, values, sample_weight=None):
+        mask = getattr(values, 'keras_mask', None)
         values = np.asarray(values)
-        if sample_weight is None: self.total += float(values.sum(dtype=np.float64)); self.count += values.size
-        else:
-            w = np.broadcast_to(np.asarray(sample_weight, np.float64), values.shape)
-            self.total += float((values * w).sum()); self.count += float(w.sum())
+        if sample_weight is None: self.total += float(values.sum(dtype=np.float64)); self.count += values.size; return
+        w = np.asarray(sample_weight, np.float64)
+        if mask is not None: w = _expand(w, mask.ndim) * mask   # Keras applies a loss's mask to the sample weights only
+        w = np.broadcast_to(_expand(w, values.ndim), values.shape)
+        self.total += float((values * w).sum()); self.count += float(w.sum())
     def result(self): return self.total / self.count if self.count else 0.0
 
 class MeanMetricWrapper(Mean):
@@ -53,12 +70,18 @@ class MeanMetricWrapper(Mean):
         super().__init__(name or getattr(fn, '__name__', 'metric'))
     def update_state(self, y_true, y_pred, sample_weight=None):
         super().update_state(self.fn(y_true, y_pred, **self.kwargs), sample_weight)
+    def get_config(self): return {'name': self.name, **self.kwargs}
 
 def _match(y_true, y_pred):
     y = np.asarray(y_true)
     return y.reshape(y_pred.shape) if y.size == y_pred.size and y.shape != y_pred.shape else y
 
 # %% ../nbs/10_metrics.ipynb #3721410a
+def accuracy(y_true, y_pred):
+    "1 where the prediction equals the target exactly (Keras's `Accuracy`: for labels the model outputs as they are)."
+    y_pred = np.asarray(y_pred)
+    return (_match(y_true, y_pred) == y_pred).astype(np.float32)
+
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     "Per-sample fraction of outputs where `(y_pred > threshold) == y_true`."
     y_pred = np.asarray(y_pred)
@@ -80,12 +103,19 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5):
     score = np.take_along_axis(y_pred, target[..., None], axis=-1)
     return ((y_pred > score).sum(axis=-1, keepdims=True) < k).reshape(target.shape).astype(np.float32)
 
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
+    "1 where the integer label is among the k largest outputs (or, `from_sorted_ids`, among the first k ids of `y_pred`)."
+    y_pred = np.asarray(y_pred); y = np.asarray(y_true)
+    if y.ndim == y_pred.ndim and y.shape[-1] == 1: y = y.reshape(y.shape[:-1])
+    if from_sorted_ids: return (y[..., None] == y_pred[..., :k]).any(axis=-1).astype(np.float32)
+    score = np.take_along_axis(y_pred, y.astype(np.int64)[..., None], axis=-1)
+    return ((y_pred > score).sum(axis=-1) < k).astype(np.float32)
+
 def mse(y_true, y_pred): "Per-sample mean squared error."; return _losses.mean_squared_error(_match(y_true, np.asarray(y_pred)), y_pred)
 def mae(y_true, y_pred): "Per-sample mean absolute error."; return _losses.mean_absolute_error(_match(y_true, np.asarray(y_pred)), y_pred)
 
-# the metric functions by name (each has a class in METRICS of the same name): what compile, saving and export map
-FUNCTIONS = {f.__name__: f for f in (mse, mae, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy)}
-
+class Accuracy(MeanMetricWrapper):
+    def __init__(self, name='accuracy'): super().__init__(accuracy, name)
 class BinaryAccuracy(MeanMetricWrapper):
     def __init__(self, name='binary_accuracy', threshold=0.5): super().__init__(binary_accuracy, name, threshold=threshold)
 class CategoricalAccuracy(MeanMetricWrapper):
@@ -94,10 +124,101 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
     def __init__(self, name='sparse_categorical_accuracy'): super().__init__(sparse_categorical_accuracy, name)
 class TopKCategoricalAccuracy(MeanMetricWrapper):
     def __init__(self, k=5, name='top_k_categorical_accuracy'): super().__init__(top_k_categorical_accuracy, name, k=k)
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, k=5, name='sparse_top_k_categorical_accuracy', from_sorted_ids=False):
+        super().__init__(sparse_top_k_categorical_accuracy, name, k=k, from_sorted_ids=bool(from_sorted_ids))
 class MeanSquaredError(MeanMetricWrapper):
     def __init__(self, name='mean_squared_error'): super().__init__(mse, name)
 class MeanAbsoluteError(MeanMetricWrapper):
     def __init__(self, name='mean_absolute_error'): super().__init__(mae, name)
+
+# %% ../nbs/10_metrics.ipynb #c0455e27
+def _cosine_similarity(y_true, y_pred, axis=-1):
+    "Per-sample cosine similarity (Keras's metric: +1 for the same direction; the loss is its negative)."
+    return -_losses.cosine_similarity(y_true, y_pred, axis)
+
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    def __init__(self, name='mean_absolute_percentage_error'): super().__init__(mean_absolute_percentage_error, name)
+class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    def __init__(self, name='mean_squared_logarithmic_error'): super().__init__(mean_squared_logarithmic_error, name)
+class CosineSimilarity(MeanMetricWrapper):
+    def __init__(self, name='cosine_similarity', axis=-1): super().__init__(_cosine_similarity, name, axis=axis)
+class LogCoshError(MeanMetricWrapper):
+    def __init__(self, name='logcosh'): super().__init__(log_cosh, name)
+
+class RootMeanSquaredError(Mean):
+    "The square root of the mean squared error over everything seen (not the mean of per-batch roots)."
+    def __init__(self, name='root_mean_squared_error'): super().__init__(name)
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = np.asarray(y_pred, np.float32)
+        super().update_state(np.square(y_pred - _match(y_true, y_pred).astype(np.float32)), sample_weight)
+    def result(self): return float(np.sqrt(super().result()))
+
+# %% ../nbs/10_metrics.ipynb #58d539ce
+def _check_2d(metric, y_shape, output_shape):
+    if len(output_shape) != 2 or len(y_shape) != 2:
+        raise ValueError(f"{type(metric).__name__} '{metric.name}' needs 2D targets and outputs, (batch, output_dim), got targets "
+                         f"{tuple(y_shape)} and outputs {tuple(output_shape)}. Flatten the outputs, or use a mean metric such as 'mse'.")
+    _check_same_size(metric, y_shape, output_shape)
+
+class R2Score(Metric):
+    """The coefficient of determination, 1 - SS_residual / SS_total, per output column over everything seen; averaged
+    (`class_aggregation`: 'uniform_average', 'variance_weighted_average', or None for one score per column) and adjusted
+    for `num_regressors` predictors when that is above 0."""
+    def __init__(self, class_aggregation='uniform_average', num_regressors=0, name='r2_score'):
+        if class_aggregation not in (None, 'uniform_average', 'variance_weighted_average'):
+            raise ValueError(f"R2Score: class_aggregation must be 'uniform_average' (the default), 'variance_weighted_average' or "
+                             f"None (a score per output column), got {class_aggregation!r}.")
+        if isinstance(num_regressors, bool) or not isinstance(num_regressors, (int, np.integer)) or num_regressors < 0:
+            raise ValueError(f"R2Score: num_regressors must be a whole number >= 0 (0: the plain R2), got {num_regressors!r}.")
+        self.class_aggregation, self.num_regressors = class_aggregation, int(num_regressors)
+        super().__init__(name)
+    def check_targets(self, y_shape, output_shape): _check_2d(self, y_shape, output_shape)
+    def get_config(self): return {'name': self.name, 'class_aggregation': self.class_aggregation, 'num_regressors': self.num_regressors}
+    def reset_state(self): self.sum = self.squared_sum = self.total_mse = self.count = 0.0; self.num_samples = 0
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        p = np.asarray(y_pred, np.float64); y = _match(y_true, p).astype(np.float64)
+        _check_2d(self, y.shape, p.shape)
+        w = np.ones_like(y) if sample_weight is None else np.broadcast_to(_expand(np.asarray(sample_weight, np.float64), 2), y.shape)
+        self.sum = self.sum + (y * w).sum(axis=0); self.squared_sum = self.squared_sum + (y * y * w).sum(axis=0)
+        self.total_mse = self.total_mse + ((y - p) ** 2 * w).sum(axis=0); self.count = self.count + w.sum(axis=0)
+        self.num_samples += y.size   # Keras counts every value, not rows
+    def result(self):
+        with np.errstate(divide='ignore', invalid='ignore'):
+            total = self.squared_sum - self.sum * (self.sum / self.count)
+            raw = 1 - self.total_mse / total
+        raw = np.where(np.isinf(raw), 0.0, raw)
+        if self.class_aggregation == 'uniform_average': r2 = raw.mean()
+        elif self.class_aggregation == 'variance_weighted_average': r2 = (total * raw).sum() / total.sum()
+        else: r2 = raw
+        n, k = self.num_samples, self.num_regressors
+        if k:
+            if k > n - 1: warnings.warn("More independent predictors than datapoints in adjusted R2 score. Falling back to standard R2 score.", stacklevel=2)
+            elif k == n - 1: warnings.warn("Division by zero in Adjusted R2 score. Falling back to standard R2 score.", stacklevel=2)
+            else: r2 = 1 - (1 - r2) * (n - 1) / (n - k - 1)
+        return float(r2) if np.ndim(r2) == 0 else np.asarray(r2, np.float32)
+
+# %% ../nbs/10_metrics.ipynb #3000d274
+class Hinge(MeanMetricWrapper):
+    def __init__(self, name='hinge'): super().__init__(hinge, name)
+class SquaredHinge(MeanMetricWrapper):
+    def __init__(self, name='squared_hinge'): super().__init__(squared_hinge, name)
+class CategoricalHinge(MeanMetricWrapper):
+    def __init__(self, name='categorical_hinge'): super().__init__(categorical_hinge, name)
+class KLDivergence(MeanMetricWrapper):
+    def __init__(self, name='kl_divergence'): super().__init__(kl_divergence, name)
+class Poisson(MeanMetricWrapper):
+    def __init__(self, name='poisson'): super().__init__(poisson, name)
+class BinaryCrossentropy(MeanMetricWrapper):
+    def __init__(self, name='binary_crossentropy', from_logits=False, label_smoothing=0):
+        super().__init__(binary_crossentropy, name, from_logits=from_logits, label_smoothing=label_smoothing)
+class CategoricalCrossentropy(MeanMetricWrapper):
+    def __init__(self, name='categorical_crossentropy', from_logits=False, label_smoothing=0, axis=-1):
+        super().__init__(categorical_crossentropy, name, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    "The mean sparse cross-entropy; with `ignore_class`, ignored labels count as 0, or (given sample weights) not at all, as in Keras."
+    def __init__(self, name='sparse_categorical_crossentropy', from_logits=False, ignore_class=None, axis=-1):
+        super().__init__(sparse_categorical_crossentropy, name, from_logits=from_logits, ignore_class=ignore_class, axis=axis)
 
 # %% ../nbs/10_metrics.ipynb #dd40cdf9
 class Precision(Metric):
@@ -154,17 +275,119 @@ class AUC(Metric):
             fpr = np.where(self.fp + self.tn > 0, self.fp / (self.fp + self.tn), 0.0)
         return float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
 
+# %% ../nbs/10_metrics.ipynb #4809e4d7
+class _AtConstraint(Metric):
+    """Confusion counts at `num_thresholds` evenly spaced thresholds in [0, 1] (a prediction counts positive above one), for
+    the best value of one statistic where another meets `value` (Keras's SensitivitySpecificityBase)."""
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None):
+        if not 0 <= value <= 1: raise ValueError(f"{type(self).__name__}: the target value must be in [0, 1], got {value!r}.")
+        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds < 1:
+            raise ValueError(f"{type(self).__name__}: num_thresholds must be a whole number > 0 (Keras's default 200), got {num_thresholds!r}.")
+        self.value, self.num_thresholds, self.class_id = float(value), int(num_thresholds), class_id
+        super().__init__(name)
+    def check_targets(self, y_shape, output_shape): _check_same_size(self, y_shape, output_shape)
+    def reset_state(self): self.tp, self.fp, self.tn, self.fn = (np.zeros(self.num_thresholds) for _ in range(4))
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        p = np.asarray(y_pred, np.float32); y = _match(y_true, p) != 0
+        w = np.ones(p.shape) if sample_weight is None else np.broadcast_to(_expand(np.asarray(sample_weight, np.float64), p.ndim), p.shape)
+        if self.class_id is not None: p, y, w = p[..., self.class_id], y[..., self.class_id], w[..., self.class_id]
+        p, y, w = np.clip(p.ravel(), 0, 1), y.ravel(), w.ravel()
+        n = self.num_thresholds
+        if n == 1: above = (p > 0.5)[None]   # Keras's one threshold: 0.5
+        else:   # thresholds i/(n-1): a prediction is above those below its bucket, as Keras computes the bucket
+            bucket = (np.ceil(p * np.float32(n - 1)) - 1).astype(np.int64)
+            above = bucket[None, :] >= np.arange(n)[:, None]
+        pos, neg = w * y, w * ~y
+        self.tp += above @ pos; self.fp += above @ neg
+        self.fn += pos.sum() - above @ pos; self.tn += neg.sum() - above @ neg
+    def _rates(self):
+        tp, fp, fn = (a.astype(np.float32) for a in (self.tp, self.fp, self.fn))
+        with np.errstate(divide='ignore', invalid='ignore'):
+            return np.where(tp + fn > 0, tp / (tp + fn), 0), np.where(tp + fp > 0, tp / (tp + fp), 0)   # recall, precision
+    def _best(self, constrained, dependent): return float(np.max(np.where(constrained >= np.float32(self.value), dependent, 0), initial=0))
+
+class PrecisionAtRecall(_AtConstraint):
+    "The best precision at any threshold where recall is at least `recall`."
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None):
+        self.recall = recall; super().__init__(recall, num_thresholds, class_id, name)
+    def result(self): recall, precision = self._rates(); return self._best(recall, precision)
+    def get_config(self): return {'name': self.name, 'recall': self.recall, 'num_thresholds': self.num_thresholds, 'class_id': self.class_id}
+
+class RecallAtPrecision(_AtConstraint):
+    "The best recall at any threshold where precision is at least `precision` (0 when no threshold reaches it)."
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None):
+        self.precision = precision; super().__init__(precision, num_thresholds, class_id, name)
+    def result(self): recall, precision = self._rates(); return self._best(precision, recall)
+    def get_config(self): return {'name': self.name, 'precision': self.precision, 'num_thresholds': self.num_thresholds, 'class_id': self.class_id}
+
+# %% ../nbs/10_metrics.ipynb #5cc21c64
+class FBetaScore(Metric):
+    """(1 + beta^2) P R / (beta^2 P + R) per class from counts over everything seen, predictions `> threshold` positive (None:
+    the largest output of each sample); `average`: None (one score per class), 'micro', 'macro' or 'weighted' (by support)."""
+    def __init__(self, average=None, beta=1.0, threshold=None, name='fbeta_score'):
+        if average not in (None, 'micro', 'macro', 'weighted'):
+            raise ValueError(f"{type(self).__name__}: average must be None (a score per class), 'micro', 'macro' or 'weighted', got {average!r}.")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float, np.number)) or not beta > 0:
+            raise ValueError(f"{type(self).__name__}: beta must be a number > 0 (the weight of recall; 1 for F1), got {beta!r}.")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not 0 < threshold <= 1):
+            raise ValueError(f"{type(self).__name__}: threshold must be None (the largest output counts) or a number with "
+                             f"0 < threshold <= 1, got {threshold!r}.")
+        self.average, self.beta, self.threshold = average, float(beta), None if threshold is None else float(threshold)
+        super().__init__(name)
+    def check_targets(self, y_shape, output_shape): _check_2d(self, y_shape, output_shape)
+    def get_config(self): return {'name': self.name, 'average': self.average, 'beta': self.beta, 'threshold': self.threshold}
+    def reset_state(self): self.tp = self.fp = self.fn = self.support = 0.0
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        p = np.asarray(y_pred, np.float32); y = np.asarray(y_true, np.float32)
+        _check_2d(self, y.shape, p.shape)
+        if self.threshold is None: pos = (p >= p.max(axis=-1, keepdims=True)) & (np.abs(p) > 1e-9)
+        else: pos = p > self.threshold
+        pos = pos.astype(np.float32)
+        w = None if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(-1, 1)
+        def total(v): v = v if w is None else v * w; return v.sum() if self.average == 'micro' else v.sum(axis=0)
+        self.tp = self.tp + total(pos * y); self.fp = self.fp + total(pos * (1 - y))
+        self.fn = self.fn + total((1 - pos) * y); self.support = self.support + total(y)
+    def result(self):
+        eps, b2 = 1e-7, self.beta ** 2
+        precision, recall = self.tp / (self.tp + self.fp + eps), self.tp / (self.tp + self.fn + eps)
+        f = precision * recall / (b2 * precision + recall + eps) * (1 + b2)
+        if self.average == 'weighted': f = np.sum(f * self.support / (np.sum(self.support) + eps))
+        elif self.average is not None: f = np.mean(f)
+        return float(f) if np.ndim(f) == 0 else np.asarray(f, np.float32)
+
+class F1Score(FBetaScore):
+    "The harmonic mean of precision and recall, 2 P R / (P + R): `FBetaScore` with beta = 1."
+    def __init__(self, average=None, threshold=None, name='f1_score'): super().__init__(average, 1.0, threshold, name)
+    def get_config(self): c = super().get_config(); c.pop('beta'); return c
+
 # %% ../nbs/10_metrics.ipynb #e7b247eb
+# the metric functions by name (each has a class in METRICS of the same name): what compile, saving and export map
+FUNCTIONS = {f.__name__: f for f in (
+    mse, mae, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy,
+    sparse_top_k_categorical_accuracy, mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
+    mean_squared_logarithmic_error, hinge, squared_hinge, categorical_hinge, kl_divergence, poisson, binary_crossentropy,
+    categorical_crossentropy, sparse_categorical_crossentropy)}
+
 METRICS = {'binary_accuracy': BinaryAccuracy, 'categorical_accuracy': CategoricalAccuracy,
            'sparse_categorical_accuracy': SparseCategoricalAccuracy, 'top_k_categorical_accuracy': TopKCategoricalAccuracy,
+           'sparse_top_k_categorical_accuracy': SparseTopKCategoricalAccuracy,
            'mean_squared_error': MeanSquaredError, 'mse': MeanSquaredError, 'mean_absolute_error': MeanAbsoluteError,
-           'mae': MeanAbsoluteError, 'precision': Precision, 'recall': Recall, 'auc': AUC}
+           'mae': MeanAbsoluteError, 'mean_absolute_percentage_error': MeanAbsolutePercentageError, 'mape': MeanAbsolutePercentageError,
+           'mean_squared_logarithmic_error': MeanSquaredLogarithmicError, 'msle': MeanSquaredLogarithmicError,
+           'root_mean_squared_error': RootMeanSquaredError, 'cosine_similarity': CosineSimilarity, 'log_cosh_error': LogCoshError,
+           'r2_score': R2Score, 'hinge': Hinge, 'squared_hinge': SquaredHinge, 'categorical_hinge': CategoricalHinge,
+           'kl_divergence': KLDivergence, 'poisson': Poisson, 'binary_crossentropy': BinaryCrossentropy, 'bce': BinaryCrossentropy,
+           'categorical_crossentropy': CategoricalCrossentropy, 'sparse_categorical_crossentropy': SparseCategoricalCrossentropy,
+           'precision': Precision, 'recall': Recall, 'auc': AUC, 'f1_score': F1Score, 'f_beta_score': FBetaScore,
+           'precision_at_recall': PrecisionAtRecall, 'recall_at_precision': RecallAtPrecision}  # these two need their argument
+_CLASSES = {c.__name__: c for c in [Accuracy, *METRICS.values()]}
+METRICS.update(_CLASSES)   # Keras also takes class names: 'R2Score', 'Accuracy'
 
 def resolve_accuracy(loss, y_shape, output_shape, name='accuracy'):
     "The accuracy metric that fits `loss` and the target/output shapes."
     if isinstance(loss, _losses.SparseCategoricalCrossentropy): return SparseCategoricalAccuracy(name)
-    if isinstance(loss, _losses.CategoricalCrossentropy): return CategoricalAccuracy(name)
-    if isinstance(loss, _losses.BinaryCrossentropy) or output_shape[-1] == 1: return BinaryAccuracy(name)
+    if isinstance(loss, (_losses.CategoricalCrossentropy, _losses.CategoricalFocalCrossentropy)): return CategoricalAccuracy(name)
+    if isinstance(loss, (_losses.BinaryCrossentropy, _losses.BinaryFocalCrossentropy)) or output_shape[-1] == 1: return BinaryAccuracy(name)
     if len(y_shape) < len(output_shape) or y_shape[-1] == 1: return SparseCategoricalAccuracy(name)
     return CategoricalAccuracy(name)
 
@@ -173,13 +396,17 @@ def get(identifier, loss=None, y_shape=None, output_shape=None) -> Metric:
     if isinstance(identifier, Metric): return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric): return identifier()
     if isinstance(identifier, str):
-        key = identifier.lower()
+        key = identifier if identifier in _CLASSES else identifier.lower()
         if key in ('accuracy', 'acc'):
             if output_shape is None: raise ValueError("'accuracy' can only be resolved once the model's output shape is known.")
             return resolve_accuracy(loss, y_shape, output_shape, identifier)
         if key in METRICS:
-            m = METRICS[key](); m.name = identifier; return m
-        raise unknown_name_error('metric', identifier, ['accuracy', *METRICS])
+            try: m = METRICS[key]()
+            except TypeError:
+                raise ValueError(f"Metric '{identifier}' needs arguments, so it cannot be given by name. Pass the object: "
+                                 f"metrics.{METRICS[key].__name__}(...), e.g. PrecisionAtRecall(recall=0.8).") from None
+            m.name = identifier; return m
+        raise unknown_name_error('metric', identifier, ['accuracy', *(k for k in METRICS if k not in _CLASSES)])
     if callable(identifier):
         for n, f in FUNCTIONS.items():
             if identifier is f: return METRICS[n]()
