@@ -115,6 +115,7 @@ def mse(y_true, y_pred): "Per-sample mean squared error."; return _losses.mean_s
 def mae(y_true, y_pred): "Per-sample mean absolute error."; return _losses.mean_absolute_error(_match(y_true, np.asarray(y_pred)), y_pred)
 
 class Accuracy(MeanMetricWrapper):
+    "How often the prediction equals the target exactly."
     def __init__(self, name='accuracy'): super().__init__(accuracy, name)
 class BinaryAccuracy(MeanMetricWrapper):
     def __init__(self, name='binary_accuracy', threshold=0.5): super().__init__(binary_accuracy, name, threshold=threshold)
@@ -125,6 +126,7 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 class TopKCategoricalAccuracy(MeanMetricWrapper):
     def __init__(self, k=5, name='top_k_categorical_accuracy'): super().__init__(top_k_categorical_accuracy, name, k=k)
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    "How often the integer label is among the `k` largest outputs (`from_sorted_ids`: among the first `k` ids the model gives)."
     def __init__(self, k=5, name='sparse_top_k_categorical_accuracy', from_sorted_ids=False):
         super().__init__(sparse_top_k_categorical_accuracy, name, k=k, from_sorted_ids=bool(from_sorted_ids))
 class MeanSquaredError(MeanMetricWrapper):
@@ -138,12 +140,16 @@ def _cosine_similarity(y_true, y_pred, axis=-1):
     return -_losses.cosine_similarity(y_true, y_pred, axis)
 
 class MeanAbsolutePercentageError(MeanMetricWrapper):
+    "The mean of `mean_absolute_percentage_error` over everything seen."
     def __init__(self, name='mean_absolute_percentage_error'): super().__init__(mean_absolute_percentage_error, name)
 class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    "The mean of `mean_squared_logarithmic_error` over everything seen."
     def __init__(self, name='mean_squared_logarithmic_error'): super().__init__(mean_squared_logarithmic_error, name)
 class CosineSimilarity(MeanMetricWrapper):
+    "The mean cosine of the angle between targets and predictions along `axis` (1: the same direction)."
     def __init__(self, name='cosine_similarity', axis=-1): super().__init__(_cosine_similarity, name, axis=axis)
 class LogCoshError(MeanMetricWrapper):
+    "The mean of `log_cosh` over everything seen."
     def __init__(self, name='logcosh'): super().__init__(log_cosh, name)
 
 class RootMeanSquaredError(Mean):
