@@ -13,11 +13,12 @@ __all__ = ['EPSILON', 'REDUCTIONS', 'FUNCTIONS', 'LOSSES', 'MaskedLosses', 'Loss
            'Huber', 'MeanAbsolutePercentageError', 'MeanSquaredLogarithmicError', 'LogCosh', 'CosineSimilarity',
            'BinaryCrossentropy', 'CategoricalCrossentropy', 'SparseCategoricalCrossentropy', 'numeric_loss_grad',
            'Hinge', 'SquaredHinge', 'CategoricalHinge', 'KLDivergence', 'Poisson', 'BinaryFocalCrossentropy',
-           'CategoricalFocalCrossentropy', 'LossFunctionWrapper', 'mean_squared_error', 'mean_absolute_error',
-           'mean_absolute_percentage_error', 'mean_squared_logarithmic_error', 'cosine_similarity', 'huber', 'log_cosh',
-           'hinge', 'squared_hinge', 'categorical_hinge', 'kl_divergence', 'poisson', 'binary_crossentropy',
-           'categorical_crossentropy', 'sparse_categorical_crossentropy', 'binary_focal_crossentropy',
-           'categorical_focal_crossentropy', 'get']
+           'CategoricalFocalCrossentropy', 'CategoricalGeneralizedCrossEntropy', 'LossFunctionWrapper',
+           'mean_squared_error', 'mean_absolute_error', 'mean_absolute_percentage_error',
+           'mean_squared_logarithmic_error', 'cosine_similarity', 'huber', 'log_cosh', 'hinge', 'squared_hinge',
+           'categorical_hinge', 'kl_divergence', 'poisson', 'binary_crossentropy', 'categorical_crossentropy',
+           'sparse_categorical_crossentropy', 'binary_focal_crossentropy', 'categorical_focal_crossentropy',
+           'categorical_generalized_cross_entropy', 'get']
 
 # %% ../nbs/08_losses.ipynb #204b0be5
 EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
@@ -293,6 +294,33 @@ class CategoricalCrossentropy(Loss):
     def get_config(self): return {**super().get_config(), 'from_logits': self.from_logits, 'label_smoothing': self.label_smoothing, 'axis': self.axis}
 
 # %% ../nbs/08_losses.ipynb #5e3ed1ab
+def _sparse_targets(loss, y_true, y_pred_shape, ignore_class=None):
+    "Integer class labels as one-hot rows (a label equal to `ignore_class`: a row of zeros), refusing what cannot be labels."
+    y = np.asarray(y_true); k = y_pred_shape[-1]
+    if y.ndim == len(y_pred_shape) and y.shape[-1] == k and k > 1:
+        raise ValueError(f"Loss '{loss.name}' needs integer class labels of shape (n,), got what looks like one-hot targets of "
+                         f"shape {y.shape}. Use loss='categorical_crossentropy' for one-hot targets, or labels = y.argmax(axis=-1).")
+    if y.ndim == len(y_pred_shape) and y.shape[-1] == 1: y = y.reshape(y.shape[:-1])
+    if y.ndim != len(y_pred_shape) - 1 or not shape_fits(y.shape[1:], tuple(y_pred_shape[1:-1])):
+        raise ValueError(f"Loss '{loss.name}' needs integer labels of shape (n,) for outputs {fmt_shape(y_pred_shape)}, got {y.shape}.")
+    keep = None if ignore_class is None else y != ignore_class
+    labels = y if keep is None else y[keep]
+    if labels.size:
+        if not np.all(np.equal(np.mod(labels, 1), 0)):
+            raise ValueError(f"Loss '{loss.name}' needs whole-number class labels, got non-integer values such as "
+                             f"{labels.ravel()[np.mod(labels.ravel(), 1) != 0][0]}.")
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0:
+            hint = f"; drop or relabel the rows marked {lo}" + (f", or ignore them: ignore_class={lo}" if hasattr(loss, 'ignore_class') and ignore_class is None else '')
+            raise ValueError(f"Loss '{loss.name}': class labels must be 0 or more, got {lo}. Labels count classes from 0 "
+                             f"(0..{k - 1} for this {k}-unit output){hint}.")
+        if hi >= k:
+            raise ValueError(f"Loss '{loss.name}': labels must be in 0..{k - 1} for a {k}-unit output, got labels from {lo} to {hi}. "
+                             f"Give the last layer {hi + 1} units, or check the labels (1-based labels need y - 1).")
+    onehot = np.eye(k, dtype=np.float32)[y.astype(np.int64) if keep is None else np.where(keep, y, 0).astype(np.int64)]
+    if keep is not None: onehot[~keep] = 0   # an ignored label: a row of zeros, no loss and no gradient
+    return onehot
+
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     "Categorical cross-entropy with integer class labels instead of one-hot rows; labels equal to `ignore_class` count for nothing."
     def __init__(self, from_logits=False, ignore_class=None, reduction='sum_over_batch_size', axis=-1, name='sparse_categorical_crossentropy'):
@@ -308,31 +336,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         "Keras's mask for `ignore_class`: the steps whose (prepared, one-hot) target is not all zeros."
         return None if self.ignore_class is None else y.any(axis=-1)
     def values(self, y, p): return _with_mask(super().values(y, p), self.loss_mask(y))
-    def prepare_targets(self, y_true, y_pred_shape):
-        y = np.asarray(y_true); k = y_pred_shape[-1]
-        if y.ndim == len(y_pred_shape) and y.shape[-1] == k and k > 1:
-            raise ValueError(f"Loss '{self.name}' needs integer class labels of shape (n,), got what looks like one-hot targets of "
-                             f"shape {y.shape}. Use loss='categorical_crossentropy' for one-hot targets, or labels = y.argmax(axis=-1).")
-        if y.ndim == len(y_pred_shape) and y.shape[-1] == 1: y = y.reshape(y.shape[:-1])
-        if y.ndim != len(y_pred_shape) - 1 or not shape_fits(y.shape[1:], tuple(y_pred_shape[1:-1])):
-            raise ValueError(f"Loss '{self.name}' needs integer labels of shape (n,) for outputs {fmt_shape(y_pred_shape)}, got {y.shape}.")
-        keep = None if self.ignore_class is None else y != self.ignore_class
-        self._check_labels(y if keep is None else y[keep], k)
-        onehot = np.eye(k, dtype=np.float32)[y.astype(np.int64) if keep is None else np.where(keep, y, 0).astype(np.int64)]
-        if keep is not None: onehot[~keep] = 0   # an ignored label: a row of zeros, no loss and no gradient
-        return onehot
-    def _check_labels(self, y, k):
-        if not y.size: return
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError(f"Loss '{self.name}' needs whole-number class labels, got non-integer values such as {y.ravel()[np.mod(y.ravel(), 1) != 0][0]}.")
-        lo, hi = int(y.min()), int(y.max())
-        skip = '' if self.ignore_class is not None else f"; drop or relabel the rows marked {lo}, or ignore them: ignore_class={lo}"
-        if lo < 0:
-            raise ValueError(f"Loss '{self.name}': class labels must be 0 or more, got {lo}. Labels count classes from 0 "
-                             f"(0..{k - 1} for this {k}-unit output){skip}.")
-        if hi >= k:
-            raise ValueError(f"Loss '{self.name}': labels must be in 0..{k - 1} for a {k}-unit output, got labels from {lo} to {hi}. "
-                             f"Give the last layer {hi + 1} units, or check the labels (1-based labels need y - 1).")
+    def prepare_targets(self, y_true, y_pred_shape): return _sparse_targets(self, y_true, y_pred_shape, self.ignore_class)
     def get_config(self):
         c = super().get_config(); c.pop('label_smoothing'); c.pop('axis'); return {**c, 'ignore_class': self.ignore_class}
 
@@ -457,6 +461,22 @@ class CategoricalFocalCrossentropy(Loss):
         return {**super().get_config(), 'alpha': self.alpha, 'gamma': self.gamma, 'from_logits': self.from_logits,
                 'label_smoothing': self.label_smoothing, 'axis': self.axis}
 
+# %% ../nbs/08_losses.ipynb #663164d8
+class CategoricalGeneralizedCrossEntropy(Loss):
+    """(1 - p^q) / q, p the probability of the true (integer) class: cross-entropy as q -> 0, MAE-like as q -> 1, robust to
+    noisy labels in between (Zhang and Sabuncu, 2018)."""
+    def __init__(self, q=0.5, reduction='sum_over_batch_size', name='categorical_generalized_cross_entropy'):
+        if isinstance(q, bool) or not isinstance(q, (int, float, np.number)) or not 0 < q < 1:
+            raise ValueError(f"CategoricalGeneralizedCrossEntropy: q must be in the interval (0, 1) (near 0: like cross-entropy; "
+                             f"near 1: like MAE, more robust to wrong labels), got {q!r}.")
+        super().__init__(name, reduction); self.q = float(q)
+    def values(self, y, p): return (1 - np.power((p * y).sum(axis=-1), self.q)) / self.q
+    def elementwise_grad(self, y, p):
+        with np.errstate(divide='ignore'):
+            return (-np.power((p * y).sum(axis=-1, keepdims=True), self.q - 1) * y).astype(p.dtype, copy=False)
+    def prepare_targets(self, y_true, y_pred_shape): return _sparse_targets(self, y_true, y_pred_shape)
+    def get_config(self): return {**super().get_config(), 'q': self.q}
+
 # %% ../nbs/08_losses.ipynb #0fd6ab80
 class LossFunctionWrapper(Loss):
     "Wraps `fn(y_true, y_pred) -> per-sample losses`; gradient by central differences."
@@ -502,6 +522,9 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
 def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1):
     "Per-sample categorical focal cross-entropy."
     return _per_sample(CategoricalFocalCrossentropy(alpha, gamma, from_logits, label_smoothing, axis), y_true, y_pred)
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    "Per-sample generalized cross-entropy (integer labels)."
+    return _per_sample(CategoricalGeneralizedCrossEntropy(q), y_true, y_pred)
 
 # %% ../nbs/08_losses.ipynb #0caff64d
 # Keras's functions, each resolving to its class (`get(hinge)` is `Hinge()`)
@@ -520,11 +543,12 @@ LOSSES = {
     'binary_crossentropy': BinaryCrossentropy, 'bce': BinaryCrossentropy, 'categorical_crossentropy': CategoricalCrossentropy,
     'sparse_categorical_crossentropy': SparseCategoricalCrossentropy,
     'binary_focal_crossentropy': BinaryFocalCrossentropy, 'categorical_focal_crossentropy': CategoricalFocalCrossentropy,
+    'categorical_generalized_cross_entropy': CategoricalGeneralizedCrossEntropy,
 }
 _CLASSES = {c.__name__: c for c in [
     MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, CosineSimilarity, Huber, LogCosh,
     Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson, BinaryCrossentropy, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy, BinaryFocalCrossentropy, CategoricalFocalCrossentropy]}
+    SparseCategoricalCrossentropy, BinaryFocalCrossentropy, CategoricalFocalCrossentropy, CategoricalGeneralizedCrossEntropy]}
 
 def get(identifier # A name ('mse'), a `Loss`, a Loss class, or a function `(y_true, y_pred) -> per-sample losses`
        ) -> Loss:
