@@ -52,6 +52,10 @@ class MaskedLosses(np.ndarray):
     tensor: reductions and mean metrics then count only those. `SparseCategoricalCrossentropy(ignore_class=...)` makes them."""
     keras_mask = None
 
+def _both(a, b):
+    "Two masks (None: everything counts) as one: what counts in both, as Keras combines an output's mask with a loss's."
+    return a if b is None else b if a is None else a & b
+
 def _with_mask(v, mask):
     if mask is None: return v
     v = v.view(MaskedLosses); v.keras_mask = mask
@@ -104,9 +108,10 @@ class Loss:
                              f"shape {y.shape}. Check the last layer's units and the targets' columns.")
         return y.astype(np.float32 if y.dtype != np.float64 else y.dtype, copy=False)
 
-    def _reduce(self, v, sample_weight):
-        "Keras's reduction of the per-sample losses `v`, each times its weight (and its mask's, when `v` carries one)."
-        mask = getattr(v, 'keras_mask', None)
+    def _reduce(self, v, sample_weight, mask=None):
+        """Keras's reduction of the per-sample losses `v`, each times its weight; `mask` (the output's: True = a real step)
+        and the mask `v` may carry say which losses count."""
+        mask = _both(mask, getattr(v, 'keras_mask', None))
         v = np.asarray(v)
         if sample_weight is None and mask is None and self.reduction != 'mean_with_sample_weight':  # the common case, quick
             if self.reduction in ('none', None): return v
@@ -135,9 +140,9 @@ class Loss:
         y = self.prepare_targets(y_true, y_pred.shape)
         return self._reduce(self.values(y, y_pred), None if sample_weight is None else np.asarray(sample_weight, y_pred.dtype))
 
-    def gradient(self, y_true, y_pred, sample_weight=None):
-        "dL/dy_pred of the reduced loss (targets already prepared)."
-        return self._scaled(self.elementwise_grad(y_true, y_pred), sample_weight, self.loss_mask(y_true))
+    def gradient(self, y_true, y_pred, sample_weight=None, mask=None):
+        "dL/dy_pred of the reduced loss (targets already prepared; `mask`: the output's, True where a step counts)."
+        return self._scaled(self.elementwise_grad(y_true, y_pred), sample_weight, _both(mask, self.loss_mask(y_true)))
 
     def get_config(self): return {'name': self.name, 'reduction': self.reduction}
     @classmethod
@@ -258,11 +263,11 @@ class BinaryCrossentropy(Loss):
         if self.from_logits: return (get_activation('sigmoid')(p) - y) / p.dtype.type(d)
         pc = np.clip(p, EPSILON, 1 - EPSILON)
         return np.where(_inside(p), (pc - y) / (pc * (1 - pc)), 0).astype(p.dtype, copy=False) / p.dtype.type(d)
-    def logits_gradient(self, y, p, sample_weight=None):
+    def logits_gradient(self, y, p, sample_weight=None, mask=None):
         "dL/dz where p = sigmoid(z): (p - y) / d where p is inside Keras's clip range (0 where clipped), reduced over the batch."
         g = (p - self._smooth(y)) * p.dtype.type(1.0 / p.shape[-1])
         g *= _inside(p)
-        return self._scaled(g, sample_weight, self.loss_mask(y))
+        return self._scaled(g, sample_weight, _both(mask, self.loss_mask(y)))
     def prepare_targets(self, y_true, y_pred_shape): return _binary_targets(self, super().prepare_targets(y_true, y_pred_shape))
     def get_config(self): return {**super().get_config(), 'from_logits': self.from_logits, 'label_smoothing': self.label_smoothing, 'axis': self.axis}
 
@@ -285,9 +290,9 @@ class CategoricalCrossentropy(Loss):
         s = p.sum(axis=-1, keepdims=True); q = p / s
         dq = np.where(_inside(q), -y / np.clip(q, EPSILON, 1), 0)
         return ((dq - (dq * q).sum(axis=-1, keepdims=True)) / s).astype(p.dtype, copy=False)
-    def logits_gradient(self, y, p, sample_weight=None):
+    def logits_gradient(self, y, p, sample_weight=None, mask=None):
         "dL/dz where p = softmax(z): p * sum(y') - y' with y' = y where p is inside Keras's clip range (0 where clipped), reduced over the batch."
-        mask = self.loss_mask(y)
+        mask = _both(mask, self.loss_mask(y))
         y = self._smooth(y) * _inside(p)
         return self._scaled(p * y.sum(axis=-1, keepdims=True) - y, sample_weight, mask)
     def prepare_targets(self, y_true, y_pred_shape): return _one_hot_targets(self, y_true, y_pred_shape)
@@ -483,8 +488,8 @@ class LossFunctionWrapper(Loss):
     def __init__(self, fn, name=None, reduction='sum_over_batch_size'):
         super().__init__(name or getattr(fn, '__name__', 'custom_loss'), reduction); self.fn = fn
     def values(self, y, p): return np.asarray(self.fn(y, p), dtype=p.dtype).reshape(len(p), -1).mean(axis=-1)
-    def gradient(self, y_true, y_pred, sample_weight=None):
-        return numeric_loss_grad(lambda y, p, w: self._reduce(self.values(y, p), w), y_true, y_pred, sample_weight).astype(y_pred.dtype)
+    def gradient(self, y_true, y_pred, sample_weight=None, mask=None):
+        return numeric_loss_grad(lambda y, p, w: self._reduce(self.values(y, p), w, mask), y_true, y_pred, sample_weight).astype(y_pred.dtype)
 
 # %% ../nbs/08_losses.ipynb #cd7fa8e4
 def _per_sample(loss, y_true, y_pred):

@@ -48,6 +48,21 @@ def test_loss_matches_keras(case, red):
         _close(g, REF[f'{key}/grad'], f'{key} gradient')
 
 
+@pytest.mark.parametrize('red', C.REDUCTIONS[:3])
+@pytest.mark.parametrize('case', C.MASKED)
+def test_masked_output_loss_matches_keras(case, red):
+    "An output's mask (real steps) and the loss's own (ignore_class) combine as in Keras: the mean runs over steps real in both."
+    cls, kw, y, p, sw = C.LOSSES[case]
+    yv, pv, swv = C.loss_inputs(D, y, p, sw)
+    mask = C.output_mask()
+    for tag, w in (('nosw', None), ('sw', swv)):
+        key = f'masked/{case}/{red}/{tag}'
+        loss = getattr(losses, cls)(reduction=red, **kw)
+        yp = loss.prepare_targets(yv, pv.shape)
+        _close(loss._reduce(loss.values(yp, pv), w, mask), REF[f'{key}/value'], f'{key} value')
+        _close(loss.gradient(yp, pv, w, mask), REF[f'{key}/grad'], f'{key} gradient')
+
+
 @pytest.mark.parametrize('name', list(C.FUNCTIONS))
 def test_loss_function_matches_keras(name):
     kw, y, p = C.FUNCTIONS[name]
