@@ -263,13 +263,11 @@ def keras_loss(loss):
     if type(loss) not in Ls._CLASSES.values(): raise _numpy_code('loss', loss)
     return getattr(_require('keras').losses, type(loss).__name__)(**loss.get_config())
 
-_METRIC_ARGS = ('threshold', 'k', 'thresholds', 'num_thresholds', 'curve')
-
 def keras_metric(m):
     "The Keras 3 metric for a seqlearn metric (a name stays a name)."
     if isinstance(m, str): return m
-    if type(m) in M.METRICS.values():
-        return getattr(_require('keras').metrics, type(m).__name__)(name=m.name, **{a: getattr(m, a) for a in _METRIC_ARGS if hasattr(m, a)})
+    if type(m) in M.METRICS.values():   # a seqlearn metric's config holds its Keras class's arguments
+        return getattr(_require('keras').metrics, type(m).__name__)(**m.get_config())
     names = {f: n for n, f in M.FUNCTIONS.items()}
     if m in names: return names[m]
     raise _numpy_code('metric', m)
