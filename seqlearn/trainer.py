@@ -369,18 +369,15 @@ def _commit_updates(self):
     for l in self._update_layers: l.commit_updates()
 
 # %% ../nbs/15_trainer.ipynb #b65bc37b
-def _mask_weights(mask, sw, loss, out):
-    """Keras's masked loss: the mask as sample weights (times `sw`, if any), scaled by all/real steps for a mean, so the mean
-    runs over the real time steps only."""
+def _mask_kw(mask, loss, out):
+    """The keyword that hands an output's mask to its loss (which weighs each real step as Keras does, with the loss's own
+    mask, e.g. `ignore_class`), after checking the mask fits the per-step losses; {} without a mask."""
+    if mask is None: return {}
     if mask.shape != out.shape[:-1]:
         raise ValueError(f"Loss '{loss.name}': the output {fmt_shape(out.shape)} carries a mask of shape {fmt_shape(mask.shape)}, "
                          "which does not match its per-step losses (the output's shape without its last axis). A recurrent layer "
                          "with return_sequences=False drops the mask; keep return_sequences=True up to the output for a loss per step.")
-    m = mask.astype(out.dtype)
-    if loss.reduction in ('sum_over_batch_size', 'mean'):
-        valid = m.sum()
-        m *= out.dtype.type(m.size / valid if valid else 0.0)
-    return m if sw is None else m * sw.reshape(sw.shape + (1,) * (m.ndim - sw.ndim)).astype(m.dtype)
+    return {'mask': mask}
 
 @patch_to(Trainer)
 def _loss_terms(self, ys_loss, outs, sws, gradients=True, masks=None):
@@ -389,12 +386,12 @@ def _loss_terms(self, ys_loss, outs, sws, gradients=True, masks=None):
     total, per_output, grads = 0.0, [None] * len(outs), [None] * len(outs)
     for i, loss, w, fused in self._loss_items:
         out, y, sw = outs[i], ys_loss[i], sws[i]
-        if masks is not None and masks[i] is not None: sw = _mask_weights(masks[i], sw, loss, out)
-        value = loss._reduce(loss.values(y, out), sw)
+        kw = {} if masks is None else _mask_kw(masks[i], loss, out)
+        value = loss._reduce(loss.values(y, out), sw, **kw)
         total += value if w == 1.0 else w * value
         per_output[i] = value
         if not gradients: continue
-        g = loss.logits_gradient(y, out, sw) if fused else loss.gradient(y, out, sw)
+        g = loss.logits_gradient(y, out, sw, **kw) if fused else loss.gradient(y, out, sw, **kw)
         if w != 1.0: g *= g.dtype.type(w)
         grads[i] = g
     return total, per_output, grads
@@ -1001,8 +998,7 @@ def _evaluate_data(self, batches, cb=None):
             continue
         outs = self.forward_pass(d.xs, training=False)
         masks = self.output_masks(outs)
-        per_output = [None if l is None else l._reduce(l.values(y, o), sw if masks is None or masks[i] is None else
-                                                       _mask_weights(masks[i], sw, l, o))
+        per_output = [None if l is None else l._reduce(l.values(y, o), sw, **({} if masks is None else _mask_kw(masks[i], l, o)))
                       for i, (l, y, o, sw) in enumerate(zip(self._losses, d.ys_loss, outs, d.sws))]
         total = sum(w * v for w, v in zip(self._loss_weights, per_output) if v is not None) + reg
         tracker.update(d.n, total, per_output, d.ys, outs, masks)

@@ -23,7 +23,7 @@ def test_same_numbers_as_keras(case):
     m.set_weights([REF[f'{case}/w0/{i}'] for i in range(n)])
     x = mc.inputs(case, d)
     np.testing.assert_allclose(m.predict(x, verbose=0), REF[f'{case}/pred0'], rtol=1e-5, atol=1e-6)
-    m.compile(getattr(optimizers, opt)(**kw), loss, metrics=metrics)
+    m.compile(getattr(optimizers, opt)(**kw), mc.loss_of(loss, sl.losses), metrics=metrics)
     h = m.fit(x, d['y'], batch_size=8, epochs=3, shuffle=False, verbose=0, sample_weight=d.get('sw') if use_sw else None)
     for k, v in h.history.items(): np.testing.assert_allclose(v, REF[f'{case}/history/{k}'], rtol=2e-4, atol=1e-5, err_msg=k)
     for k, v in m.evaluate(x, d['y'], verbose=0, return_dict=True).items():
@@ -82,31 +82,13 @@ def test_masked_global_average_gradient():
     np.testing.assert_allclose(dx, num, atol=1e-7)
 
 def test_temporal_sample_weights_and_mask_weights():
-    "A loss per time step: the mask weighs the steps (mean over the real ones), times per-step sample weights."
-    from seqlearn.trainer import _mask_weights
+    "A loss per time step: the mask makes the mean run over the real steps only (Keras's total/valid weighting)."
+    from seqlearn.trainer import _mask_kw
     loss = sl.losses.get('mse')
     mask = np.array([[True, True, False], [True, False, False]])
-    out = np.zeros((2, 3, 1), np.float32)
-    w = _mask_weights(mask, None, loss, out)
-    np.testing.assert_allclose(w, mask * 6 / 3)
-    with pytest.raises(ValueError, match="return_sequences"): _mask_weights(mask[:, :2], None, loss, out)
-
-@pytest.mark.parametrize('case', sorted(mc.CASES))
-def test_masked_models_go_to_keras_and_back(case):
-    pytest.importorskip('keras')
-    from seqlearn.export import to_keras, from_keras
-    d = mc.data(case)
-    m = mc.build(case, _K)
-    x = mc.inputs(case, d)
-    km = to_keras(m)   # Keras makes the same masks: same predictions, padding included
-    np.testing.assert_allclose(km.predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(from_keras(km).predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
-    from seqlearn.export import to_torch
-    import torch
-    with torch.no_grad():   # PyTorch has no masks: the exported module computes them as seqlearn does
-        t = to_torch(m).eval()
-        out = t(*[torch.from_numpy(np.asarray(a)) for a in (x if isinstance(x, list) else [x])])
-    np.testing.assert_allclose(out.numpy(), m.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+    v = np.array([[1., 2., 100.], [3., 100., 100.]], np.float32)
+    assert loss._reduce(v, None, **_mask_kw(mask, loss, np.zeros((2, 3, 1), np.float32))) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="return_sequences"): _mask_kw(mask[:, :2], loss, np.zeros((2, 3, 1), np.float32))
 
 def test_a_predict_inside_fit_leaves_fits_buffers_on():
     "A callback's predict runs inside fit's buffered block: when it ends, fit's layers still reuse their buffers."
@@ -138,3 +120,19 @@ def test_bidirectional_with_a_mask_ignores_padding():
         b = L.Bidirectional(L.LSTM(4), merge_mode=mode)
         a, p = b(x, mask=m), b(xp, mask=mp)
         for u, v in zip(a if mode is None else [a], p if mode is None else [p]): np.testing.assert_allclose(u, v, atol=1e-6)
+
+@pytest.mark.parametrize('case', sorted(mc.CASES))
+def test_masked_models_go_to_keras_and_back(case):
+    pytest.importorskip('keras')
+    from seqlearn.export import to_keras, from_keras, to_torch
+    import torch
+    d = mc.data(case)
+    m = mc.build(case, _K)
+    x = mc.inputs(case, d)
+    km = to_keras(m)   # Keras makes the same masks: same predictions, padding included
+    np.testing.assert_allclose(km.predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(from_keras(km).predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+    with torch.no_grad():   # PyTorch has no masks: the exported module computes them as seqlearn does
+        t = to_torch(m).eval()
+        out = t(*[torch.from_numpy(np.asarray(a)) for a in (x if isinstance(x, list) else [x])])
+    np.testing.assert_allclose(out.numpy(), m.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
