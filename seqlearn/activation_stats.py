@@ -102,7 +102,9 @@ def _report(self):
     for n in self.names:
         m, s, z, d, _ = (a[start:] if len(a[start:]) else a for a in self.arrays(n))
         rows.append(f"{n:<24}{m.mean():>9.3f}{s.mean():>9.3f}{z.mean():>10.0%}{d.mean():>12.0%}")
-    return f"Activations over the last epoch ({len(self.mean[self.names[0]])} batches recorded):\n" + '\n'.join(rows)
+    last, total = len(self.mean[self.names[0]]) - start, len(self.mean[self.names[0]])
+    return (f"Activations over the last epoch ({last} of the {total} batches recorded in all):\n" if start and last else
+            f"Activations over the {total} batches recorded:\n") + '\n'.join(rows)
 ActivationStats.report = _report
 ActivationStats.__repr__ = _report
 

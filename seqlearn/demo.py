@@ -14,7 +14,7 @@ from .metrics import Precision, Recall
 # %% ../nbs/22_demo.ipynb #7102281b
 def make_data(n=2000, # Number of samples
               seed=0):
-    "A learnable binary problem: label 1 when a fixed nonlinear score of 10 features is positive."
+    "A learnable binary problem: label 1 when a fixed nonlinear score of 10 features is above its median (half the samples each way)."
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 10)).astype('float32')
     score = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2]) + 0.5 * X[:, 3] - 0.3 * X[:, 4] ** 2

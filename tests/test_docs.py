@@ -20,7 +20,14 @@ pytestmark = pytest.mark.skipif(bool(missing), reason=f"docs dependencies not in
 def site():
     r = subprocess.run([sys.executable, 'tools/build_docs.py'], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, f"docs build failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    BUILD['log'] = r.stdout
     return SITE
+BUILD = {'log': ''}   # what the build printed
+
+def test_every_api_cell_renders(site):
+    "The build runs each notebook's exported, import and show_doc cells: none may fail (a failure drops API entries)."
+    failed = [l for l in BUILD['log'].splitlines() if 'failed while rendering API docs' in l]
+    assert not failed, '\n'.join(failed)
 
 class _Refs(HTMLParser):
     def __init__(self):
