@@ -254,3 +254,19 @@ def test_pictures_are_sharp_and_shown_at_their_natural_size():
     import base64, re
     for w_shown, data64 in re.findall(r'<img[^>]*width="(\d+)"[^>]*base64,([^"]+)"', hist._static_html()):
         assert png_size(base64.b64decode(data64))[0] == 2 * int(w_shown)    # the view's strips and heat maps too
+
+def test_a_zero_bias_at_the_start_does_not_widen_the_overview():
+    "The bias starts at 0 (a constant): its first snapshot is a point, so the common range is the trained biases', not +-0.5."
+    set_seed(0)
+    m = Sequential([Input((4,)), Dense(8, activation='tanh'), Dense(1)])
+    m.compile('sgd', 'mse')
+    wh = WeightHistograms(m, bins=10)
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype('float32')
+    m.fit(x, x[:, :1] * 0.1, epochs=2, verbose=0, callbacks=[wh])
+    key = next(k for k in wh.keys if 'bias' in k)
+    mat, edges, eps = wh.overview(key)
+    b = m.layers[0].bias.value
+    assert edges[0] <= min(b.min(), 0) and edges[-1] >= max(b.max(), 0)
+    assert edges[-1] - edges[0] < 0.5 and mat[:, 0].sum() == 8   # all 8 zero biases of epoch 0 in one bin of the narrow range
+    counts, e = wh.histogram(key, 0)
+    assert counts.sum() == 8 and e[-1] - e[0] <= 0.01

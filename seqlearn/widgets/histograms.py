@@ -14,6 +14,10 @@ from .summary import LiveDisplay, figure, png, png_array, png_size
 __all__ = ['WeightHistograms']
 
 # %% ../../nbs/20_widgets_histograms.ipynb #47dd1d63
+def _point_width(v):
+    "Half the width drawn around a constant value: 10% of it, at least 1e-3 (a zero bias gets -0.001 ... 0.001)."
+    return max(abs(v) * 0.1, 1e-3)
+
 class WeightHistograms(Callback, LiveDisplay):
     "Per-layer histograms of weights (and gradients) at each epoch, with a layer dropdown, an epoch slider and an overview heat map."
     def __init__(self, model=None, # The model (set by `fit` when used as a callback)
@@ -45,8 +49,9 @@ class WeightHistograms(Callback, LiveDisplay):
             a = np.asarray(a).ravel()
             finite = a[np.isfinite(a)]
             lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-            if hi <= lo: lo, hi = lo - 0.5, hi + 0.5  # constant arrays (a zero bias) get one unit-wide range
-            counts, _ = np.histogram(finite, bins=self.bins, range=(lo, hi))
+            if hi <= lo:  # a constant array (a zero bias at the start): every value in the middle bin of a point range
+                counts = np.zeros(self.bins, np.int64); counts[self.bins // 2] = finite.size
+            else: counts, _ = np.histogram(finite, bins=self.bins, range=(lo, hi))
             hists[key] = (counts.astype(np.int64), lo, hi)
         label = epoch if epoch is not None else (self.snapshots[-1][0] + 1 if self.snapshots else 0)
         self.snapshots.append((label, hists))
@@ -70,16 +75,18 @@ class WeightHistograms(Callback, LiveDisplay):
     def histogram(self, key, i=-1):
         "`(counts, edges)` of `key` in snapshot `i`."
         counts, lo, hi = self.snapshots[i][1][key]
-        return counts, np.linspace(lo, hi, len(counts) + 1)
+        w = _point_width(lo) if hi <= lo else 0.0   # a constant array: a narrow range around its value
+        return counts, np.linspace(lo - w, hi + w, len(counts) + 1)
 
     def overview(self, key, bins=None):
         "`(matrix, edges, epochs)`: the histogram of `key` at every snapshot, re-binned on a common range (rows: value bins)."
         snaps = [(l, h[key]) for l, h in self.snapshots if key in h]
-        lo, hi = min(s[1][1] for s in snaps), max(s[1][2] for s in snaps)
+        lo, hi = min(s[1][1] for s in snaps), max(s[1][2] for s in snaps)   # a constant snapshot counts as its one value
+        if hi <= lo: lo, hi = lo - _point_width(lo), hi + _point_width(lo)
         edges = np.linspace(lo, hi, (bins or self.bins) + 1)
         cols = []
         for _, (counts, a, b) in snaps:
-            centres = a + (np.arange(len(counts)) + 0.5) * (b - a) / len(counts)
+            centres = np.full(len(counts), a) if b <= a else a + (np.arange(len(counts)) + 0.5) * (b - a) / len(counts)
             cols.append(np.histogram(centres, bins=edges, weights=counts)[0])
         return np.stack(cols, axis=1), edges, [l for l, _ in snaps]
 
