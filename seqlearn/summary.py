@@ -76,9 +76,14 @@ def summary_text(model, line_length=None) -> str:
         '_' * line_length])
 
 # %% ../nbs/14_summary.ipynb #e4046936
-_CSS = ("<style>.sl-sum{border-collapse:collapse;font:12px monospace}.sl-sum td,.sl-sum th{padding:2px 8px;"
-        "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}.sl-sum td.n,.sl-sum th.n{text-align:right}"
-        ".sl-sum tr.frozen td{color:#999}</style>")
+# Inline styles, not a <style> block: JupyterLab's sanitizer drops <style> from an untrusted notebook (every notebook a
+# student downloads) but keeps these attributes; they also win over JupyterLab's own right-aligned table cells.
+_TABLE = 'border-collapse:collapse;font-family:monospace;font-size:12px'
+_CELL = 'padding:2px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top'
+_NUM = 'padding:2px 8px;border-bottom:1px solid #ddd;text-align:right;vertical-align:top'
+
+def _td(text, num=False, frozen=False, tag='td'):
+    return f'<{tag} style="{_NUM if num else _CELL}{";color:#999" if frozen else ""}">{text}</{tag}>'
 
 def training_state(model) -> str:
     "One line: how far `model` is trained."
@@ -92,23 +97,24 @@ def training_state(model) -> str:
 def summary_html(model) -> str:
     "An HTML table of `model`'s layers (with 'Connected to' for a graph) and the parameter totals."
     e, graph, rows = html.escape, model._is_graph(), summary_rows(model)
-    out = [_CSS, f'<table class="sl-sum"><caption style="text-align:left"><b>Model: "{e(model.name)}"</b></caption>',
-           '<tr><th>Layer</th><th>Type</th><th>Output shape</th><th class="n">Params</th><th>Trainable</th>'
-           + ('<th>Connected to</th>' if graph else '') + '</tr>']
+    heads = ['Layer', 'Type', 'Output shape', 'Params', 'Trainable'] + (['Connected to'] if graph else [])
+    out = [f'<table class="sl-sum" style="{_TABLE}"><caption style="text-align:left"><b>Model: "{e(model.name)}"</b></caption>',
+           '<tr>' + ''.join(_td(h, num=h == 'Params', tag='th') for h in heads) + '</tr>']
     for r in rows:
         params = '?' if r['params'] is None else f"{r['params']:,}"
-        cls = '' if r['trainable'] else ' class="frozen"'
-        conn = f"<td>{'<br>'.join(e(c) for c in r['connected_to']) or '-'}</td>" if graph else ''
-        out.append(f"<tr{cls}><td>{e(r['name'])}</td><td>{e(r['type'])}</td><td>{e(_shape_text(r['output_shape']))}</td>"
-                   f"<td class=\"n\">{params}</td><td>{'yes' if r['trainable'] else 'no'}</td>{conn}</tr>")
+        f = not r['trainable']
+        cells = [_td(e(r['name']), frozen=f), _td(e(r['type']), frozen=f), _td(e(_shape_text(r['output_shape'])), frozen=f),
+                 _td(params, num=True, frozen=f), _td('yes' if r['trainable'] else 'no', frozen=f)]
+        if graph: cells.append(_td('<br>'.join(e(c) for c in r['connected_to']) or '-', frozen=f))
+        out.append(('<tr class="frozen">' if f else '<tr>') + ''.join(cells) + '</tr>')
     if not rows: out.append('<tr><td colspan="5"><i>no layers yet: model.add(Dense(8))</i></td></tr>')
     out.append('</table>')
     c = param_counts(model)
     kb = lambda n: f"{n * c['bytes_per_param'] / 1024:.1f} KB"
     built = '' if model.built or not rows else ' <i>(not built: counts cover built layers only)</i>'
-    out.append(f"<div style=\"font:12px monospace\">Total params: <b>{c['total']:,}</b> ({kb(c['total'])}) · "
+    out.append(f"<div style=\"font-family:monospace;font-size:12px\">Total params: <b>{c['total']:,}</b> ({kb(c['total'])}) · "
                f"trainable: {c['trainable']:,} · non-trainable: {c['non_trainable']:,}{built}</div>")
-    out.append(f'<div style="font:12px monospace;color:#555">{e(training_state(model))}</div>')
+    out.append(f'<div style="font-family:monospace;font-size:12px;color:#555">{e(training_state(model))}</div>')
     return ''.join(out)
 
 # %% ../nbs/14_summary.ipynb #85d3316a

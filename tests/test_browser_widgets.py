@@ -25,7 +25,7 @@
 
 Skipped, with the reason, when /usr/bin/chromium, playwright or jupyterlab/notebook are missing.
 """
-import json, os, queue, re, shutil, signal, socket, subprocess, sys, time, urllib.request
+import base64, json, os, queue, re, shutil, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
 
@@ -171,9 +171,15 @@ ACTS_VIEW = """() => { const o = Array.from(document.querySelectorAll('.jp-Outpu
     .find(o => o.textContent.includes('batches recorded') && o.querySelector('img')); const i = o && o.querySelector('img');
     return i && i.naturalWidth > 0 ? {label: o.textContent, width: i.naturalWidth, shown: i.getBoundingClientRect().width} : null; }"""
 
-GRAPH_SVG = """() => { const svg = Array.from(document.querySelectorAll('.jp-OutputArea-output svg'))
-    .find(s => s.textContent.includes('gjoin (Concatenate)'));
-    return svg ? {rects: svg.querySelectorAll('rect').length, lines: svg.querySelectorAll('line').length, text: svg.textContent} : null; }"""
+GRAPH_SVG = """() => { const img = Array.from(document.querySelectorAll('.jp-OutputArea-output img'))
+    .find(i => i.src.startsWith('data:image/svg+xml') && atob(i.src.split(',')[1]).includes('gjoin (Concatenate)'));
+    if (!img) return null;
+    const svg = new DOMParser().parseFromString(atob(img.src.split(',')[1]), 'image/svg+xml');
+    const box = img.getBoundingClientRect(), ratio = img.naturalWidth ? img.naturalHeight / img.naturalWidth : 0;
+    return {rects: svg.querySelectorAll('rect').length, lines: svg.querySelectorAll('line').length, text: svg.documentElement.textContent,
+            loaded: img.complete && img.naturalWidth > 0, whole: Math.abs(box.height / box.width - ratio) < 0.02}; }"""
+GRAPH_IMG = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output img'))
+    .find(i => i.src.startsWith('data:image/svg+xml') && atob(i.src.split(',')[1]).includes('gjoin (Concatenate)'))"""
 
 # the histograms' view: the label shown, the first strip's shift, and whether every picture has loaded
 HIST_STATE = """() => { const v = document.querySelector('.sl-hist'); if (!v) return null;
@@ -363,7 +369,7 @@ def test_widgets_in_browser(app, tmp_path):
                 # the functional model's live summary: its graph, drawn as boxes and arrows
                 page.wait_for_function(f"() => ({GRAPH_SVG})() !== null", timeout=60000)
                 graph = page.evaluate(GRAPH_SVG)
-                svg = page.locator('.jp-OutputArea-output svg', has_text='gjoin (Concatenate)').first
+                svg = page.evaluate_handle(GRAPH_IMG).as_element()
                 svg.scroll_into_view_if_needed()
                 svg.screenshot(path=str(ARTIFACTS / f'browser_{app}_graph_summary.png'))
                 # the CNN: conv layers in its live summary, and the ActivationStats picture
@@ -372,7 +378,7 @@ def test_widgets_in_browser(app, tmp_path):
                     .map(t => t.closest('.jp-OutputArea-output').innerText).find(t => t.includes('cnn_test')) || ''""")
                 # each summary(live=True) shows once: as the cell's last line and not (the CNN's) alike
                 summaries = page.evaluate("""() => Array.from(document.querySelectorAll('table.sl-sum'))
-                    .map(t => t.closest('.jp-OutputArea-output').innerText.match(/Model: "(\\w+)"/)?.[1] || '?')""")
+                    .map(t => t.closest('.jp-OutputArea-output').textContent.match(/Model: "(\\w+)"/)?.[1] || '?')""")
                 view = page.locator('.jp-OutputArea-output', has_text='batches recorded').first
                 view.scroll_into_view_if_needed()
                 view.screenshot(path=str(ARTIFACTS / f'browser_{app}_activation_stats.png'))
@@ -429,6 +435,7 @@ def test_widgets_in_browser(app, tmp_path):
     assert before['shift'] != after['shift']                         # the slider moved the picture
     assert graph['rects'] == 8 and graph['lines'] == 9, graph          # one box per layer, one arrow per connection
     assert 'gshared (Dense)' in graph['text'] and 'gres (Add)' in graph['text'], graph
+    assert graph['loaded'] and graph['whole'], graph   # an image that loaded, scaled as a whole (never cropped)
     assert '24 batches recorded' in acts['label'] and abs(acts['shown'] - acts['width'] / 2) <= 1, acts  # 3 epochs x 8; natural size
     assert all(w in cnn_summary for w in ('conv2d', 'Conv2D', 'MaxPooling2D', 'BatchNormalization', 'non-trainable: 16')), repr(cnn_summary[:800])
     assert sorted(summaries) == ['browser_test', 'cnn_test', 'graph_test'], summaries
@@ -453,7 +460,8 @@ def test_widgets_in_browser(app, tmp_path):
     html, _ = HTMLExporter().from_notebook_node(saved)
     (ARTIFACTS / f'browser_{app}_saved.html').write_text(html)
     assert WIDGET not in html and 'Error displaying widget' not in html
-    assert html.count('<table class="sl-sum">') == 3 and 'gjoin (Concatenate)' in html and 'Trained:' in html
+    diagrams = [base64.b64decode(d).decode() for d in re.findall(r'data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)', html)]
+    assert html.count('<table class="sl-sum"') == 3 and any('gjoin (Concatenate)' in d for d in diagrams) and 'Trained:' in html
     assert 'Stopped at epoch' in html and 'Done in' in html and 'class="sl-hist"' in html and 'batches recorded' in html
     pngs = re.findall(r'<img[^>]*src="data:image/png;base64,([^"]+)"', html)
     assert len(pngs) >= 2 + 2 * 4 + 1, len(pngs)                      # 2 curves, strip + heat map of 4 arrays, activations

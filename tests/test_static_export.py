@@ -54,7 +54,7 @@ def test_html_export_without_a_kernel_shows_summary_curves_and_histograms(execut
     html, _ = HTMLExporter().from_notebook_node(executed)
     (tmp_path / 'export.html').write_text(html)
     assert 'application/vnd.jupyter.widget-view+json' not in html       # nothing needs a kernel or widget JS
-    assert html.count('<table class="sl-sum">') >= 2 and 'Trained: 32 updates' in html
+    assert html.count('<table class="sl-sum"') >= 2 and 'Trained: 32 updates' in html
     assert 'Done in' in html and '4 epochs' in html
     pngs = re.findall(r'<img[^>]*src="data:image/png;base64,([^"]+)"', html)
     assert len(pngs) >= 2, 'the final curves and the histograms'

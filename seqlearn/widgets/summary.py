@@ -4,14 +4,14 @@
 
 # %% ../../nbs/20_widgets_summary.ipynb #621a336f
 from __future__ import annotations
-import base64, html, io, math, struct, sys, uuid, zlib
+import base64, html, io, math, re, struct, sys, uuid, zlib
 import numpy as np
 from ..core import fmt_shape, in_notebook
 from ..summary import summary_html, summary_rows, param_counts, _shape_text
 
 # %% auto #0
 __all__ = ['WIDGET_VIEW', 'figure', 'png', 'png_size', 'img_tag', 'png_array', 'LiveDisplay', 'stack_svg', 'graph_svg',
-           'model_svg', 'ModelSummary', 'live_summary']
+           'model_svg', 'svg_img', 'ModelSummary', 'live_summary']
 
 # %% ../../nbs/20_widgets_summary.ipynb #688d34eb
 WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
@@ -110,12 +110,16 @@ class LiveDisplay:
                        display_id=self._display_id)
 
 # %% ../../nbs/20_widgets_summary.ipynb #d4a00a9b
+def _fit(text, w, size):
+    "A `textLength` that squeezes `text` into the box's width `w` when it would overflow (about 0.6 em a character)."
+    return f' textLength="{w - 8}" lengthAdjust="spacingAndGlyphs"' if len(text) * size * 0.6 > w - 8 else ''
+
 def _box(parts, x, y, w, h, label, sub, frozen=False):
     e = html.escape
     fill, dash = ('#eee', ' stroke-dasharray="4 3"') if frozen else ('#e8f0fe', '')
     parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="5" fill="{fill}" stroke="#4a6fa5"{dash}/>'
-                 f'<text x="{x + w / 2}" y="{y + 13}" text-anchor="middle" font-size="11" font-family="sans-serif">{e(label)}</text>'
-                 f'<text x="{x + w / 2}" y="{y + 25}" text-anchor="middle" font-size="9" fill="#555" font-family="sans-serif">{e(sub)}</text>')
+                 f'<text x="{x + w / 2}" y="{y + 13}" text-anchor="middle" font-size="11" font-family="sans-serif"{_fit(label, w, 11)}>{e(label)}</text>'
+                 f'<text x="{x + w / 2}" y="{y + 25}" text-anchor="middle" font-size="9" fill="#555" font-family="sans-serif"{_fit(sub, w, 9)}>{e(sub)}</text>')
 
 def _arrow(parts, x1, y1, x2, y2, label=''):
     a = math.atan2(y2 - y1, x2 - x1)
@@ -147,7 +151,7 @@ def stack_svg(model, width=230) -> str:
         _box(parts, 10, y, width - 20, box_h, f"{r['name']} ({r['type']})", params, frozen=not r['trainable']); y += box_h
         prev = _shape(r['output_shape'])
     if rows: _arrow(parts, width / 2, y, width / 2, y + gap, prev); y += gap; _box(parts, 10, y, width - 20, box_h, 'Output', prev); y += box_h
-    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y + 4}">{"".join(parts)}</svg>'
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y + 4}" viewBox="0 0 {width} {y + 4}">{"".join(parts)}</svg>'
 
 # %% ../../nbs/20_widgets_summary.ipynb #29305f8f
 def graph_svg(model, box_w=170, box_h=32, gap_x=16, gap_y=34) -> str:
@@ -187,11 +191,18 @@ def graph_svg(model, box_w=170, box_h=32, gap_x=16, gap_y=34) -> str:
         sub = _shape(r['output_shape']) + ('' if not r['params'] else f" · {r['params']:,} params")
         _box(parts, x, y, box_w, box_h, f"{r['name']} ({r['type']})", sub, frozen=not r['trainable'])
     height = 8 + (max(level.values(), default=0) + 1) * (box_h + gap_y) - gap_y
-    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}">{"".join(parts)}</svg>'
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">{"".join(parts)}</svg>'
 
 def model_svg(model) -> str:
     "The diagram that fits the model: a graph for functional models, a stack otherwise."
     return graph_svg(model) if model._is_graph() else stack_svg(model)
+
+def svg_img(svg:str, alt='diagram') -> str:
+    """The SVG as an `<img>` with a data URI, at its own size and never wider than the page: JupyterLab's sanitizer drops
+    inline `<svg>` from untrusted notebooks (every notebook a student downloads) but keeps images."""
+    w, h = (re.search(rf'{k}="([\d.]+)"', svg).group(1) for k in ('width', 'height'))
+    return (f'<img src="data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()}" alt="{alt}" width="{w}" height="{h}" '
+            'style="max-width:100%;height:auto">')
 
 # %% ../../nbs/20_widgets_summary.ipynb #24e593cf
 class ModelSummary(LiveDisplay):
@@ -217,8 +228,8 @@ class ModelSummary(LiveDisplay):
         if self._on_event in self.model._observers: self.model._observers.remove(self._on_event)
 
     def _static_html(self):
-        return (f'<div style="display:flex;gap:24px;align-items:flex-start"><div>{self.table}</div>'
-                f'<div>{self.diagram}</div></div>')
+        return (f'<div style="display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start"><div>{self.table}</div>'
+                f'<div style="max-width:100%">{svg_img(self.diagram, f"diagram of {html.escape(self.model.name)}")}</div></div>')
     def _text(self):
         c = param_counts(self.model)
         return f"<ModelSummary '{self.model.name}': {len(self.model.layers)} layers, {c['total']:,} params>"
