@@ -62,7 +62,9 @@ class Embedding(Layer):
         return self.embeddings.value[self._idx]
     def backward(self, grad, need_input_grad=True):
         "Rows' gradients: each output vector's gradient added to its code's row (np.add.at sums repeated codes)."
-        g = self.embeddings.grad
+        g, d = self.embeddings.grad, self.output_dim
         g.fill(0)
-        np.add.at(g, self._idx.ravel(), grad.reshape(-1, self.output_dim))
+        if g.flags.c_contiguous:  # one number per index, on the table laid flat: numpy's add.at is 3x faster on a 1-D target
+            np.add.at(g.reshape(-1), np.add.outer(self._idx.reshape(-1) * d, np.arange(d)).reshape(-1), grad.reshape(-1))
+        else: np.add.at(g, self._idx.reshape(-1), grad.reshape(-1, d))
         return np.zeros(self._idx.shape, grad.dtype) if need_input_grad else None  # integer codes have no gradient
