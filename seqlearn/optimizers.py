@@ -99,7 +99,7 @@ def _check_lr(opt, lr):
         raise ValueError(f"{type(opt).__name__} needs a finite learning_rate >= 0, got {lr!r}. Typical values are 1e-4 to 1e-1.")
     return float(lr)
 
-SPLIT_MIN = 400_000  # parameters from which an update may be split over threads
+SPLIT_MIN = 200_000  # parameters from which an update may be split over threads
 PIECE = 65_536  # numbers an update runs all its passes over before the next piece (5 arrays of them fit in a core's L2 cache)
 
 class Optimizer:
