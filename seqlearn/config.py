@@ -108,7 +108,7 @@ def split_rows(fn, # Called as fn(a, b) for rows a:b
     finally: rest = [f.result() for f in futures]  # wait for every range, even when this one failed
     return [first] + rest
 
-# %% ../nbs/14a_config.ipynb #7db23958
+# %% ../nbs/14a_config.ipynb #1ba4e876
 def run_later(fn, # Called as fn(*args)
               *args):
     """Start `fn(*args)` on a worker thread when passes may use several threads now (`workers() > 1`), else run it
