@@ -390,9 +390,10 @@ def _lstm_order(U):
     return np.r_[0:2 * U, 3 * U:4 * U, 2 * U:3 * U]
 
 def _chunk_pieces(T, n):
-    "Steps [0, T) in about `n` pieces of whole chunks (`_CHUNK` steps)."
+    """Steps [0, T) in about `n` pieces of whole chunks (`_CHUNK` steps), the first one cut again after its first chunk:
+    the loop goes back through the pieces from the end, and what is left when it is done (that first piece) is short."""
     size = _CHUNK * max(1, round(T / n / _CHUNK))
-    cuts = list(range(0, T, size)) + [T]
+    cuts = sorted({0, *range(0, T, size), min(_CHUNK, T), T})
     return list(zip(cuts[:-1], cuts[1:]))
 
 def _pieces(T, *shares):
@@ -461,7 +462,7 @@ def _loop(self, X, s0, skip):
     H[0], Z[0, 4 * U:5 * U] = (0, 0) if s0 is None else s0
     P = self._P = self._work('_P', (T, 4 * U, B)) if _needs_pre(act) or _needs_pre(ract) else None
     tmp, p2, hd, rmask = self._work('_tmp', (4 * U, B)), self._work('_p2', (2 * U, B)), self._work('_hd', (U, B)), self._rmask
-    pieces = _pieces(T, 1 / 4)   # the first quarter now, the rest on the other core while this one loops
+    pieces = _pieces(T, 1 / 25, 1 / 4)   # the first steps now, the rest on the other core while this one loops
     self._pre(WxT, *pieces[0])
     later = [run_later(self._pre, WxT, a, b) for a, b in pieces[1:]]
     mul, add, tanh = np.multiply, np.add, np.tanh
