@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse, contextlib, io, math, pathlib, sys
 import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_speed import CORES, SL, interleaved, _timed, _verdict, _blas_threads, _EpochTimer, torch_or_none, torch_epoch_loop, fit_memory
+from train_speed import CORES, SL, interleaved, _timed, _verdict, _blas_threads, _EpochTimer, torch_or_none, torch_epoch_loop, fit_memory, _threads_used
 
 def workloads(tiny=False):
     "name -> dict(kind, vocab, embed, units, timesteps, n samples, batch)."
@@ -50,10 +50,13 @@ def seqlearn_model(w, seed=0):
     return m
 
 def seqlearn_runner(w, x, y):
+    "One epoch of fit per call; `run.threads` lists how each call ended up using the cores (see train_speed._threads_used)."
     m, t = seqlearn_model(w), _EpochTimer()
     def run():
         with contextlib.redirect_stdout(io.StringIO()): m.fit(x, y, batch_size=w['batch'], epochs=1, verbose=0, callbacks=[t.cb])
+        run.threads.append(_threads_used(m))
         return float(t.times[-1])
+    run.threads = []
     return run
 
 def torch_runner(torch, w, x, y, seed=0):
@@ -99,6 +102,8 @@ def main(argv=None):
         pt = res.get('pytorch')
         print(f"{name:14s} {desc:42s} {fmt(res[SL]):>32s} {fmt(pt) if pt else 'n/a':>32s} "
               f"{res[SL][1] / pt[1] if pt else float('nan'):6.2f}  {_verdict(res[SL], pt) if pt else '-'}")
+        used = runners[SL].threads
+        print(f"{'':14s} seqlearn's threads per epoch (fit's choice, the warm-up first): {', '.join(used)}")
         peak, growth, acts = memory(w, x, y)
         print(f"{'':14s} memory: fit peak {peak:.1f} MB above the start, held memory growth {growth:.0f} KB over 2 epochs; "
               f"one batch of unrolled activations {acts:.1f} MB")

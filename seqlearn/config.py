@@ -5,11 +5,12 @@
 # %% ../nbs/14a_config.ipynb #5fbca7c1
 from __future__ import annotations
 import contextlib, threading, os
+from concurrent.futures import Future
 from threadpoolctl import ThreadpoolController
 
 # %% auto #0
 __all__ = ['threads', 'AUTO_MIN_WORK', 'INFERENCE_MIN_WORK', 'PARALLEL_MIN', 'splits', 'blas_controller', 'max_threads',
-           'threads_for', 'blas_threads', 'workers', 'cores', 'set_workers', 'split_rows']
+           'threads_for', 'blas_threads', 'workers', 'cores', 'set_workers', 'split_rows', 'run_later', 'settle']
 
 # %% ../nbs/14a_config.ipynb #b2f192ab
 threads = 'auto'  # 'auto', a whole number of BLAS threads, or None (leave BLAS alone)
@@ -83,6 +84,14 @@ def set_workers(n # A number of threads, or None for one per core
     old, _workers = _workers, max(1, n if n is not None else cores())
     return old
 
+def _worker_pool(k):
+    "The worker threads (at least `k`), started once."
+    global _pool
+    if _pool is None or _pool._max_workers < k:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(max_workers=max(k, 1), thread_name_prefix='seqlearn')
+    return _pool
+
 def split_rows(fn, # Called as fn(a, b) for rows a:b
                n, # Number of rows
                size # Elements the whole pass touches (decides whether splitting pays)
@@ -90,13 +99,28 @@ def split_rows(fn, # Called as fn(a, b) for rows a:b
     "Run `fn` over `[0, n)` in row ranges, one per worker thread when the pass is large enough; returns their results in order."
     k = min(_workers, n) if size >= PARALLEL_MIN else 1
     if k <= 1: return [fn(0, n)]
-    global _pool, splits
+    global splits
     splits += 1
-    if _pool is None or _pool._max_workers < k - 1:
-        from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(max_workers=max(k - 1, 1), thread_name_prefix='seqlearn')
+    pool = _worker_pool(k - 1)
     bounds = [n * i // k for i in range(k + 1)]
-    futures = [_pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
+    futures = [pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
     try: first = fn(bounds[0], bounds[1])
     finally: rest = [f.result() for f in futures]  # wait for every range, even when this one failed
     return [first] + rest
+
+# %% ../nbs/14a_config.ipynb #1ba4e876
+def run_later(fn, # Called as fn(*args)
+              *args):
+    """Start `fn(*args)` on a worker thread when passes may use several threads now (`workers() > 1`), else run it
+    at once; either way, returns a `concurrent.futures.Future`. Read what `fn` writes only after its `result()`."""
+    if _workers <= 1:
+        f = Future(); f.set_result(fn(*args))
+        return f
+    global splits
+    splits += 1
+    return _worker_pool(_workers - 1).submit(fn, *args)
+
+def settle(futures):
+    "Wait for every future (also after an error on this thread, so no task still writes into arrays being reused)."
+    for f in futures:
+        if not f.cancelled(): f.exception()

@@ -10,8 +10,9 @@ from .core import unknown_name_error, closest_name, ones
 from .config import split_rows
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'SPLIT_MIN', 'OPTIMIZERS', 'FlatParams', 'LearningRateSchedule', 'ExponentialDecay', 'CosineDecay',
-           'PiecewiseConstantDecay', 'Optimizer', 'SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad', 'Nadam', 'get']
+__all__ = ['SCHEDULES', 'SPLIT_MIN', 'PIECE', 'OPTIMIZERS', 'FlatParams', 'LearningRateSchedule', 'ExponentialDecay',
+           'CosineDecay', 'PiecewiseConstantDecay', 'Optimizer', 'SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad', 'Nadam',
+           'get']
 
 # %% ../nbs/09_optimizers.ipynb #dbc3e461
 class FlatParams:
@@ -98,7 +99,8 @@ def _check_lr(opt, lr):
         raise ValueError(f"{type(opt).__name__} needs a finite learning_rate >= 0, got {lr!r}. Typical values are 1e-4 to 1e-1.")
     return float(lr)
 
-SPLIT_MIN = 400_000  # parameters from which an update may be split over threads
+SPLIT_MIN = 200_000  # parameters from which an update may be split over threads
+PIECE = 65_536  # numbers an update runs all its passes over before the next piece (5 arrays of them fit in a core's L2 cache)
 
 class Optimizer:
     """Base class. Subclasses define `slot_names`, `coefficients(lr)` (the step's scalars) and `rule(theta, g, t, slots, c)`
@@ -226,14 +228,17 @@ class Optimizer:
 
     def update(self, theta, g, lr):
         """The step, in place on the flat arrays: `coefficients(lr)` once, then weight decay and `rule` on parts of the
-        arrays — one part per worker thread when they are large (`config.split_rows`; `fit` decides whether that pays)."""
+        arrays — one part per worker thread when they are large (`config.split_rows`; `fit` decides whether that pays),
+        each part a piece of `PIECE` numbers at a time, so the rule's passes find the piece in the CPU's cache."""
         c, t, slots = self.coefficients(lr), self._tmp, self.slots
         wd = theta.dtype.type(self.weight_decay * lr) if self.weight_decay else None
-        if wd is None and len(theta) < SPLIT_MIN: return self.rule(theta, g, t, slots, c)   # the common case, directly
+        if wd is None and len(theta) < min(SPLIT_MIN, PIECE + 1): return self.rule(theta, g, t, slots, c)   # a small model: directly
         def part(a, b):
-            th, tt = theta[a:b], t[a:b]
-            if wd is not None: np.multiply(th, wd, out=tt); th -= tt   # decoupled weight decay, before the rule (as Keras)
-            self.rule(th, g[a:b], tt, {k: v[a:b] for k, v in slots.items()}, c)
+            for lo in range(a, b, PIECE):
+                hi = min(lo + PIECE, b)
+                th, tt = theta[lo:hi], t[lo:hi]
+                if wd is not None: np.multiply(th, wd, out=tt); th -= tt   # decoupled weight decay, before the rule (as Keras)
+                self.rule(th, g[lo:hi], tt, {k: v[lo:hi] for k, v in slots.items()}, c)
         if len(theta) >= SPLIT_MIN: split_rows(part, len(theta), len(theta))
         else: part(0, len(theta))
 

@@ -780,7 +780,11 @@ def fit(self, x=None, # Inputs: an array, a list (one per input) or a dict keyed
     return history
 
 # %% ../nbs/15_trainer.ipynb #59bcc971
-def _median(xs): return sorted(xs)[len(xs) // 2]
+def _median(xs):
+    """The median; of an even number, the lower middle one: interference only ever adds time (a way whose samples
+    are half fast, half slowed by something else running, such as BLAS threads still spinning after the previous
+    way, is as fast as its fast half)."""
+    return sorted(xs)[(len(xs) - 1) // 2]
 
 # %% ../nbs/15_trainer.ipynb #074231ab
 class _ThreadTuner:

@@ -31,6 +31,13 @@ def _codes(layer, x):
     return idx
 
 # %% ../../nbs/05d_layers_embedding.ipynb #8ab18ccd
+def _in_memory_order(idx, grad):
+    """The codes and their gradients with the leading axes in the order the gradient lies in memory (a recurrent layer
+    hands back `(batch, timesteps, dim)` as a view of `(timesteps, batch, dim)`): read as they lie, without a copy."""
+    order = sorted(range(grad.ndim - 1), key=lambda a: -grad.strides[a])
+    if order == sorted(order) or not grad.transpose(*order, grad.ndim - 1).flags.c_contiguous: return idx, grad
+    return idx.transpose(order), grad.transpose(*order, grad.ndim - 1)
+
 @register_layer
 class Embedding(Layer):
     "Maps integers in `[0, input_dim)` to learned vectors of `output_dim` numbers: `(batch, ...)` -> `(batch, ..., output_dim)`."
@@ -59,10 +66,13 @@ class Embedding(Layer):
     def call(self, inputs, training=None):
         "Each code's row of the table."
         self._idx = _codes(self, np.asarray(inputs))
-        return self.embeddings.value[self._idx]
+        return np.take(self.embeddings.value, self._idx, axis=0)  # as embeddings[idx], twice as fast
     def backward(self, grad, need_input_grad=True):
         "Rows' gradients: each output vector's gradient added to its code's row (np.add.at sums repeated codes)."
-        g = self.embeddings.grad
+        g, d = self.embeddings.grad, self.output_dim
         g.fill(0)
-        np.add.at(g, self._idx.ravel(), grad.reshape(-1, self.output_dim))
+        idx, grad = _in_memory_order(self._idx, grad)
+        if g.flags.c_contiguous:  # one number per index, on the table laid flat: numpy's add.at is 3x faster on a 1-D target
+            np.add.at(g.reshape(-1), np.add.outer(idx.reshape(-1) * d, np.arange(d)).reshape(-1), grad.reshape(-1))
+        else: np.add.at(g, idx.reshape(-1), grad.reshape(-1, d))
         return np.zeros(self._idx.shape, grad.dtype) if need_input_grad else None  # integer codes have no gradient

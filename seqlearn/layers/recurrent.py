@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import numpy as np
 from ..core import register_layer, get_rng, fmt_shape, patch_to, is_shape_list, closest_name, LAYER_CLASSES
+from ..config import run_later, settle
 from ..activations import get_activation
 from ..initializers import get_initializer, initializer_config
 from ..regularizers import get_regularizer, regularizer_config
@@ -201,13 +202,21 @@ def _dropout_mask(layer, shape, rate, dtype):
     return ((rng.random(shape, dtype=np.float32) >= rate) / np.float32(1 - rate)).astype(dtype)
 
 @patch_to(Recurrent)
+def _input_buffer(self, shape):
+    "Where the sequence in the layer's layout goes: None for a work array of its own (or the input, if already so laid out)."
+    return None
+
+@patch_to(Recurrent)
 def _time_major(self, x, training):
-    "The sequence as (timesteps, features, batch) in reading order, contiguous, with the input dropout applied."
+    "The sequence as (timesteps, features, batch) in reading order, each step contiguous, with the input dropout applied."
     X = (x[:, ::-1] if self.go_backwards else x).transpose(1, 2, 0)
     self._xmask = _dropout_mask(self, (x.shape[2], x.shape[0]), self.dropout, x.dtype) if training and self.dropout else None
-    if self._xmask is not None: return np.multiply(X, self._xmask, out=self._work('_X', X.shape))
-    if X.flags.c_contiguous: return X  # the sequence output of a recurrent layer: in this layout already
-    out = self._work('_X', X.shape); np.copyto(out, X)
+    out = self._input_buffer(X.shape)
+    if out is None:
+        if self._xmask is None and X.flags.c_contiguous: return X  # the sequence output of a recurrent layer: in this layout already
+        out = self._work('_X', X.shape)
+    if self._xmask is not None: np.multiply(X, self._xmask, out=out)
+    else: np.copyto(out, X)
     return out
 
 @patch_to(Recurrent)
@@ -377,8 +386,20 @@ class SimpleRNN(Recurrent):
 _CHUNK = 8  # steps whose backward factors are computed together
 
 def _lstm_order(U):
-    "Keras's columns of the internal gate order c, i, f, o (Keras's is i, f, c, o)."
-    return np.r_[2 * U:3 * U, 0:2 * U, 3 * U:4 * U]
+    "Keras's columns (gates i, f, c, o) in the forward pass's order i, f, o, c: the three sigmoid gates side by side."
+    return np.r_[0:2 * U, 3 * U:4 * U, 2 * U:3 * U]
+
+def _chunk_pieces(T, n):
+    """Steps [0, T) in about `n` pieces of whole chunks (`_CHUNK` steps), the first one cut again after its first chunk:
+    the loop goes back through the pieces from the end, and what is left when it is done (that first piece) is short."""
+    size = _CHUNK * max(1, round(T / n / _CHUNK))
+    cuts = sorted({0, *range(0, T, size), min(_CHUNK, T), T})
+    return list(zip(cuts[:-1], cuts[1:]))
+
+def _pieces(T, *shares):
+    "Steps [0, T) cut at about `shares` of T: [(0, k1), (k1, k2), ..., (kn, T)], no piece empty."
+    cuts = sorted({0, T, *(min(T - 1, max(1, round(f * T))) for f in shares if T > 1)})
+    return list(zip(cuts[:-1], cuts[1:]))
 
 def _lstm_bias_init(layer):
     "Keras's unit_forget_bias: the forget gate's bias starts at 1, the others from bias_initializer."
@@ -412,73 +433,132 @@ class LSTM(Recurrent):
 
 # %% ../../nbs/05f_layers_recurrent.ipynb #b03bf410
 @patch_to(LSTM)
+def _input_buffer(self, shape):
+    "The sequence goes into rows of `XH (timesteps + 1, units + features + 1, batch)`: per step [h; x; 1] (1 for the bias)."
+    T, F, B = shape
+    U = self.units
+    self._XH = self._work('_XHb', (T + 1, U + F + self.use_bias, B))
+    return self._XH[:T, U:U + F]
+
+@patch_to(LSTM)
+def _pre(self, WxT, a, b):
+    "Steps a:b's input part of the gates, kernel.T @ [x; 1] (the bias with it), one product per step, in one call."
+    np.matmul(WxT, self._XH[a:b, self.units:], out=self._Z[a:b, :4 * self.units])
+
+@patch_to(LSTM)
 def _loop(self, X, s0, skip):
-    T, _, B = X.shape
+    T, F, B = X.shape
     U, dt, act, ract = self.units, X.dtype, self.activation, self.recurrent_activation
-    cols, halve = _lstm_order(U), ract.name == 'sigmoid'
+    halve = ract.name == 'sigmoid'
     fast = halve and act.name == 'tanh'   # the default activations: one tanh over all four gates
-    scale = np.r_[np.ones(U), np.full(3 * U, 0.5 if halve else 1.0)].astype(dt)[:, None]  # halved sigmoid pre-activations
-    self._W = W = self.kernel.value[:, cols]
-    RsT = np.ascontiguousarray(self.recurrent_kernel.value[:, cols].T * scale)
-    Z = self._Z = self._work('_Zb', (T, 4 * U, B))
-    np.matmul(np.ascontiguousarray(W.T * scale), X, out=Z)  # every step's kernel.T @ x at once
-    if self.use_bias: _add_bias(Z, self.bias.value[cols] * scale[:, 0])
-    H, C = self._H, self._C = self._work('_Hb', (T + 1, U, B)), self._work('_Cb', (T + 1, U, B))
-    TC = self._TC = self._work('_TC', (T, U, B))
-    for a, s in zip((H, C), s0 or (0, 0)): a[0] = s
-    P = self._P = self._work('_P', Z.shape) if _needs_pre(act) or _needs_pre(ract) else None
-    tmp, tu, hd, rmask = self._work('_tmp', (4 * U, B)), self._work('_tu', (U, B)), self._work('_hd', (U, B)), self._rmask
-    for t in range(T):
-        z, h = Z[t], H[t] if rmask is None else np.multiply(H[t], rmask, out=hd)
-        np.matmul(RsT, h, out=tmp); np.add(z, tmp, out=z)
-        g, s = z[:U], z[U:]
-        if fast: np.tanh(z, out=z); np.multiply(s, 0.5, out=s); np.add(s, 0.5, out=s)
-        else: _activate(act, g, keep=None if P is None else P[t, :U]); _activate(ract, s, halve, keep=None if P is None else P[t, U:])
-        i, f, o = z[U:2 * U], z[2 * U:3 * U], z[3 * U:]
-        np.multiply(f, C[t], out=C[t + 1]); np.multiply(i, g, out=tu); np.add(C[t + 1], tu, out=C[t + 1])
-        if act.name == 'tanh': np.tanh(C[t + 1], out=TC[t])
-        else: TC[t] = act(C[t + 1])
-        np.multiply(o, TC[t], out=H[t + 1])
-        if skip is not None: np.copyto(H[t + 1], H[t], where=skip[t]); np.copyto(C[t + 1], C[t], where=skip[t])
-    return [H[T], C[T]]
+    scale = np.r_[np.full(3 * U, 0.5 if halve else 1.0), np.ones(U)].astype(dt)  # halved sigmoid pre-activations
+    cols, XH, half = _lstm_order(U), self._XH, dt.type(0.5)
+    W = self.kernel.value if not self.use_bias else np.vstack([self.kernel.value, self.bias.value[None]])
+    WxT = np.ascontiguousarray(W[:, cols].T * scale[:, None])
+    RsT = np.ascontiguousarray(self.recurrent_kernel.value[:, cols].T * scale[:, None])
+    Z = self._Z = self._work('_Zb', (T + 1, 6 * U, B))  # per step: gates i, f, o, c~ (activated in place), c_prev, tanh(c)
+    H = self._H = XH[:, :U]
+    if self.use_bias: XH[:, U + F] = 1
+    H[0], Z[0, 4 * U:5 * U] = (0, 0) if s0 is None else s0
+    P = self._P = self._work('_P', (T, 4 * U, B)) if _needs_pre(act) or _needs_pre(ract) else None
+    tmp, p2, hd, rmask = self._work('_tmp', (4 * U, B)), self._work('_p2', (2 * U, B)), self._work('_hd', (U, B)), self._rmask
+    pieces = _pieces(T, 1 / 25, 1 / 4)   # the first steps now, the rest on the other core while this one loops
+    self._pre(WxT, *pieces[0])
+    later = [run_later(self._pre, WxT, a, b) for a, b in pieces[1:]]
+    mul, add, tanh = np.multiply, np.add, np.tanh
+    try:
+        for k, (a, b) in enumerate(pieces):
+            if k: later[k - 1].result()
+            for t in range(a, b):
+                z, zn = Z[t], Z[t + 1]
+                h = H[t] if rmask is None else mul(H[t], rmask, hd)
+                z4, c, tc = z[:4 * U], zn[4 * U:5 * U], z[5 * U:]
+                np.matmul(RsT, h, tmp); add(z4, tmp, z4)
+                if fast: tanh(z4, z4); s = z[:3 * U]; mul(s, half, s); add(s, half, s)
+                else:
+                    _activate(act, z[3 * U:4 * U], keep=None if P is None else P[t, 3 * U:])
+                    _activate(ract, z[:3 * U], halve, keep=None if P is None else P[t, :3 * U])
+                mul(z[:2 * U], z[3 * U:5 * U], p2); add(p2[:U], p2[U:], c)  # [i, f] * [c~, c_prev], summed
+                if act.name == 'tanh': tanh(c, tc)
+                else: tc[...] = act(c)
+                mul(z[2 * U:3 * U], tc, H[t + 1])
+                if skip is not None: np.copyto(H[t + 1], H[t], where=skip[t]); np.copyto(c, z[4 * U:5 * U], where=skip[t])
+    finally: settle(later)
+    return [H[T], Z[T, 4 * U:5 * U]]
 
 # %% ../../nbs/05f_layers_recurrent.ipynb #eda8113f
 @patch_to(LSTM)
-def _slopes(self, a, b, k, k1):
-    "Steps a:b's factors, into k (b-a, 4U, B): dZ = [dc, dc, dc, dh] * k, and k1 (b-a, U, B): dc += dh * k1."
-    U, z, P = self.units, self._Z[a:b], None if self._P is None else self._P[a:b]
-    g, i, o, tc = z[:, :U], z[:, U:2 * U], z[:, 3 * U:], self._TC[a:b]
-    _slope(self.activation, g, None if P is None else P[:, :U], out=k[:, :U]); k[:, :U] *= i        # i g'
-    _slope(self.recurrent_activation, z[:, U:], None if P is None else P[:, U:], out=k[:, U:])      # i', f', o'
-    k[:, U:2 * U] *= g; k[:, 2 * U:3 * U] *= self._C[a:b]; k[:, 3 * U:] *= tc                       # g i', c_prev f', tanh(c) o'
-    _slope(self.activation, tc, self._C[a + 1:b + 1], out=k1); k1 *= o                              # o tanh'(c)
+def _slopes(self, a, b, K):
+    """Steps a:b's factors, into K (b-a, 5U, B): rows [c~ i', c_prev f', tanh(c) o' | o tanh'(c), i c~'], so that
+    [dZ_i, dZ_f] = dc * K[:2U], dZ_c = dc * K[4U:], and [dZ_o, dh o tanh'(c)] = dh * K[2U:4U]."""
+    U, Z, P, act, n, B = self.units, self._Z, self._P, self.activation, b - a, K.shape[2]
+    z = Z[a:b]
+    _slope(self.recurrent_activation, z[:, :3 * U], None if P is None else P[a:b, :3 * U], out=K[:, :3 * U])  # i', f', o'
+    np.multiply(K[:, :3 * U], z[:, 3 * U:6 * U], K[:, :3 * U])   # times [c~, c_prev, tanh(c)], the rows beside them
+    k1c = K[:, 3 * U:].reshape(n, 2, U, B)                        # [o tanh'(c), i c~']
+    if act.name == 'tanh':  # 1 - y^2 for y = [tanh(c), c~] (every other row of [c~, c_prev, tanh(c)], backwards), times [o, i]
+        y = z[:, 3 * U:6 * U].reshape(n, 3, U, B)[:, ::-2]
+        np.multiply(y, y, k1c); np.subtract(1, k1c, k1c); k1c *= z[:, :3 * U].reshape(n, 3, U, B)[:, ::-2]
+    else:
+        _slope(act, z[:, 5 * U:], Z[a + 1:b + 1, 4 * U:5 * U], out=K[:, 3 * U:4 * U]); K[:, 3 * U:4 * U] *= z[:, 2 * U:3 * U]
+        _slope(act, z[:, 3 * U:4 * U], None if P is None else P[a:b, 3 * U:], out=K[:, 4 * U:]); K[:, 4 * U:] *= z[:, :U]
 
 @patch_to(LSTM)
 def _loop_back(self, dseq, dlast, need):
-    H, skip, rmask = self._H, self._skip, self._rmask
-    T, U, B = len(H) - 1, self.units, H.shape[2]
-    dZ = self._work('_dZ', self._Z.shape)
-    K, K1 = self._work('_K', (_CHUNK, 4 * U, B)), self._work('_K1', (_CHUNK, U, B))
-    dh, dn, tu = np.zeros((U, B), H.dtype), self._work('_dn', (U, B)), self._work('_tu', (U, B))
-    dc, dcn = np.zeros((U, B), H.dtype), self._work('_dcn', (U, B))
+    XH, Z, skip, rmask = self._XH, self._Z, self._skip, self._rmask
+    T, U, B = len(XH) - 1, self.units, XH.shape[2]
+    K, D = self._work('_K', (_CHUNK, 5 * U, B)), self._work('_D', (_CHUNK, 5 * U, B))  # a chunk's factors, and its steps'
+    # dZ (Keras's gate order i, f, c, o) and dh o tanh'(c): both stay in the cache; dZ is then copied, laid flat, into `_dZf`
+    dh, dn, dc, dcn = np.zeros((U, B), XH.dtype), self._work('_dn', (U, B)), np.zeros((U, B), XH.dtype), self._work('_dcn', (U, B))
     if dlast[0] is not None: dh += dlast[0]
     if len(dlast) > 1 and dlast[1] is not None: dc += dlast[1]
-    R = np.ascontiguousarray(self.recurrent_kernel.value[:, _lstm_order(U)])
-    for t in range(T - 1, -1, -1):
-        if dseq is not None: dh += dseq[t]
-        a = t - t % _CHUNK
-        if t == T - 1 or t % _CHUNK == _CHUNK - 1: self._slopes(a, t + 1, K[:t + 1 - a], K1[:t + 1 - a])  # the next chunk, going back
-        k, k1 = K[t - a], K1[t - a]
-        np.multiply(dh, k1, out=tu); np.add(dc, tu, out=dcn)
-        d = dZ[t]
-        np.multiply(dcn, k[:3 * U].reshape(3, U, B), out=d[:3 * U].reshape(3, U, B)); np.multiply(dh, k[3 * U:], out=d[3 * U:])
-        dcn *= self._Z[t, 2 * U:3 * U]                                                              # dc_prev = dc * f
-        np.matmul(R, d, out=dn)
-        if rmask is not None: dn *= rmask
-        if skip is not None:  # a masked step copied its states: their gradients pass through it
-            np.copyto(d, 0, where=skip[t]); np.copyto(dn, dh, where=skip[t]); np.copyto(dcn, dc, where=skip[t])
-        dh, dn, dc, dcn = dn, dh, dcn, dc
-    return self._weight_grads(dZ, H[:T], self._W, need, _lstm_order(U)), [dh, dc]
+    R, Wt = self.recurrent_kernel.value, np.ascontiguousarray(self.kernel.value.T)
+    pieces, n = _chunk_pieces(T, 4), XH.shape[1]  # the gradients of finished pieces on the other core while this one loops back
+    self._Gp, self._dZf, self._XHf = (self._work('_Gp', (len(pieces), 4 * U, n)), self._work('_dZf', (4 * U, T * B)),
+                                      self._work('_XHf', (n, T * B)))
+    self._dX = self._work('_dXb', (T * B, Wt.shape[1])) if need else None
+    later, p, mul = [], len(pieces) - 1, np.multiply
+    try:
+        for t in range(T - 1, -1, -1):
+            if dseq is not None: dh += dseq[t]
+            a = t - t % _CHUNK
+            if t == T - 1 or t % _CHUNK == _CHUNK - 1: self._slopes(a, t + 1, K[:t + 1 - a])  # the next chunk, going back
+            k, d = K[t - a], D[t - a]
+            mul(dh, k[2 * U:4 * U].reshape(2, U, B), d[3 * U:].reshape(2, U, B))  # dZ_o, and dh o tanh'(c) ...
+            np.add(dc, d[4 * U:], dcn)                                           # ... added to dc
+            mul(dcn, k[:2 * U].reshape(2, U, B), d[:2 * U].reshape(2, U, B))     # dZ_i, dZ_f
+            mul(dcn, k[4 * U:], d[2 * U:3 * U])                                  # dZ_c
+            mul(dcn, Z[t, U:2 * U], dcn)                                         # dc_prev = dc f
+            np.matmul(R, d[:4 * U], dn)
+            if rmask is not None: dn *= rmask
+            if skip is not None:  # a masked step copied its states: their gradients pass through it
+                np.copyto(d[:4 * U], 0, where=skip[t]); np.copyto(dn, dh, where=skip[t]); np.copyto(dcn, dc, where=skip[t])
+            dh, dn, dc, dcn = dn, dh, dcn, dc
+            if t == a:  # the chunk is done: its dZ into the flat array the weight gradients are made from
+                b = min(a + _CHUNK, T)
+                np.copyto(self._dZf[:, a * B:b * B].reshape(4 * U, b - a, B), D[:b - a, :4 * U].transpose(1, 0, 2))
+            if p and t == pieces[p][0]:  # steps pieces[p] are done: their share of the weight gradients, on the other core
+                later.append(run_later(self._grad_piece, *pieces[p], p, Wt)); p -= 1
+        self._grad_piece(*pieces[0], 0, Wt)
+        for f in later: f.result()
+    finally: settle(later)
+    G = self._Gp.sum(axis=0)   # (4U, U + F + 1): [recurrent kernel | kernel | bias], transposed
+    F = Wt.shape[1]
+    self.recurrent_kernel.grad[...] = G[:, :U].T; self.kernel.grad[...] = G[:, U:U + F].T
+    if self.use_bias: self.bias.grad[...] = G[:, U + F]
+    return (self._dX.reshape(T, B, F) if need else None), [dh, dc]
+
+@patch_to(LSTM)
+def _grad_piece(self, a, b, p, Wt):
+    """Steps a:b: [h; x; 1] laid flat (one copy), dZ (laid flat by the loop) times it into `_Gp[p]`, and the input's
+    gradient rows dZ.T @ kernel.T."""
+    XH, U = self._XH, self.units
+    n, B = XH.shape[1], XH.shape[2]
+    dZ, xh = self._dZf[:, a * B:b * B], self._XHf[:, a * B:b * B]
+    np.copyto(xh.reshape(n, b - a, B), XH[a:b].transpose(1, 0, 2))
+    if self._rmask is not None: xh[:U].reshape(U, b - a, B)[...] *= self._rmask[:, None]  # the product saw the dropped state
+    np.matmul(dZ, xh.T, out=self._Gp[p])
+    if self._dX is not None: np.matmul(dZ.T, Wt, out=self._dX[a * B:b * B])
 
 # %% ../../nbs/05f_layers_recurrent.ipynb #1e90ad01
 @register_layer
