@@ -109,7 +109,7 @@ def split_rows(fn, # Called as fn(a, b) for rows a:b
     return [first] + rest
 
 # %% ../nbs/14a_config.ipynb #1ba4e876
-def run_later(fn, # Called as fn(*args)
+def run_later(fn, # Called as `fn(*args)`
               *args):
     """Start `fn(*args)` on a worker thread when passes may use several threads now (`workers() > 1`), else run it
     at once; either way, returns a `concurrent.futures.Future`. Read what `fn` writes only after its `result()`."""
