@@ -5,9 +5,13 @@
 # %% ../nbs/23a_torch_modules.ipynb #aae4856d
 from __future__ import annotations
 import math
-import torch
-from torch import nn
-import torch.nn.functional as F
+try:
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+except ImportError as e:  # the interop extra's module: seqlearn itself never imports it, export.to_torch does when asked
+    raise ImportError("seqlearn.torch_modules holds the PyTorch modules that seqlearn.export.to_torch builds, and needs PyTorch: "
+                      'pip install "seqlearn[interop]" (torch==2.13.0, the CPU build; other versions pull GBs of GPU packages).') from e
 from .core import patch_to
 
 # %% auto #0

@@ -59,4 +59,14 @@ def _():
     m.fit(x, y, epochs=2, verbose=0, callbacks=[a])
     assert a._repr_mimebundle_()
 
+@check("every module imports; the interop extra's PyTorch modules say how to get PyTorch")
+def _():
+    import importlib, pkgutil
+    for m in pkgutil.walk_packages(seqlearn.__path__, 'seqlearn.'):
+        if m.name == 'seqlearn.torch_modules':   # only export.to_torch imports it, after asking for PyTorch itself
+            try: importlib.import_module(m.name)
+            except ImportError as e: assert 'pip install "seqlearn[interop]"' in str(e), e
+            else: raise AssertionError("seqlearn.torch_modules imported without PyTorch installed")
+        else: importlib.import_module(m.name)
+
 print(f"{len(checks)} passed, 0 failed")
