@@ -413,11 +413,13 @@ def _backward_from(self, grads):
 # %% ../nbs/15_trainer.ipynb #5decf2d3
 @patch_to(Trainer)
 def _train_step(self, b):
-    "Forward, losses, backward for the batch `b`; fills the flat gradient buffer. Returns (total loss, per-output losses, outputs)."
+    """Forward, losses, backward for the batch `b`; fills the flat gradient buffer. Returns (total loss, per-output losses,
+    outputs, the outputs' masks)."""
     outs = self.forward_pass(b.xs, training=True)
     if self.traces_calls: self._fuse()  # a subclassed model: which outputs fuse is known from this call's trace
-    total, per_output, grads = self._loss_terms(b.ys_loss, outs, b.sws, masks=self.output_masks(outs))
-    return total + self._backward_from(grads), per_output, outs
+    masks = self.output_masks(outs)
+    total, per_output, grads = self._loss_terms(b.ys_loss, outs, b.sws, masks=masks)
+    return total + self._backward_from(grads), per_output, outs, masks
 
 @patch_to(Trainer)
 def _apply_update(self):
@@ -946,7 +948,7 @@ def step(self, batch, tracker, epoch, step):
     "One batch: forward, backward, and the update if the loss and every gradient are finite. False when training diverged."
     m, intr = self.model, self.intr
     if self.custom: return self.custom_step(batch, epoch, step)
-    loss, per_output, outs = m._train_step(batch)
+    loss, per_output, outs, masks = m._train_step(batch)
     if not (math.isfinite(loss) and m._flat.grads_finite()):  # checked before the update: nothing has changed yet
         self.diverged(loss, epoch, step)
         return False
@@ -954,7 +956,7 @@ def step(self, batch, tracker, epoch, step):
     m._apply_update()      # moving statistics move with the update, never without it
     intr.critical = False
     if intr.deferred: raise KeyboardInterrupt
-    tracker.update(batch.n, loss, per_output, batch.ys, outs, m.output_masks(outs))
+    tracker.update(batch.n, loss, per_output, batch.ys, outs, masks)
     if self.batch_logs:    # a callback reads each batch's logs (the progress bar does): build them
         self.logs = tracker.logs()
         self.cb.on_train_batch_end(step, self.logs)
@@ -1126,13 +1128,13 @@ def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retur
         logs = dict(self.train_step(_keras_batch(self, data)) or {})
         return logs if return_dict else (logs.get('loss') if len(logs) == 1 else _as_list(self, logs))
     with self.buffered():
-        loss, per_output, outs = self._train_step(data)
+        loss, per_output, outs, masks = self._train_step(data)
         if not (math.isfinite(loss) and self._flat.grads_finite()):
             raise FloatingPointError(f"train_on_batch: the loss ({loss}) or its gradient is not finite; the update was not applied. "
                                      "Try a lower learning_rate.")
         self._apply_update()
         tracker = _Tracker(self)
-        tracker.update(data.n, float(loss), per_output, data.ys, outs, self.output_masks(outs))
+        tracker.update(data.n, float(loss), per_output, data.ys, outs, masks)
     logs = tracker.logs()
     return logs if return_dict else (logs['loss'] if len(logs) == 1 else _as_list(self, logs))
 

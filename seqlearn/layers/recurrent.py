@@ -189,7 +189,7 @@ def _with_states(layer, inputs, initial_state):
 def __call__(self, inputs, initial_state=None, training=None, mask=None):
     "Call on a sequence (arrays or symbolic tensors), from zeros or from `initial_state` (a list of arrays or tensors)."
     inputs = _with_states(self, inputs, initial_state)
-    return Layer.__call__(self, inputs, training=training, **({} if mask is None else {'mask': mask}))
+    return Layer.__call__(self, inputs, training=training, mask=mask)
 
 # %% ../../nbs/05f_layers_recurrent.ipynb #91612c43
 @patch_to(Recurrent)
@@ -792,7 +792,7 @@ def compute_mask(self, inputs, mask=None):
 def __call__(self, inputs, initial_state=None, training=None, mask=None):
     "Call on a sequence, from zeros or from `initial_state`: the forward layer's states, then the backward layer's."
     inputs = _with_states(self, inputs, initial_state)
-    return Layer.__call__(self, inputs, training=training, **({} if mask is None else {'mask': mask}))
+    return Layer.__call__(self, inputs, training=training, mask=mask)
 
 @patch_to(Bidirectional)
 def call(self, inputs, training=None, mask=None):

@@ -577,7 +577,6 @@ def compute_mask(self, inputs, mask=None):
 
 @patch_to(Functional)
 def output_masks(self, outs): return self._graph.out_masks
-Functional._mask_source = Functional.supports_masking = True  # compute_mask is its own (set after the class)
 
 @patch_to(Functional)
 def _call_symbolic(self, inputs, training=None):

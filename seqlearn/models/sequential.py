@@ -309,7 +309,6 @@ def compute_mask(self, inputs, mask=None):
 
 @patch_to(Sequential)
 def output_masks(self, outs): return self._graph.out_masks if self._graph is not None else None
-Sequential._mask_source = Sequential.supports_masking = True  # compute_mask is its own (set after the class)
 
 @patch_to(Sequential)
 def backward(self, grad, wrt_preactivation=False, need_input_grad=True):
